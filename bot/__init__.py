@@ -1,0 +1,1 @@
+"""Tunesmith: the bot, its job engine, rendering and storage. `model/` holds the music models."""

@@ -1,0 +1,1 @@
+"""The music models. Knows nothing of Discord, SQLite or audio."""
