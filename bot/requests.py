@@ -1,10 +1,22 @@
 """ComposeRequest: the one typed request every front end produces (CLI, Discord options, chat text).
 
-The parser (text form and typed options) is filled in by issue 4; the dataclass is the contract.
+Two ways in, one set of checks:
+    parse_text("compose style:jig length:64 key:G tempo:110")   # chat / message commands
+    from_options(style="jig", length=64, key="G", tempo=110)     # Discord options, CLI flags, stored JSON
+Both return a frozen ComposeRequest or raise RequestError, whose message names the option, the value
+and what is allowed, and is safe to show to the user.
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
+import re
 from dataclasses import dataclass
+
+from bot.instruments import INSTRUMENTS, resolve_instrument
+from bot.keys import parse_key
+from bot.styles import DEFAULT_STYLE, STYLES
 
 
 class RequestError(ValueError):
@@ -23,3 +35,212 @@ class ComposeRequest:
     meter: str | None = None  # override the style's meter, e.g. "2/4"
     continue_abc: str | None = None  # user ABC (header + some bars) to continue
     accompaniment: bool = True  # bass + chords from chord symbols when present
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (stored with each tune); from_options(**d) reads it back."""
+        return dataclasses.asdict(self)
+
+
+# Limits: (low, high) inclusive.
+LENGTH = (4, 128)
+TEMPO = (40, 240)
+TEMPERATURE = (0.1, 2.0)
+SEED = (0, 2**31 - 1)
+MAX_CONTINUE_CHARS = 8000
+MAX_TEXT_CHARS = 2000
+DEFAULT_LENGTH = 32
+METERS = ("2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2", "C", "C|")
+
+# Option names people type -> field name.
+ALIASES = {
+    "style": "style", "type": "style", "kind": "style",
+    "length": "length", "bars": "length", "len": "length", "measures": "length",
+    "key": "key", "k": "key",
+    "tempo": "tempo", "bpm": "tempo", "speed": "tempo",
+    "temperature": "temperature", "temp": "temperature", "t": "temperature",
+    "seed": "seed",
+    "instrument": "instrument", "inst": "instrument", "instr": "instrument",
+    "meter": "meter", "time": "meter", "m": "meter", "metre": "meter",
+    "accompaniment": "accompaniment", "accomp": "accompaniment", "chords": "accompaniment",
+    "continue_abc": "continue_abc",
+}
+FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest))
+
+
+def _norm_style(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name.lower())
+
+
+_STYLE_LOOKUP = {_norm_style(name): name for name in STYLES}
+
+
+def parse_style(value: object) -> str:
+    text = str(value).strip()
+    found = _STYLE_LOOKUP.get(_norm_style(text))
+    if found:
+        return found
+    near = difflib.get_close_matches(_norm_style(text), list(_STYLE_LOOKUP), n=1)
+    hint = f"did you mean {_STYLE_LOOKUP[near[0]]}? " if near else ""
+    raise RequestError(f"style '{_clip(text)}' is not known; {hint}try {', '.join(STYLES)}")
+
+
+def _clip(text: str, n: int = 40) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _number(name: str, value: object, kind: type, low, high):
+    """int/float from an int, float or text; RequestError naming the option and the range."""
+    if isinstance(value, bool):
+        raise RequestError(f"{name} {value!r} is not a number; use {low} to {high}")
+    try:
+        if kind is int and isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError
+            number = int(value)
+        elif kind is int and isinstance(value, str):
+            number = int(value.strip(), 10)
+        else:
+            number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        what = "a whole number" if kind is int else "a number"
+        raise RequestError(f"{name} '{_clip(value)}' is not {what}; use {low} to {high}") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise RequestError(f"{name} '{_clip(value)}' is not a number; use {low} to {high}")
+    if not low <= number <= high:
+        raise RequestError(f"{name} {_clip(value)} is out of range; use {low} to {high}")
+    return number
+
+
+def _bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y"):
+        return True
+    if text in ("0", "false", "no", "off", "n", "none"):
+        return False
+    raise RequestError(f"{name} '{_clip(value)}' is not yes or no")
+
+
+def _meter(value: object) -> str:
+    text = "".join(str(value).split())
+    if text.upper() in ("C", "C|"):
+        return text.upper()
+    if text in METERS:
+        return text
+    raise RequestError(f"meter '{_clip(value)}' is not supported; use one of {', '.join(METERS)}")
+
+
+def _continue_abc(value: object) -> str:
+    if not isinstance(value, str):
+        raise RequestError("the tune to continue must be ABC text")
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise RequestError("the tune to continue is empty; give an ABC header (X:, M:, L:, K:) and a few bars")
+    if len(text) > MAX_CONTINUE_CHARS:
+        raise RequestError(f"the tune to continue is {len(text)} characters long; the limit is {MAX_CONTINUE_CHARS}")
+    if any(not (ch.isprintable() or ch in "\n\t") for ch in text):
+        raise RequestError("the tune to continue contains control characters; send plain ABC text")
+    if not re.search(r"^K:", text, re.MULTILINE):
+        raise RequestError("the tune to continue has no K: (key) line; ABC needs a header ending in K:")
+    return text
+
+
+def from_options(**options) -> ComposeRequest:
+    """A validated ComposeRequest from typed options (names may be aliases; None means "not given")."""
+    values: dict[str, object] = {}
+    for raw_name, value in options.items():
+        name = ALIASES.get(str(raw_name).lower().strip())
+        if name is None:
+            raise RequestError(f"option '{_clip(raw_name)}' is not known; use {', '.join(f for f in FIELDS if f != 'continue_abc')}")
+        if name in values:
+            raise RequestError(f"option '{name}' is given twice")
+        if value is not None:
+            values[name] = value
+
+    style = parse_style(values.get("style", DEFAULT_STYLE))
+    out: dict[str, object] = {"style": style}
+    out["length"] = _number("length", values.get("length", DEFAULT_LENGTH), int, *LENGTH)
+    if "key" in values:
+        try:
+            out["key"] = parse_key(str(values["key"]))
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+    if "tempo" in values:
+        out["tempo"] = _number("tempo", values["tempo"], int, *TEMPO)
+    if "temperature" in values:
+        out["temperature"] = float(_number("temperature", values["temperature"], float, *TEMPERATURE))
+    if "seed" in values:
+        out["seed"] = _number("seed", values["seed"], int, *SEED)
+    if "instrument" in values:
+        try:
+            out["instrument"] = resolve_instrument(str(values["instrument"]))
+        except ValueError:
+            raise RequestError(f"instrument '{_clip(values['instrument'])}' is not known; try {', '.join(INSTRUMENTS)}") from None
+    if "meter" in values:
+        out["meter"] = _meter(values["meter"])
+    if "accompaniment" in values:
+        out["accompaniment"] = _bool("accompaniment", values["accompaniment"])
+    if "continue_abc" in values:
+        if STYLES[style].model != "abc":
+            raise RequestError(f"style '{style}' cannot continue an ABC tune; pick one of the fiddle styles")
+        out["continue_abc"] = _continue_abc(values["continue_abc"])
+    return ComposeRequest(**out)
+
+
+_OPTION_RE = re.compile(r"([A-Za-z_]+)\s*[:=]\s*")
+_COMMAND_WORDS = ("compose", "/compose", "!compose")
+
+
+def parse_text(text: str) -> ComposeRequest:
+    """Parse the chat/CLI text form: `compose style:jig length:64 key:G tempo:110`.
+
+    The leading word `compose` is optional; values may contain spaces (`style:slip jig`);
+    a bare style name or number before the first option means style / length (`compose reel 48`).
+    """
+    if not isinstance(text, str):
+        raise RequestError("the request must be text like: compose style:jig length:32")
+    if len(text) > MAX_TEXT_CHARS:
+        raise RequestError(f"the request is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
+    body = text.strip()
+    first = body.split(None, 1)
+    if first and first[0].lower() in _COMMAND_WORDS:
+        body = first[1] if len(first) > 1 else ""
+
+    matches = list(_OPTION_RE.finditer(body))
+    head = body[: matches[0].start()] if matches else body
+    options: dict[str, str] = {}
+    for word in head.split():
+        if word.isdecimal() and word.isascii() and "length" not in options:
+            options["length"] = word
+        elif "style" not in options:
+            options["style"] = word
+        else:  # a second bare word: maybe a two-word style ("slip jig")
+            options["style"] += " " + word
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+        name = match.group(1).lower()
+        value = body[match.end():end].strip()
+        canonical = ALIASES.get(name)
+        if canonical is None or canonical == "continue_abc":
+            raise RequestError(f"option '{_clip(name)}' is not known; use style, length, key, tempo, temperature, "
+                               f"seed, instrument, meter, accompaniment")
+        if canonical in options:
+            raise RequestError(f"option '{canonical}' is given twice")
+        if not value:
+            raise RequestError(f"option '{canonical}' has no value; write it like {canonical}:VALUE")
+        options[canonical] = value
+    return from_options(**options)
+
+
+def describe(request: ComposeRequest) -> str:
+    """The request in the text form (round-trips through parse_text for everything but continue_abc)."""
+    parts = [f"style:{request.style}", f"length:{request.length}"]
+    for name in ("key", "tempo", "temperature", "seed", "instrument", "meter"):
+        value = getattr(request, name)
+        if value is not None and not (name == "temperature" and value == 0.9):
+            parts.append(f"{name}:{value}")
+    if not request.accompaniment:
+        parts.append("accompaniment:no")
+    return "compose " + " ".join(parts)

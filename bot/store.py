@@ -1,0 +1,368 @@
+"""The SQLite store (aiosqlite): tunes, ratings, jobs, guild settings and a small key/value table.
+
+One file in the data dir, WAL mode (readers never block the writer), foreign keys on, every
+statement parameterised. The schema is migrated step by step by `PRAGMA user_version`: a database
+from any earlier version (or an empty file) is brought up to date when the Store opens.
+
+Every write commits before its coroutine returns, so a write that returned survives a crash of
+the process (WAL + synchronous=NORMAL is durable against process death; a power cut may lose the
+last transactions, never corrupt the file).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiosqlite
+
+
+class StoreError(ValueError):
+    """A request the store cannot honour (unknown tune, stars out of range); safe to show."""
+
+
+# Each entry takes the schema from version i to i+1. Never edit a released step; append a new one.
+MIGRATIONS: list[str] = [
+    # 1: tunes, ratings, jobs
+    """
+    CREATE TABLE tunes (
+        id            TEXT PRIMARY KEY,
+        created_at    REAL NOT NULL,
+        user_id       INTEGER,
+        guild_id      INTEGER,
+        channel_id    INTEGER,
+        request       TEXT NOT NULL,           -- ComposeRequest as JSON
+        style         TEXT NOT NULL,
+        model         TEXT NOT NULL,           -- "abc" | "notes"
+        model_version TEXT NOT NULL,
+        seed          INTEGER,
+        text          TEXT NOT NULL,           -- ABC or MusicXML
+        text_format   TEXT NOT NULL,           -- "abc" | "musicxml"
+        duration_s    REAL,
+        parent_id     TEXT REFERENCES tunes(id) ON DELETE SET NULL,
+        message_id    INTEGER
+    );
+    CREATE INDEX tunes_created ON tunes(created_at);
+    CREATE TABLE ratings (
+        tune_id    TEXT NOT NULL REFERENCES tunes(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL,
+        stars      INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (tune_id, user_id)
+    );
+    CREATE TABLE jobs (
+        id          TEXT PRIMARY KEY,
+        user_id     INTEGER,
+        guild_id    INTEGER,
+        channel_id  INTEGER,
+        request     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  REAL NOT NULL,
+        started_at  REAL,
+        finished_at REAL,
+        error       TEXT,
+        tune_id     TEXT REFERENCES tunes(id) ON DELETE SET NULL
+    );
+    CREATE INDEX jobs_status ON jobs(status);
+    """,
+    # 2: per-guild settings and a small key/value table (e.g. the synced command-set hash)
+    """
+    CREATE TABLE guild_settings (
+        guild_id           INTEGER PRIMARY KEY,
+        allowed_channels   TEXT NOT NULL DEFAULT '[]',  -- JSON list of channel ids; [] = all channels
+        per_user_limit     INTEGER,                     -- NULL = the bot's setting
+        default_instrument TEXT,                        -- NULL = each style's own
+        updated_at         REAL NOT NULL
+    );
+    CREATE TABLE kv (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX ratings_user ON ratings(user_id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "timed_out")
+UNFINISHED = ("queued", "running")
+
+
+def new_id() -> str:
+    """A short URL-safe id that cannot be guessed from the previous one (48 random bits)."""
+    return secrets.token_urlsafe(6)
+
+
+@dataclass(frozen=True)
+class Tune:
+    id: str
+    created_at: float
+    user_id: int | None
+    guild_id: int | None
+    channel_id: int | None
+    request: dict
+    style: str
+    model: str
+    model_version: str
+    seed: int | None
+    text: str
+    text_format: str
+    duration_s: float | None
+    parent_id: str | None
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    count: int
+    mean: float | None  # None when nobody has rated
+    stars: dict[int, int] = field(default_factory=dict)  # 1..5 -> how many people gave that
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    user_id: int | None
+    guild_id: int | None
+    channel_id: int | None
+    request: dict
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    tune_id: str | None
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    guild_id: int
+    allowed_channels: tuple[int, ...] = ()  # empty: every channel
+    per_user_limit: int | None = None
+    default_instrument: str | None = None
+
+
+def _tune(row) -> Tune:
+    d = dict(row)
+    d["request"] = json.loads(d["request"])
+    return Tune(**d)
+
+
+def _job(row) -> JobRecord:
+    d = dict(row)
+    d["request"] = json.loads(d["request"])
+    return JobRecord(**d)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring a plain sqlite3 connection's schema up to `target`; returns the version it started at.
+
+    Each step runs in one transaction together with its user_version bump, so a crash mid-way
+    leaves the database at the previous version, never half-migrated.
+    """
+    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    if start > SCHEMA_VERSION:
+        raise StoreError(f"the database schema is version {start}, newer than this Tunesmith knows "
+                         f"({SCHEMA_VERSION}); upgrade Tunesmith")
+    for version in range(start, target):
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]};\nPRAGMA user_version = {version + 1:d};\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return start
+
+
+def _connect_sync(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def open_sync(path: Path | str) -> sqlite3.Connection:
+    """A plain migrated sqlite3 connection (rows as sqlite3.Row) for CLI commands and tests."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect_sync(path)
+    migrate(conn)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Store:
+    """Async access to the database. `async with await Store.open(path) as store: ...`"""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path | str) -> "Store":
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Migrate with a plain connection first (synchronous, once, at start-up).
+        conn = _connect_sync(path)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        db = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA busy_timeout = 30000")
+        return cls(db, path)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def _write(self, sql: str, params: tuple = ()) -> aiosqlite.Cursor:
+        # isolation_level=None: each statement is its own committed transaction.
+        return await self.db.execute(sql, params)
+
+    async def _one(self, sql: str, params: tuple = ()):
+        async with self.db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, params: tuple = ()) -> list:
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    # ---- tunes ----------------------------------------------------------------------------------
+
+    async def add_tune(self, *, request: dict, text: str, text_format: str, meta: dict,
+                       user_id: int | None = None, guild_id: int | None = None,
+                       channel_id: int | None = None, parent_id: str | None = None) -> str:
+        """Store a composed tune (meta as in worker.Artifacts.meta); returns its new id."""
+        for _ in range(5):
+            tune_id = new_id()
+            try:
+                await self._write(
+                    "INSERT INTO tunes (id, created_at, user_id, guild_id, channel_id, request, style, model,"
+                    " model_version, seed, text, text_format, duration_s, parent_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tune_id, time.time(), user_id, guild_id, channel_id, json.dumps(request),
+                     str(meta.get("style", request.get("style", ""))), str(meta.get("model", "")),
+                     str(meta.get("model_version", "")), meta.get("seed"), text, text_format,
+                     meta.get("duration_s"), parent_id))
+                return tune_id
+            except sqlite3.IntegrityError as exc:
+                if "tunes.id" in str(exc):
+                    continue  # id collision: astronomically rare; draw again
+                if "FOREIGN KEY" in str(exc):
+                    raise StoreError(f"tune '{parent_id}' (the parent) does not exist") from None
+                raise
+        raise RuntimeError("could not draw a free tune id")
+
+    async def get_tune(self, tune_id: str) -> Tune | None:
+        row = await self._one("SELECT * FROM tunes WHERE id = ?", (str(tune_id),))
+        return _tune(row) if row else None
+
+    async def set_message_id(self, tune_id: str, message_id: int) -> None:
+        await self._write("UPDATE tunes SET message_id = ? WHERE id = ?", (message_id, tune_id))
+
+    async def count_tunes(self) -> int:
+        return (await self._one("SELECT count(*) FROM tunes"))[0]
+
+    # ---- ratings --------------------------------------------------------------------------------
+
+    async def rate(self, tune_id: str, user_id: int, stars: int) -> RatingSummary:
+        """Record (or change) one user's rating of a tune; returns the tune's new summary."""
+        if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
+            raise StoreError(f"a rating is 1 to 5 stars, not {stars!r}")
+        now = time.time()
+        try:
+            await self._write(
+                "INSERT INTO ratings (tune_id, user_id, stars, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (tune_id, user_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
+                (tune_id, user_id, stars, now, now))
+        except sqlite3.IntegrityError:
+            raise StoreError(f"tune '{tune_id}' does not exist (it may have been deleted)") from None
+        return await self.rating_summary(tune_id)
+
+    async def rating_summary(self, tune_id: str) -> RatingSummary:
+        rows = await self._all("SELECT stars, count(*) FROM ratings WHERE tune_id = ? GROUP BY stars", (tune_id,))
+        stars = {s: 0 for s in range(1, 6)}
+        for s, n in rows:
+            stars[s] = n
+        count = sum(stars.values())
+        mean = sum(s * n for s, n in stars.items()) / count if count else None
+        return RatingSummary(count, mean, stars)
+
+    async def user_rating(self, tune_id: str, user_id: int) -> int | None:
+        row = await self._one("SELECT stars FROM ratings WHERE tune_id = ? AND user_id = ?", (tune_id, user_id))
+        return row[0] if row else None
+
+    # ---- jobs -----------------------------------------------------------------------------------
+
+    async def job_created(self, job_id: str, *, request: dict, user_id: int | None = None,
+                          guild_id: int | None = None, channel_id: int | None = None,
+                          created_at: float | None = None) -> None:
+        await self._write(
+            "INSERT INTO jobs (id, user_id, guild_id, channel_id, request, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+            (job_id, user_id, guild_id, channel_id, json.dumps(request), created_at or time.time()))
+
+    async def job_started(self, job_id: str, started_at: float | None = None) -> None:
+        await self._write("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?",
+                          (started_at or time.time(), job_id))
+
+    async def job_finished(self, job_id: str, status: str, *, error: str | None = None,
+                           tune_id: str | None = None, finished_at: float | None = None) -> None:
+        if status not in JOB_STATES or status in UNFINISHED:
+            raise ValueError(f"job status {status!r} is not a final state")
+        await self._write("UPDATE jobs SET status = ?, error = ?, tune_id = ?, finished_at = ? WHERE id = ?",
+                          (status, error, tune_id, finished_at or time.time(), job_id))
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def fail_unfinished_jobs(self, error: str = "the bot restarted before this tune was finished") -> list[JobRecord]:
+        """Mark jobs left queued/running by an earlier run as failed; returns them (to tell their users)."""
+        rows = await self._all("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at")
+        if rows:
+            await self._write("UPDATE jobs SET status = 'failed', error = ?, finished_at = ?"
+                              " WHERE status IN ('queued', 'running')", (error, time.time()))
+        return [_job(r) for r in rows]
+
+    # ---- guild settings and key/value -----------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        row = await self._one("SELECT allowed_channels, per_user_limit, default_instrument FROM guild_settings"
+                              " WHERE guild_id = ?", (guild_id,))
+        if not row:
+            return GuildSettings(guild_id)
+        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], row[2])
+
+    async def set_guild_settings(self, settings: GuildSettings) -> None:
+        if settings.per_user_limit is not None and not 1 <= settings.per_user_limit <= 100:
+            raise StoreError(f"per-user limit {settings.per_user_limit} is out of range; use 1 to 100")
+        await self._write(
+            "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET allowed_channels = excluded.allowed_channels,"
+            " per_user_limit = excluded.per_user_limit, default_instrument = excluded.default_instrument,"
+            " updated_at = excluded.updated_at",
+            (settings.guild_id, json.dumps([int(c) for c in settings.allowed_channels]), settings.per_user_limit,
+             settings.default_instrument, time.time()))
+
+    async def get_value(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    async def set_value(self, key: str, value: str) -> None:
+        await self._write("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+                          " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                          (key, str(value), time.time()))
