@@ -1,0 +1,575 @@
+"""The Discord front end: slash commands, live progress, the posted tune with its buttons.
+
+`tunesmith run` -> main(argv); `tunesmith sync` -> sync_main(argv). This file and bot/views.py are the only
+ones that import discord. The flow of one /compose:
+
+    validate options (requests.from_options)  -> a friendly ephemeral error, nothing else happens
+    queue.submit(...)                          -> busy / per-user limit: ephemeral error with a retry time
+    defer (within ms; Discord drops interactions not answered in 3 s)
+    edit the "thinking" message with the queue position / status, at most once every PROGRESS_EVERY s
+    followup: embed + .mp3 .abc .mid .png + buttons (views.tune_view); store the tune and its message id
+    (after TOKEN_LIFE the interaction token is dead: post to the channel with the bot token instead)
+
+Test-only: TUNESMITH_DISCORD_API_BASE and TUNESMITH_DISCORD_GATEWAY point discord.py at a fake Discord
+(tests/fake_discord.py). Never set them in production.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+
+import discord
+from discord import app_commands
+
+from bot import views
+from bot.config import ConfigError, Settings, load_settings
+from bot.instruments import INSTRUMENTS
+from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, ComposeRequest, RequestError, from_options, parse_text
+from bot.styles import STYLES
+
+log = logging.getLogger("tunesmith.discord")
+
+TOKEN_LIFE = 15 * 60 - 60  # seconds an interaction token may be used (15 min, minus a safety margin)
+PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
+MAX_ATTACHMENTS = 10
+HASH_KEY = "discord.commands_hash"
+CONTINUE_LENGTH = 16  # bars the Continue button adds
+COMMON_KEYS = ["D", "G", "A", "E", "C", "F", "Bb", "Em", "Am", "Bm", "Dm", "Gm", "F#m",
+               "Ador", "Edor", "Ddor", "Gdor", "Bdor", "Dmix", "Amix", "Gmix", "Emix", "Cmaj", "Ebmaj", "Cm"]
+
+
+class FrontEndError(ValueError):
+    """Something a user asked for that we cannot do; the message is shown to them as it is."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Commands. Built fresh for each bot (a command object belongs to one tree).
+
+def _style_choices() -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=f"{s.name} ({s.meter})", value=s.name) for s in STYLES.values()][:25]
+
+
+def _instrument_choices() -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=name, value=name) for name in INSTRUMENTS][:25]
+
+
+async def _key_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    typed = current.strip().lower()
+    keys = [k for k in COMMON_KEYS if k.lower().startswith(typed)] or COMMON_KEYS
+    return [app_commands.Choice(name=k, value=k) for k in keys[:25]]
+
+
+def build_commands() -> list[app_commands.Command | app_commands.Group]:
+    """Every slash command, described. Callbacks hand over to the bot (interaction.client)."""
+
+    @app_commands.command(name="compose", description="Compose a new tune and post it with audio, ABC, MIDI and sheet music")
+    @app_commands.describe(
+        style="Kind of tune (sets meter, rhythm, tempo and instrument)",
+        length=f"Length in bars ({LENGTH[0]}-{LENGTH[1]}; a repeated part counts once)",
+        key="Key, e.g. D, Em, Ador, Bbmix (default: the model chooses)",
+        tempo=f"Beats per minute ({TEMPO[0]}-{TEMPO[1]}; default: the style's)",
+        instrument="Instrument for the melody (default: the style's)",
+        temperature=f"Adventurousness ({TEMPERATURE[0]}-{TEMPERATURE[1]}; 0.9 is usual, higher is wilder)",
+        seed="Random seed, to get the same tune again",
+    )
+    @app_commands.choices(style=_style_choices(), instrument=_instrument_choices())
+    @app_commands.autocomplete(key=_key_autocomplete)
+    async def compose(interaction: discord.Interaction, style: str | None = None,
+                      length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None, key: str | None = None,
+                      tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None, instrument: str | None = None,
+                      temperature: app_commands.Range[float, TEMPERATURE[0], TEMPERATURE[1]] | None = None,
+                      seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None) -> None:
+        options = dict(style=style, length=length, key=key, tempo=tempo, instrument=instrument,
+                       temperature=temperature, seed=seed)
+        await interaction.client.compose_command(interaction, options)
+
+    @app_commands.command(name="continue", description="Continue a tune you give as ABC text or an attached .abc file")
+    @app_commands.describe(abc="The tune as ABC text (header with K: line, then some bars)",
+                           file="The tune as an attached .abc file", length="Bars to add (4-64)",
+                           style="Kind of tune (default: guessed from the M: line)")
+    @app_commands.choices(style=[c for c in _style_choices() if STYLES[c.value].model == "abc"])
+    async def continue_(interaction: discord.Interaction, abc: str | None = None, file: discord.Attachment | None = None,
+                        length: app_commands.Range[int, 4, 64] = 16, style: str | None = None) -> None:
+        await interaction.client.continue_command(interaction, abc, file, length, style)
+
+
+    @app_commands.command(name="rate", description="Rate a tune from 1 to 5 stars (rating again changes your vote)")
+    @app_commands.describe(tune="The tune id (shown under each posted tune)", stars="1 (poor) to 5 (great)")
+    async def rate(interaction: discord.Interaction, tune: str, stars: app_commands.Range[int, 1, 5]) -> None:
+        await interaction.client.rate_tune(interaction, tune.strip(), stars)
+
+    @app_commands.command(name="tune", description="Post a stored tune again, freshly rendered")
+    @app_commands.describe(id="The tune id (shown under each posted tune)")
+    async def tune(interaction: discord.Interaction, id: str) -> None:
+        await interaction.client.tune_command(interaction, id.strip())
+
+    @app_commands.command(name="top", description="The best-rated tunes")
+    @app_commands.describe(style="Only this kind of tune", period="Only tunes from this period")
+    @app_commands.choices(style=_style_choices(), period=[app_commands.Choice(name=p, value=p) for p in ("day", "week", "month", "all")])
+    async def top(interaction: discord.Interaction, style: str | None = None, period: str = "all") -> None:
+        await interaction.client.top_command(interaction, style, period)
+
+    @app_commands.command(name="help", description="How to use Tunesmith: commands, styles and buttons")
+    async def help_(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(embed=help_embed(), ephemeral=True)
+
+
+    @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
+    async def stats(interaction: discord.Interaction) -> None:
+        await interaction.client.stats_command(interaction)
+
+    admin = app_commands.Group(name="admin", description="Server settings and the feedback dataset (Manage Server)",
+                               default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
+
+    @admin.command(name="export", description="Download this server's ratings as a JSONL dataset (only you see it)")
+    async def admin_export(interaction: discord.Interaction) -> None:
+        await interaction.client.export_command(interaction)
+
+    @admin.command(name="settings", description="Show or change this server's Tunesmith settings")
+    @app_commands.describe(allow_channel="Also allow composing in this channel (none set: every channel)",
+                           disallow_channel="Stop allowing this channel",
+                           per_user_limit="Tunes one member may have waiting or composing at once (1-100)",
+                           default_instrument="Instrument used when a request names none",
+                           reset="Forget every setting for this server")
+    @app_commands.choices(default_instrument=_instrument_choices())
+    async def admin_settings(interaction: discord.Interaction, allow_channel: discord.TextChannel | None = None,
+                             disallow_channel: discord.TextChannel | None = None,
+                             per_user_limit: app_commands.Range[int, 1, 100] | None = None,
+                             default_instrument: str | None = None, reset: bool = False) -> None:
+        await interaction.client.settings_command(interaction, allow_channel, disallow_channel, per_user_limit,
+                                                  default_instrument, reset)
+
+    return [compose, continue_, rate, tune, top, help_, stats, admin]
+
+
+def help_embed() -> discord.Embed:
+    embed = discord.Embed(title="Tunesmith", description="I compose folk tunes on request and post them as audio, ABC, MIDI and sheet music.")
+    embed.add_field(name="/compose", value="`/compose style:jig length:32 key:D` - every option is optional", inline=False)
+    embed.add_field(name="/continue", value="Give ABC text (or attach a .abc file) and I add bars to it", inline=False)
+    embed.add_field(name="/rate, /tune, /top", value="Rate a tune by id, post a stored tune again, see the best-rated", inline=False)
+    embed.add_field(name="Buttons", value="1-5 stars rate the tune (click again to change your vote); Variation: same request, "
+                    "new seed; Continue: 16 more bars; Delete: for whoever asked, or an admin", inline=False)
+    embed.add_field(name="Styles", value=", ".join(f"{s.name} ({s.meter})" for s in STYLES.values()), inline=False)
+    return embed
+
+
+def command_hash(payload: list[dict]) -> str:
+    """A stable fingerprint of the command set: sync only when it changes."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _user_message(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, ValueError) and str(exc) else "something went wrong"
+
+
+def guess_style_from_abc(text: str) -> str:
+    """The style whose meter matches the tune's M: line (jig for 6/8, reel for 4/4 ...)."""
+    for line in text.splitlines():
+        if line.startswith("M:"):
+            meter = line[2:].strip().replace("C|", "2/2").replace("C", "4/4")
+            for style in STYLES.values():
+                if style.model == "abc" and style.meter == meter:
+                    return style.name
+    return "reel"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Progress: edit the "thinking" message with the latest status, at most once every PROGRESS_EVERY seconds.
+
+class Progress:
+    def __init__(self, interaction: discord.Interaction, every: float = PROGRESS_EVERY):
+        self.interaction = interaction
+        self.every = every
+        self.text: str | None = None
+        self.shown: str | None = None
+        self.last_edit = float("-inf")
+        self.changed = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    def update(self, text: str) -> None:
+        self.text = text
+        self.changed.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self.changed.wait()
+            wait = self.last_edit + self.every - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # rate limit, not synchronisation
+            self.changed.clear()
+            if self.text == self.shown:
+                continue
+            text, self.last_edit = self.text, time.monotonic()
+            try:
+                await self.interaction.edit_original_response(content=text)
+                self.shown = text
+            except discord.HTTPException as exc:
+                log.warning("progress edit failed for interaction %s: %s", self.interaction.id, exc)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The bot.
+
+class TunesmithBot(discord.Client):
+    """discord.Client + a command tree; `ShardedTunesmithBot` is the same on AutoShardedClient."""
+
+    def __init__(self, settings: Settings, store, queue, *, intents: discord.Intents | None = None,
+                 force_sync: bool = False, **kwargs) -> None:
+        intents = intents or discord.Intents.default()
+        if settings.message_commands:
+            intents.message_content = True
+        super().__init__(intents=intents, **kwargs)
+        self.settings = settings
+        self.store = store
+        self.queue = queue
+        self.force_sync = force_sync
+        self.tree = app_commands.CommandTree(self)
+        self.tree.error(self.on_app_command_error)
+        for command in build_commands():
+            self.tree.add_command(command)
+        self.accepting = True
+        self.token_life = TOKEN_LIFE
+        self.progress_every = PROGRESS_EVERY
+        self.synced: bool | None = None  # after setup_hook: did this start push the commands?
+        self.flows: set[asyncio.Task] = set()
+        self._heartbeat_task: asyncio.Task | None = None
+
+    # ---- start-up ---------------------------------------------------------------------------------------
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(*views.DYNAMIC_ITEMS)
+        self.synced = await self.sync_commands(force=self.force_sync)
+        self._heartbeat_task = asyncio.create_task(self._heartbeat())
+
+    def sync_scope(self) -> discord.Object | None:
+        return discord.Object(self.settings.dev_guild) if self.settings.dev_guild else None
+
+    def command_payload(self) -> list[dict]:
+        guild = self.sync_scope()
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        return [c.to_dict(self.tree) for c in self.tree._get_all_commands(guild=guild)]
+
+    async def sync_commands(self, force: bool = False) -> bool:
+        """Push the commands when they differ from the last push (hash kept in the store), or when forced."""
+        guild = self.sync_scope()
+        key = f"{HASH_KEY}:{guild.id if guild else 'global'}:{self.application_id}"
+        digest = command_hash(self.command_payload())
+        if not force and await self.store.get_value(key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.store.set_value(key, digest)
+        log.info("synced %d slash commands %s", len(synced), f"to guild {guild.id}" if guild else "globally")
+        return True
+
+    async def _heartbeat(self) -> None:
+        from bot.health import touch_heartbeat
+        while True:
+            if self.is_ready():
+                try:
+                    touch_heartbeat(self.settings.data_dir)
+                except OSError as exc:
+                    log.warning("cannot write the heartbeat file: %s", exc)
+            await asyncio.sleep(30)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+
+    async def close(self) -> None:
+        if self._heartbeat_task:
+            self._heartbeat_task.cancel()
+        await super().close()
+
+    # ---- errors -----------------------------------------------------------------------------------------
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        cause = getattr(error, "original", error)
+        if isinstance(cause, ValueError):
+            await self.tell(interaction, str(cause))
+            return
+        if isinstance(error, (app_commands.TransformerError, app_commands.CheckFailure)):
+            await self.tell(interaction, str(error))
+            return
+        error_id = secrets.token_hex(4)
+        log.error("internal error %s in /%s", error_id, interaction.command.name if interaction.command else "?", exc_info=cause)
+        await self.tell(interaction, f"Sorry, something broke on my side (error id `{error_id}`).")
+
+    async def tell(self, interaction: discord.Interaction, text: str) -> None:
+        """An ephemeral message to the user, whether or not the interaction was answered yet."""
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell the user about an error: %s", exc)
+
+    # ---- commands ---------------------------------------------------------------------------------------
+    async def compose_command(self, interaction: discord.Interaction, options: dict) -> None:
+        request = from_options(**{k: v for k, v in options.items() if v is not None})
+        await self.compose_flow(interaction, request)
+
+    async def continue_command(self, interaction, abc, file, length, style) -> None:
+        if (abc is None) == (file is None):
+            raise FrontEndError("give the tune to continue either as `abc` text or as an attached .abc `file` (one of them)")
+        if file is not None:
+            if not file.filename.lower().endswith((".abc", ".txt")):
+                raise FrontEndError(f"the attached file '{file.filename[:40]}' is not an .abc file")
+            if file.size > 32_000:
+                raise FrontEndError(f"the attached file is {file.size} bytes; the limit is 32000")
+            try:
+                abc = (await file.read()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise FrontEndError("the attached file is not UTF-8 text; save it as plain text") from None
+        request = from_options(style=style or guess_style_from_abc(abc), length=length, continue_abc=abc)
+        await self.compose_flow(interaction, request)
+
+    async def rate_tune(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
+        if await self.store.get_tune(tune_id) is None:
+            raise FrontEndError(f"there is no tune with id '{tune_id[:40]}'")
+        summary = await self.store.rate(tune_id, interaction.user.id, stars)
+        mean = f"{summary.mean:.1f}" if summary.mean is not None else "-"
+        await interaction.response.send_message(
+            f"You rated tune `{tune_id}` {stars}/5 {views.STAR_EMOJI * stars}. "
+            f"It now has {summary.count} rating{'s' if summary.count != 1 else ''}, average {mean}.", ephemeral=True)
+
+    async def tune_command(self, interaction: discord.Interaction, tune_id: str) -> None:
+        tune = await self.store.get_tune(tune_id)
+        if tune is None:
+            raise FrontEndError(f"there is no tune with id '{tune_id[:40]}'")
+        request = self._request_from_tune(tune)
+        await self.compose_flow(interaction, request, repost=tune)
+
+    async def top_command(self, interaction, style, period) -> None:
+        top = getattr(self.store, "top_tunes", None)
+        if top is None:
+            raise FrontEndError("the top list is not available in this version")
+        since = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400}.get(period)
+        rows = await top(style=style, since=time.time() - since if since else None, limit=10)
+        if not rows:
+            await interaction.response.send_message("No rated tunes yet" + (f" for {style}" if style else "") + ".", ephemeral=True)
+            return
+        lines = [f"`{r.tune_id}` {r.style}: {r.mean:.1f}/5 from {r.count}" for r in rows]
+        embed = discord.Embed(title=f"Top tunes ({period})", description="\n".join(lines))
+        await interaction.response.send_message(embed=embed)
+
+    async def stats_command(self, interaction: discord.Interaction) -> None:
+        tunes = await self.store.count_tunes()
+        embed = discord.Embed(title="Tunesmith stats")
+        embed.add_field(name="Tunes composed", value=str(tunes))
+        for name, value in self._queue_stats().items():
+            embed.add_field(name=name, value=str(value))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    async def export_command(self, interaction: discord.Interaction) -> None:
+        self._require_manage_guild(interaction)
+        raise FrontEndError("export is not available in this version")
+
+    async def settings_command(self, interaction, allow_channel, disallow_channel, per_user_limit, default_instrument, reset) -> None:
+        from bot.store import GuildSettings
+        self._require_manage_guild(interaction)
+        gid = interaction.guild_id
+        current = GuildSettings(gid) if reset else await self.store.guild_settings(gid)
+        channels = list(current.allowed_channels)
+        if allow_channel is not None and allow_channel.id not in channels:
+            channels.append(allow_channel.id)
+        if disallow_channel is not None and disallow_channel.id in channels:
+            channels.remove(disallow_channel.id)
+        new = dataclasses.replace(current, allowed_channels=tuple(channels),
+                                  per_user_limit=per_user_limit if per_user_limit is not None else current.per_user_limit,
+                                  default_instrument=default_instrument or current.default_instrument)
+        if new != await self.store.guild_settings(gid) or reset:
+            await self.store.set_guild_settings(new)
+        where = ", ".join(f"<#{c}>" for c in new.allowed_channels) or "every channel"
+        await interaction.response.send_message(
+            f"Settings for this server:\n- composing allowed in: {where}\n- per-user limit: "
+            f"{new.per_user_limit or 'default'}\n- default instrument: {new.default_instrument or 'the style`s own'}",
+            ephemeral=True)
+
+    @staticmethod
+    def _require_manage_guild(interaction: discord.Interaction) -> None:
+        if interaction.guild_id is None or not interaction.permissions.manage_guild:
+            raise FrontEndError("only members with the Manage Server permission can do that")
+
+    @staticmethod
+    def _request_from_tune(tune, **changes) -> ComposeRequest:
+        options = {k: v for k, v in tune.request.items() if v is not None}
+        options.update(changes)
+        return from_options(**{k: v for k, v in options.items() if v is not None})
+
+    # ---- buttons (called from bot/views.py) -------------------------------------------------------------
+    async def on_rate_click(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
+        try:
+            await self.rate_tune(interaction, tune_id, stars)
+        except ValueError as exc:
+            await self.tell(interaction, _user_message(exc))
+
+    async def on_variation_click(self, interaction: discord.Interaction, tune_id: str) -> None:
+        await self._button_compose(interaction, tune_id, seed=None)
+
+    async def on_continue_click(self, interaction: discord.Interaction, tune_id: str) -> None:
+        await self._button_compose(interaction, tune_id, continue_=True)
+
+    async def _button_compose(self, interaction, tune_id: str, continue_: bool = False, **changes) -> None:
+        try:
+            tune = await self.store.get_tune(tune_id)
+            if tune is None:
+                raise FrontEndError(f"tune '{tune_id}' is not in my records any more")
+            if continue_:
+                if tune.text_format != "abc":
+                    raise FrontEndError("only ABC tunes can be continued")
+                request = from_options(style=tune.style, length=CONTINUE_LENGTH, continue_abc=tune.text)
+            else:
+                options = {k: v for k, v in tune.request.items() if v is not None and k != "seed"}
+                request = from_options(**options)
+            await self.compose_flow(interaction, request, parent_id=tune.id)
+        except ValueError as exc:
+            await self.tell(interaction, _user_message(exc))
+
+    async def on_delete_click(self, interaction: discord.Interaction, tune_id: str) -> None:
+        tune = await self.store.get_tune(tune_id)
+        is_admin = interaction.permissions.manage_messages or interaction.permissions.manage_guild
+        if tune is not None and tune.user_id != interaction.user.id and not is_admin:
+            await self.tell(interaction, "Only the person who asked for this tune (or a moderator) can delete it.")
+            return
+        await interaction.response.send_message(f"Deleted tune `{tune_id}`.", ephemeral=True)
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+        except discord.HTTPException as exc:
+            log.warning("could not delete the message of tune %s: %s", tune_id, exc)
+
+    # ---- the text form: `!compose style:jig length:64` (needs the message-content intent) ----------------
+    async def on_message(self, message: discord.Message) -> None:
+        if not self.settings.message_commands or message.author.bot or not self.accepting:
+            return
+        content = message.content.strip()
+        mention = self.user.mention if self.user else None
+        if mention and content.startswith((mention, mention.replace("<@", "<@!"))):
+            content = content.split(">", 1)[1].strip()
+        elif content.startswith("!compose"):
+            content = content[1:]
+        else:
+            return
+        try:
+            request = parse_text(content)
+        except RequestError as exc:
+            await message.reply(f"I could not read that: {exc}", mention_author=False)
+            return
+        await message.reply("Text commands are read, but tunes are posted through /compose: "
+                            f"try `/compose style:{request.style} length:{request.length}`", mention_author=False)
+
+    # ---- one request, start to finish -------------------------------------------------------------------
+    def _queue_stats(self) -> dict:
+        stats = getattr(self.queue, "stats", None)
+        return stats() if callable(stats) else {}
+
+    async def compose_flow(self, interaction: discord.Interaction, request: ComposeRequest, *,
+                           parent_id: str | None = None, repost=None) -> None:
+        raise NotImplementedError  # wired to bot/jobs.py below once it lands
+
+
+class ShardedTunesmithBot(TunesmithBot, discord.AutoShardedClient):
+    """The same bot over several gateway shards (settings.sharded)."""
+
+
+def make_bot(settings: Settings, store, queue, **kwargs) -> TunesmithBot:
+    cls = ShardedTunesmithBot if settings.sharded else TunesmithBot
+    return cls(settings, store, queue, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry points.
+
+def _use_test_server() -> None:
+    """TEST ONLY: point discord.py at a fake Discord (tests/fake_discord.py) when these are set."""
+    api, gateway = os.environ.get("TUNESMITH_DISCORD_API_BASE"), os.environ.get("TUNESMITH_DISCORD_GATEWAY")
+    if api:
+        import discord.http
+        discord.http.Route.BASE = api
+        log.warning("TEST ONLY: Discord API base is %s", api)
+    if gateway:
+        import discord.gateway
+        import yarl
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+        log.warning("TEST ONLY: Discord gateway is %s", gateway)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _settings_or_exit() -> Settings | None:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"tunesmith: {exc}", file=sys.stderr)
+        return None
+    if not settings.discord_token:
+        print("tunesmith: DISCORD_TOKEN is not set; create a bot at https://discord.com/developers/applications "
+              "and put its token in DISCORD_TOKEN (see README)", file=sys.stderr)
+        return None
+    return settings
+
+
+def sync_main(argv: list[str]) -> int:
+    """`tunesmith sync`: push the slash commands now (to TUNESMITH_DEV_GUILD if set, else globally)."""
+    argparse.ArgumentParser(prog="tunesmith sync", description=sync_main.__doc__).parse_args(argv)
+    settings = _settings_or_exit()
+    if settings is None:
+        return 2
+    setup_logging(settings.log_level)
+    _use_test_server()
+
+    async def run() -> int:
+        from bot.store import Store
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with await Store.open(settings.db_path) as store:
+            bot = make_bot(settings, store, queue=None, force_sync=True)
+            try:
+                await bot.login(settings.discord_token)  # setup_hook syncs
+            except discord.LoginFailure:
+                print("tunesmith: Discord refused the token in DISCORD_TOKEN", file=sys.stderr)
+                return 1
+            finally:
+                await bot.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+def main(argv: list[str]) -> int:
+    """`tunesmith run`: run the bot until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog="tunesmith run", description=main.__doc__)
+    parser.add_argument("--sync", action="store_true", help="push the slash commands even if unchanged")
+    args = parser.parse_args(argv)
+    settings = _settings_or_exit()
+    if settings is None:
+        return 2
+    setup_logging(settings.log_level)
+    _use_test_server()
+    return asyncio.run(_run(settings, force_sync=args.sync))
+
+
+async def _run(settings: Settings, force_sync: bool = False) -> int:
+    raise NotImplementedError  # wired to bot/jobs.py once it lands
