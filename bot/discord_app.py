@@ -184,11 +184,111 @@ def guess_style_from_abc(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Progress: edit the "thinking" message with the latest status, at most once every PROGRESS_EVERY seconds.
+# Where the answers to one request go: an interaction (slash command, button) or a chat message (`!compose`).
+
+class Reply:
+    filesize_limit: int = 10 * 1024 * 1024
+
+    async def acknowledge(self) -> None: ...
+    async def edit(self, text: str) -> None: ...
+    async def post_result(self, *, embed: discord.Embed, files: list[tuple[str, bytes]], view) -> discord.Message | None: ...
+    async def fail(self, text: str) -> None: ...
+
+
+def _files(files: list[tuple[str, bytes]]) -> list[discord.File]:
+    return [discord.File(io.BytesIO(data), filename=name) for name, data in files]
+
+
+class InteractionReply(Reply):
+    """Defer, edit the original response, post a followup. The token dies after 15 minutes: after
+    bot.token_life seconds (or when Discord refuses the token) the result goes to the channel instead."""
+
+    def __init__(self, bot: "TunesmithBot", interaction: discord.Interaction):
+        self.bot, self.interaction = bot, interaction
+        self.received = time.monotonic()
+        self.filesize_limit = interaction.filesize_limit
+
+    def token_alive(self) -> bool:
+        return time.monotonic() - self.received < self.bot.token_life
+
+    async def acknowledge(self) -> None:
+        await self.interaction.response.defer(thinking=True)
+
+    async def edit(self, text: str) -> None:
+        if self.token_alive():
+            await self.interaction.edit_original_response(content=text)
+
+    async def _to_channel(self, **kwargs) -> discord.Message | None:
+        channel = self.interaction.channel
+        if channel is None and self.interaction.channel_id:
+            channel = self.bot.get_partial_messageable(self.interaction.channel_id)
+        if channel is None:
+            log.warning("interaction %s: token expired and no channel to post to", self.interaction.id)
+            return None
+        mention = self.interaction.user.mention
+        content = f"{mention} {kwargs.pop('content', '')}".strip()
+        return await channel.send(content=content, allowed_mentions=discord.AllowedMentions(users=True), **kwargs)
+
+    async def post_result(self, *, embed, files, view) -> discord.Message | None:
+        if self.token_alive():
+            try:
+                return await self.interaction.followup.send(embed=embed, files=_files(files), view=view, wait=True)
+            except (discord.NotFound, discord.Forbidden) as exc:
+                log.warning("followup refused (%s); posting to the channel", exc)
+            except discord.HTTPException as exc:
+                if exc.status != 401:
+                    raise
+                log.warning("interaction token refused; posting to the channel")
+        return await self._to_channel(content="here is your tune:", embed=embed, files=_files(files), view=view)
+
+    async def fail(self, text: str) -> None:
+        try:
+            if self.token_alive():
+                await self.interaction.followup.send(text, ephemeral=True)
+                await self.interaction.delete_original_response()
+                return
+        except discord.HTTPException as exc:
+            log.warning("could not send an ephemeral error (%s); posting to the channel", exc)
+        await self._to_channel(content=text)
+
+
+class MessageReply(Reply):
+    """The `!compose ...` text form: reply to the message, edit that reply, post the result below it."""
+
+    def __init__(self, message: discord.Message):
+        self.message = message
+        self.status: discord.Message | None = None
+        guild = message.guild
+        self.filesize_limit = guild.filesize_limit if guild else Reply.filesize_limit
+
+    async def acknowledge(self) -> None:
+        self.status = await self.message.reply("Queued", mention_author=False)
+
+    async def edit(self, text: str) -> None:
+        if self.status is not None:
+            await self.status.edit(content=text)
+
+    async def post_result(self, *, embed, files, view) -> discord.Message | None:
+        return await self.message.channel.send(embed=embed, files=_files(files), view=view, reference=self.message,
+                                               mention_author=False)
+
+    async def fail(self, text: str) -> None:
+        await self.edit(text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Progress: edit the status message with the latest news, at most once every `every` seconds.
+
+def status_text(event) -> str:
+    if event.state == "queued":
+        return f"Queued #{event.position}" + (" (next up)" if event.position == 1 else "")
+    return {"starting": "Starting the composer...", "composing": "Composing...",
+            "rendering": "Rendering audio and sheet music..."}.get(event.stage, str(event.message).capitalize())
+
 
 class Progress:
-    def __init__(self, interaction: discord.Interaction, every: float = PROGRESS_EVERY):
-        self.interaction = interaction
+    def __init__(self, reply: Reply, every: float = PROGRESS_EVERY):
+        self.reply = reply
         self.every = every
         self.text: str | None = None
         self.shown: str | None = None
@@ -200,21 +300,26 @@ class Progress:
         self.text = text
         self.changed.set()
 
+    async def _wait_turn(self) -> None:
+        wait = self.last_edit + self.every - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)  # Discord's pace for edits, not synchronisation
+
+    async def _edit(self, text: str) -> None:
+        self.last_edit = time.monotonic()
+        try:
+            await self.reply.edit(text)
+            self.shown = text
+        except discord.HTTPException as exc:
+            log.warning("progress edit failed: %s", exc)
+
     async def _run(self) -> None:
         while True:
             await self.changed.wait()
-            wait = self.last_edit + self.every - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # rate limit, not synchronisation
+            await self._wait_turn()
             self.changed.clear()
-            if self.text == self.shown:
-                continue
-            text, self.last_edit = self.text, time.monotonic()
-            try:
-                await self.interaction.edit_original_response(content=text)
-                self.shown = text
-            except discord.HTTPException as exc:
-                log.warning("progress edit failed for interaction %s: %s", self.interaction.id, exc)
+            if self.text != self.shown:
+                await self._edit(self.text)
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -222,6 +327,86 @@ class Progress:
             await self.task
         except asyncio.CancelledError:
             pass
+
+    async def finish(self, text: str) -> None:
+        """The last edit (after stop()), still at Discord's pace."""
+        await self._wait_turn()
+        await self._edit(text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The result: which files fit, and the embed.
+
+async def reencode_mp3(data: bytes, kbps: int, timeout: float = 60.0) -> bytes:
+    """The same MP3 at a lower bitrate (ffmpeg in a subprocess: no CPU work on the event loop)."""
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "mp3", "-i", "pipe:0", "-b:a", f"{kbps}k", "-f", "mp3",
+        "pipe:1", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise RuntimeError("ffmpeg took too long re-encoding the MP3") from None
+    if proc.returncode != 0 or not out:
+        raise RuntimeError(f"ffmpeg could not re-encode the MP3: {err.decode(errors='replace')[:200]}")
+    return out
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KiB"
+
+
+async def fit_files(art, stem: str, limit: int) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The artifacts' files renamed `tunesmith-<id>.<ext>`, each within the upload limit: an MP3 that is
+    too big is re-encoded at a lower bitrate, anything still too big is left out with a note."""
+    files, notes = [], []
+    for name, data in art.files.items():
+        ext = name.rsplit(".", 1)[-1]
+        if ext == "mp3" and len(data) > limit:
+            seconds = float(art.meta.get("duration_s") or 0) or len(data) * 8 / 128_000
+            kbps = next((k for k in (96, 64, 48, 32) if k * 1000 / 8 * seconds * 1.05 <= limit), None)
+            if kbps is not None:
+                try:
+                    smaller = await reencode_mp3(data, kbps)
+                    if len(smaller) <= limit:
+                        data = smaller
+                        notes.append(f"The audio is at {kbps} kbps to fit this server's upload limit.")
+                except RuntimeError as exc:
+                    log.warning("%s", exc)
+        if len(data) > limit:
+            notes.append(f"The .{ext} file ({_size(len(data))}) is over this server's upload limit "
+                         f"({_size(limit)}) and was left out.")
+            continue
+        files.append((f"tunesmith-{stem}.{ext}", data))
+    return files[:MAX_ATTACHMENTS], notes
+
+
+def tune_title(art) -> str:
+    if art.text_format == "abc":
+        for line in art.text.splitlines():
+            if line.startswith("T:") and line[2:].strip():
+                return line[2:].strip()[:200]
+    meta = art.meta
+    return f"{str(meta.get('style', 'tune')).title()} in {meta.get('key', '?')}"
+
+
+def result_embed(art, tune_id: str | None, user: discord.abc.User, parent_id: str | None, notes: list[str]) -> discord.Embed:
+    meta = art.meta
+    lines = list(notes)
+    if parent_id:
+        lines.insert(0, f"Based on tune `{parent_id}`")
+    embed = discord.Embed(title=tune_title(art), description="\n".join(lines) or None, colour=0x2E7D32)
+    fields = [("Style", meta.get("style")), ("Key", meta.get("key")), ("Meter", meta.get("meter")),
+              ("Tempo", f"{meta['tempo']} bpm" if meta.get("tempo") else None), ("Bars", meta.get("bars")),
+              ("Seed", meta.get("seed")), ("Instrument", meta.get("instrument")),
+              ("Model", " ".join(str(meta[k]) for k in ("model", "model_version") if meta.get(k)) or None),
+              ("Tune id", f"`{tune_id}`" if tune_id else None), ("Requested by", user.mention)]
+    for name, value in fields:
+        if value not in (None, ""):
+            embed.add_field(name=name, value=str(value)[:1024])
+    embed.set_footer(text="Rate it with the stars below (click again to change your vote)")
+    return embed
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -249,6 +434,8 @@ class TunesmithBot(discord.Client):
         self.progress_every = PROGRESS_EVERY
         self.synced: bool | None = None  # after setup_hook: did this start push the commands?
         self.flows: set[asyncio.Task] = set()
+        self.inflight: dict[tuple, int] = {}  # (guild, user) -> requests on the way (per-guild limit)
+        self._guild_settings: dict[int, object] = {}
         self._heartbeat_task: asyncio.Task | None = None
 
     # ---- start-up ---------------------------------------------------------------------------------------
@@ -291,6 +478,16 @@ class TunesmithBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+        if self.queue is not None and self.queue.interrupted_jobs:
+            jobs, self.queue.interrupted_jobs = self.queue.interrupted_jobs[:20], []
+            for job in jobs:  # cut by a crash or restart of an earlier run: say so where they asked
+                if job.channel_id and job.user_id:
+                    try:
+                        await self.get_partial_messageable(job.channel_id).send(
+                            f"<@{job.user_id}> sorry, I restarted before your tune was finished; please ask again.",
+                            allowed_mentions=discord.AllowedMentions(users=True))
+                    except discord.HTTPException as exc:
+                        log.warning("could not tell user %s about job %s: %s", job.user_id, job.id, exc)
 
     async def close(self) -> None:
         if self._heartbeat_task:
@@ -394,8 +591,8 @@ class TunesmithBot(discord.Client):
         new = dataclasses.replace(current, allowed_channels=tuple(channels),
                                   per_user_limit=per_user_limit if per_user_limit is not None else current.per_user_limit,
                                   default_instrument=default_instrument or current.default_instrument)
-        if new != await self.store.guild_settings(gid) or reset:
-            await self.store.set_guild_settings(new)
+        await self.store.set_guild_settings(new)
+        self._guild_settings[gid] = new
         where = ", ".join(f"<#{c}>" for c in new.allowed_channels) or "every channel"
         await interaction.response.send_message(
             f"Settings for this server:\n- composing allowed in: {where}\n- per-user limit: "
@@ -469,20 +666,115 @@ class TunesmithBot(discord.Client):
             return
         try:
             request = parse_text(content)
-        except RequestError as exc:
-            await message.reply(f"I could not read that: {exc}", mention_author=False)
-            return
-        await message.reply("Text commands are read, but tunes are posted through /compose: "
-                            f"try `/compose style:{request.style} length:{request.length}`", mention_author=False)
+            await self.run_request(MessageReply(message), message.author, message.guild.id if message.guild else None,
+                                   message.channel.id, request)
+        except ValueError as exc:
+            await message.reply(f"I could not do that: {exc}", mention_author=False)
 
     # ---- one request, start to finish -------------------------------------------------------------------
     def _queue_stats(self) -> dict:
-        stats = getattr(self.queue, "stats", None)
-        return stats() if callable(stats) else {}
+        if self.queue is None:
+            return {}
+        return {"Waiting": self.queue.queued, "Composing now": self.queue.running,
+                "Average time": f"{self.queue.average_seconds():.1f} s"}
+
+    async def guild_settings(self, guild_id: int | None):
+        from bot.store import GuildSettings
+        if guild_id is None:
+            return GuildSettings(0)
+        if guild_id not in self._guild_settings:
+            self._guild_settings[guild_id] = await self.store.guild_settings(guild_id)
+        return self._guild_settings[guild_id]
 
     async def compose_flow(self, interaction: discord.Interaction, request: ComposeRequest, *,
                            parent_id: str | None = None, repost=None) -> None:
-        raise NotImplementedError  # wired to bot/jobs.py below once it lands
+        """Queue the request, acknowledge, show progress, post the result (or say what went wrong)."""
+        reply = InteractionReply(self, interaction)
+        await self.run_request(reply, interaction.user, interaction.guild_id, interaction.channel_id, request,
+                               parent_id=parent_id)
+
+    async def run_request(self, reply: "Reply", user: discord.abc.User, guild_id: int | None, channel_id: int | None,
+                          request: ComposeRequest, *, parent_id: str | None = None) -> None:
+        """The shared path of /compose, /continue, /tune, the Variation/Continue buttons and `!compose`.
+
+        Raises ValueError (shown to the user as it is) only before anything was acknowledged."""
+        from bot.jobs import JobEvent
+        if not self.accepting or self.queue is None:
+            raise FrontEndError("Tunesmith is restarting; please ask again in a minute")
+        gs = await self.guild_settings(guild_id)
+        if gs.allowed_channels and channel_id not in gs.allowed_channels:
+            where = ", ".join(f"<#{c}>" for c in gs.allowed_channels)
+            raise FrontEndError(f"on this server I compose only in {where}")
+        if gs.default_instrument and request.instrument is None:
+            request = dataclasses.replace(request, instrument=gs.default_instrument)
+        key = (guild_id, user.id)
+        if gs.per_user_limit and self.inflight.get(key, 0) >= gs.per_user_limit:
+            raise FrontEndError(f"this server allows {gs.per_user_limit} tune(s) per person at a time; "
+                                "wait for yours to finish")
+
+        progress: Progress | None = None
+        latest = ["Queued"]
+
+        async def on_progress(event: JobEvent) -> None:
+            if event.state not in ("queued", "running"):
+                return  # the outcome is told below
+            latest[0] = status_text(event)
+            if progress is not None:
+                progress.update(latest[0])
+
+        job = await self.queue.submit(user.id, request, on_progress, guild_id=guild_id, channel_id=channel_id,
+                                      parent_id=parent_id)  # BusyError / UserLimitError: ValueErrors
+        self.inflight[key] = self.inflight.get(key, 0) + 1
+        task = asyncio.current_task()
+        self.flows.add(task)
+        try:
+            try:
+                await reply.acknowledge()
+            except discord.HTTPException as exc:
+                log.warning("could not acknowledge a request (%s); cancelling job %s", exc, job.id)
+                await self.queue.cancel(job.id)
+                return
+            progress = Progress(reply, self.progress_every)
+            progress.update(latest[0])
+            await job.wait()
+            await progress.stop()
+            if job.state == "done":
+                await self._post_result(reply, job, user, parent_id)
+                await progress.finish(f"Done: tune `{job.tune_id}`" if job.tune_id else "Done")
+            else:
+                text = job.error or "the tune could not be made"
+                if job.state == "failed" and "shutting down" in text:
+                    text = "Tunesmith is restarting and your tune was cut short; please ask again in a minute."
+                await reply.fail(f"Sorry, {text}" if not text.startswith("Tunesmith") else text)
+        finally:
+            self.inflight[key] -= 1
+            if not self.inflight[key]:
+                del self.inflight[key]
+            self.flows.discard(task)
+
+    async def _post_result(self, reply: "Reply", job, user, parent_id: str | None) -> None:
+        art = job.result
+        files, notes = await fit_files(art, job.tune_id or job.id, reply.filesize_limit)
+        embed = result_embed(art, job.tune_id, user, parent_id, notes)
+        view = views.tune_view(job.tune_id, actions=art.text_format == "abc") if job.tune_id else discord.utils.MISSING
+        message = await reply.post_result(embed=embed, files=files, view=view)
+        if job.tune_id and message is not None:
+            try:
+                await self.store.set_message_id(job.tune_id, message.id)
+            except Exception:
+                log.exception("could not record the message of tune %s", job.tune_id)
+
+    # ---- shutting down (SIGTERM) --------------------------------------------------------------------------
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking requests, let running jobs finish for `grace` s, tell the users of cut jobs, close."""
+        self.accepting = False
+        log.info("shutting down: %d request(s) in flight", len(self.flows))
+        if self.queue is not None:
+            counts = await self.queue.close(grace)
+            log.info("job queue closed: %s", counts)
+        if self.flows:  # they are telling their users; give them a moment
+            await asyncio.wait(list(self.flows), timeout=2.0)
+        await self.close()
 
 
 class ShardedTunesmithBot(TunesmithBot, discord.AutoShardedClient):
@@ -571,5 +863,43 @@ def main(argv: list[str]) -> int:
     return asyncio.run(_run(settings, force_sync=args.sync))
 
 
+SHUTDOWN_BUDGET = 6.0  # seconds jobs may keep running after SIGTERM (docker stop kills after 10 s)
+
+
 async def _run(settings: Settings, force_sync: bool = False) -> int:
-    raise NotImplementedError  # wired to bot/jobs.py once it lands
+    from bot.jobs import JobQueue
+    from bot.store import Store
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.db_path)
+    queue = JobQueue(settings, store=store)
+    await queue.start()
+    bot = make_bot(settings, store, queue, force_sync=force_sync)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bot_task = asyncio.create_task(bot.start(settings.discord_token), name="discord")
+    stop_task = asyncio.create_task(stop.wait(), name="stop")
+    code = 0
+    try:
+        await asyncio.wait([bot_task, stop_task], return_when=asyncio.FIRST_COMPLETED)
+        if bot_task.done():
+            exc = bot_task.exception()
+            if isinstance(exc, discord.LoginFailure):
+                log.error("Discord refused the token in DISCORD_TOKEN")
+                code = 1
+            elif exc is not None:
+                log.error("the Discord connection failed", exc_info=exc)
+                code = 1
+        else:
+            log.info("stop signal received")
+        await bot.shutdown(min(settings.shutdown_grace, SHUTDOWN_BUDGET))
+        if not bot_task.done():
+            await asyncio.wait([bot_task], timeout=2.0)
+    finally:
+        stop_task.cancel()
+        if bot.accepting:  # shutdown() never ran (an error above)
+            await queue.close(0)
+        await store.close()
+        log.info("stopped; database closed")
+    return code

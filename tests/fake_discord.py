@@ -34,7 +34,7 @@ import yarl
 from aiohttp import web
 
 EPHEMERAL = 64
-ADMIN_PERMISSIONS = 1 << 3  # ADMINISTRATOR: implies Manage Server
+ADMIN_PERMISSIONS = discord.Permissions.all().value  # Discord sends every bit for administrators
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 15) | (1 << 16)  # view, send, attach files, read history
 
 
