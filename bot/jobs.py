@@ -504,7 +504,10 @@ class JobQueue:
         was_running = job.state == RUNNING
         job.finished_at = time.time()
         job.result, job.error = result, error
-        if state == DONE and self.store is not None:
+        existing = getattr(job.request, "tune_id", None)  # a worker.RerenderRequest: the tune is stored already
+        if state == DONE and existing:
+            job.tune_id = existing
+        elif state == DONE and self.store is not None:
             try:
                 job.tune_id = await self.store.add_tune(
                     request=_as_dict(job.request), text=result.text, text_format=result.text_format,

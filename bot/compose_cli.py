@@ -1,0 +1,74 @@
+"""`tunesmith compose`: compose one tune into files, with the same worker code the bot runs.
+
+    tunesmith compose --style jig --length 32 [--key D] [--tempo 120] [--temperature 0.9] [--seed 7]
+                      [--instrument fiddle] [--meter 6/8] [--no-accompaniment] [--continue TUNE.abc]
+                      --out DIR [--json]
+
+Writes tune.abc (or tune.musicxml), tune.mid, tune.mp3 and tune.png into DIR. With --json, prints
+one JSON object: the paths, the request, the seed used and the model version.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError
+from bot.requests import DEFAULT_LENGTH, RequestError, from_options
+from bot.styles import DEFAULT_STYLE, STYLES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tunesmith compose", description="Compose a tune into files.")
+    p.add_argument("--style", default=DEFAULT_STYLE, help=f"one of: {', '.join(STYLES)} (default {DEFAULT_STYLE})")
+    p.add_argument("--length", "--bars", dest="length", default=str(DEFAULT_LENGTH), help="bars, 4-128")
+    p.add_argument("--key", help="e.g. D, Em, F#m, Ador, Bbmix (default: the model's choice)")
+    p.add_argument("--tempo", help="beats per minute, 40-240 (default: the style's)")
+    p.add_argument("--temperature", help="0.1-2.0; higher is wilder (default 0.9)")
+    p.add_argument("--seed", help="a whole number; the same seed gives the same tune")
+    p.add_argument("--instrument", help="e.g. fiddle, flute, piano (default: the style's)")
+    p.add_argument("--meter", help="override the style's meter, e.g. 2/4")
+    p.add_argument("--no-accompaniment", action="store_true", help="no bass and chords")
+    p.add_argument("--continue", dest="continue_file", metavar="TUNE.abc", help="continue this ABC tune")
+    p.add_argument("--out", required=True, help="directory for the files (created if missing)")
+    p.add_argument("--json", action="store_true", help="print one JSON object describing the result")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    options = dict(style=args.style, length=args.length, key=args.key, tempo=args.tempo,
+                   temperature=args.temperature, seed=args.seed, instrument=args.instrument, meter=args.meter)
+    if args.no_accompaniment:
+        options["accompaniment"] = False
+    try:
+        if args.continue_file:
+            try:
+                options["continue_abc"] = Path(args.continue_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RequestError(f"cannot read --continue file {args.continue_file}: {exc}") from None
+        request = from_options(**options)
+        from bot import worker  # after validation: importing the models is the slow part
+        artifacts = worker.compose(request)
+    except (RequestError, ConfigError, ValueError) as exc:
+        print(f"tunesmith compose: {exc}", file=sys.stderr)
+        return 1
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, data in artifacts.files.items():
+        path = out / name
+        path.write_bytes(data)
+        paths[name] = str(path)
+    if args.json:
+        print(json.dumps({"files": paths, "request": request.to_dict(), "seed": artifacts.meta.get("seed"),
+                          "model_version": artifacts.meta.get("model_version"), "meta": artifacts.meta}))
+    else:
+        m = artifacts.meta
+        print(f"{m.get('style')} in {m.get('key')}, {m.get('bars')} bars, {m.get('duration_s')} s, "
+              f"seed {m.get('seed')} (model {m.get('model_version')})")
+        for path in paths.values():
+            print(f"  {path}")
+    return 0

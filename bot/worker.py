@@ -1,0 +1,228 @@
+"""What runs inside a worker process: ComposeRequest -> model -> Renderer -> Artifacts.
+
+Each process keeps one Renderer (FluidSynth + soundfont) and each loaded model in module globals,
+so only its first job pays for loading them; `warm_up()` pays up front. Models are imported only
+when a style needs them: a missing or broken note model never stops the ABC styles. Torch gets one
+thread (two workers on two cores already fill the machine; more threads only fight).
+
+The same functions run in-process for `tunesmith compose` (bot/compose_cli.py).
+"""
+from __future__ import annotations
+
+import io
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Callable
+
+from bot.config import Settings, load_settings
+from bot.instruments import INSTRUMENTS
+from bot.keys import parse_key
+from bot.requests import ComposeRequest
+from bot.styles import STYLES, Style
+
+_settings: Settings | None = None
+_renderer = None
+_models: dict[str, object] = {}
+
+
+@dataclass
+class Artifacts:
+    """A composed and rendered tune: the files to post, the text to store, and what it is."""
+    files: dict[str, bytes]  # "tune.mp3", "tune.abc" | "tune.musicxml", "tune.mid", "tune.png"
+    text: str  # ABC or MusicXML
+    text_format: str  # "abc" | "musicxml"
+    meta: dict = field(default_factory=dict)  # style, key, meter, tempo, bars, seed, instrument,
+    # model, model_version, duration_s
+
+
+@dataclass(frozen=True)
+class RerenderRequest:
+    """Render a stored tune again (the `/tune id:` re-post): submit it to the JobQueue like a
+    ComposeRequest; the job's tune_id is this tune's and no new tune is stored."""
+    tune_id: str
+    text: str
+    text_format: str  # "abc" | "musicxml"
+    request: ComposeRequest
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_tune(cls, tune) -> "RerenderRequest":
+        """From a bot.store.Tune row."""
+        from bot.requests import from_options
+        meta = {"seed": tune.seed, "model_version": tune.model_version}
+        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), meta)
+
+    def to_dict(self) -> dict:
+        return {"rerender": self.tune_id, **self.request.to_dict()}
+
+
+def settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def _one_thread() -> None:
+    import torch
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False  # step-by-step sampling is 2-6x faster without oneDNN
+
+
+def renderer():
+    global _renderer
+    if _renderer is None:
+        from bot.render import Renderer
+        _renderer = Renderer(settings().soundfont or None)
+    return _renderer
+
+
+def model(kind: str):
+    """The loaded model of one kind ("abc" or "notes"), loaded on first use in this process."""
+    if kind not in _models:
+        _one_thread()
+        if kind == "abc":
+            from model.sample import load_abc_model
+            _models[kind] = load_abc_model(settings().abc_weights or None)
+        elif kind == "notes":
+            from model.notes_sample import load_notes_model
+            _models[kind] = load_notes_model(settings().notes_weights or None)
+        else:
+            raise ValueError(f"no model of kind {kind!r}")
+    return _models[kind]
+
+
+def warm_up(kinds: tuple[str, ...] = ("abc",)) -> None:
+    """Load the renderer and models now (a worker's initializer) so the first job is as quick as the rest."""
+    renderer()
+    for kind in kinds:
+        model(kind)
+
+
+def pick_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def _abc_key(abc: str) -> str | None:
+    match = re.search(r"^K:\s*([^\s%]+)", abc, re.MULTILINE)
+    if not match:
+        return None
+    try:
+        return parse_key(match.group(1))
+    except ValueError:
+        return match.group(1)
+
+
+def _noop(stage: str) -> None:
+    pass
+
+
+def compose(request: ComposeRequest | RerenderRequest, progress: Callable[[str], None] | None = None) -> Artifacts:
+    """Compose and render one tune. Bad user input (e.g. unreadable ABC to continue) raises a
+    ValueError whose text is safe to show; the seed used is in meta["seed"]."""
+    progress = progress or _noop
+    if isinstance(request, RerenderRequest):
+        progress("rendering")
+        return rerender(request.text, request.text_format, request.request, request.meta)
+    style = STYLES[request.style]
+    seed = pick_seed() if request.seed is None else request.seed
+    progress("composing")
+    if style.model == "abc":
+        return _compose_abc(request, style, seed, progress)
+    if style.model == "notes":
+        return _compose_notes(request, style, seed, progress)
+    raise ValueError(f"style {style.name!r} names an unknown model {style.model!r}")
+
+
+def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
+    from model.sample import AbcPrompt, compose_abc
+    meter = request.meter or style.meter
+    prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
+                       bars=request.length, temperature=request.temperature, seed=seed,
+                       prime_abc=request.continue_abc)
+    generated = compose_abc(model("abc"), prompt)
+    progress("rendering")
+    return _render_abc(generated.abc, request, style, seed=generated.seed,
+                       model_version=generated.model_version)
+
+
+def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str) -> Artifacts:
+    s = settings()
+    instrument = request.instrument or style.instrument
+    result = renderer().render_abc(abc, instrument=instrument, tempo=request.tempo or style.tempo, beat=style.beat,
+                                   accompaniment=request.accompaniment, bitrate=s.mp3_bitrate,
+                                   max_seconds=s.max_audio_seconds, sheet=True)
+    files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
+    if result.png:
+        files["tune.png"] = result.png
+    meta = dict(style=style.name, key=_abc_key(abc), meter=request.meter or style.meter, tempo=result.tempo,
+                bars=result.bars, seed=seed, instrument=instrument, model="abc", model_version=model_version,
+                duration_s=round(result.duration_s, 2))
+    return Artifacts(files, abc, "abc", meta)
+
+
+def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
+    from model.notes_sample import NotesPrompt, compose_notes
+    instrument = request.instrument or style.instrument
+    tempo = request.tempo or style.tempo
+    prompt = NotesPrompt(style=style.name, key=request.key, bars=request.length, temperature=request.temperature,
+                         seed=seed, tempo=tempo, program=INSTRUMENTS[instrument], meter=request.meter)
+    generated = compose_notes(model("notes"), prompt)
+    progress("rendering")
+    meta = dict(style=style.name, key=generated.key, meter=generated.meter, tempo=tempo, bars=generated.bars,
+                seed=generated.seed, instrument=instrument, model="notes", model_version=generated.model_version)
+    return _render_notes(generated.midi, generated.musicxml, meta)
+
+
+def _render_notes(midi: bytes, musicxml: str, meta: dict) -> Artifacts:
+    from bot.render import sheet_png
+    s = settings()
+    result = renderer().render_midi(midi, bitrate=s.mp3_bitrate, max_seconds=s.max_audio_seconds)
+    files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
+    try:
+        files["tune.png"] = sheet_png(musicxml, fmt="musicxml")
+    except ValueError:
+        pass  # the audio is the point; a tune without a picture is still a tune
+    meta = dict(meta, duration_s=round(result.duration_s, 2))
+    return Artifacts(files, musicxml, "musicxml", meta)
+
+
+def rerender(text: str, text_format: str, request: ComposeRequest, meta: dict | None = None) -> Artifacts:
+    """Render a stored tune again (for `/tune id:` re-posts): audio is not stored, only its text."""
+    style = STYLES[request.style]
+    meta = dict(meta or {})
+    if text_format == "abc":
+        artifacts = _render_abc(text, request, style, seed=meta.get("seed"),
+                                model_version=str(meta.get("model_version", "")))
+        return artifacts
+    if text_format == "musicxml":
+        instrument = request.instrument or style.instrument
+        midi = musicxml_to_midi(text, INSTRUMENTS[instrument], request.tempo or style.tempo)
+        base = dict(style=style.name, key=meta.get("key") or request.key, meter=meta.get("meter") or style.meter,
+                    tempo=request.tempo or style.tempo, bars=meta.get("bars") or request.length,
+                    seed=meta.get("seed"), instrument=instrument, model="notes",
+                    model_version=str(meta.get("model_version", "")))
+        return _render_notes(midi, text, base)
+    raise ValueError(f"stored tune format {text_format!r} cannot be rendered")
+
+
+def musicxml_to_midi(musicxml: str, program: int, tempo: int) -> bytes:
+    """MusicXML text -> MIDI bytes with every channel on one General MIDI program."""
+    import mido
+    from music21 import converter, midi as m21midi, tempo as m21tempo
+
+    score = converter.parse(musicxml, format="musicxml")
+    if not score.recurse().getElementsByClass(m21tempo.MetronomeMark):
+        score.parts[0].insert(0, m21tempo.MetronomeMark(number=tempo)) if score.parts else score.insert(
+            0, m21tempo.MetronomeMark(number=tempo))
+    data = m21midi.translate.streamToMidiFile(score).writestr()
+    mid = mido.MidiFile(file=io.BytesIO(data))
+    for track in mid.tracks:
+        channels = {m.channel for m in track if hasattr(m, "channel")}
+        track[:] = [m for m in track if m.type != "program_change"]
+        for channel in sorted(channels):
+            track.insert(0, mido.Message("program_change", channel=channel, program=program, time=0))
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()
