@@ -1,0 +1,146 @@
+"""Rendering: a tune (ABC text, or MIDI from the note model) -> MIDI, MP3 and a sheet music PNG.
+
+    renderer = Renderer()                      # once per process: loads the soundfont
+    result = renderer.render_abc(abc, instrument="fiddle", tempo=116, beat="3/8")
+    result.mp3, result.midi, result.png, result.duration_s
+
+The steps live in their own files: bot/abc2midi.py (ABC -> MIDI), bot/audio.py (MIDI -> samples ->
+MP3, soundfont lookup), bot/sheet.py (verovio in a child process). The sheet child is started first
+and runs while the audio renders, so on two cores it costs almost nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from bot import abc2midi, audio, sheet
+from bot.audio import check_soundfont, find_soundfont
+from bot.instruments import INSTRUMENTS, resolve_instrument
+from bot.render_errors import RenderError
+from bot.sheet import sheet_png
+
+__all__ = ["RenderError", "RenderResult", "Renderer", "find_soundfont", "check_soundfont", "sheet_png"]
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    midi: bytes
+    mp3: bytes
+    png: bytes | None  # None when not asked for, for MIDI input, or when drawing failed (see warnings)
+    duration_s: float  # length of the MP3, release tail included
+    bars: int  # bars heard, repeats expanded (a 16-bar AABB tune played through = 32)
+    tempo: int  # beats per minute
+    instrument: str  # a key of bot.instruments.INSTRUMENTS (or "program N" for foreign MIDI)
+    beat: str = "1/4"  # what one tempo beat is, as an ABC length
+    cut: bool = False  # True when the tune was longer than max_seconds and was faded out there
+    warnings: tuple[str, ...] = field(default_factory=tuple)  # abc2midi warnings, sheet failures
+
+
+def _check_max_seconds(max_seconds: float) -> None:
+    if not 1 <= max_seconds <= audio.MAX_SECONDS_LIMIT:
+        raise RenderError(f"max_seconds {max_seconds} is out of range; use 1 to {audio.MAX_SECONDS_LIMIT}")
+
+
+class Renderer:
+    """Holds one FluidSynth synth with the soundfont loaded; make one per process and reuse it."""
+
+    def __init__(self, soundfont: str | Path | None = None):
+        self.soundfont = find_soundfont(str(soundfont or ""))
+        self._synth = audio.Synth(self.soundfont)
+
+    def close(self) -> None:
+        self._synth.close()
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def render_abc(self, abc: str | bytes, *, instrument: str, tempo: int | None = None,
+                   beat: str | None = None, accompaniment: bool = True, bitrate: int = 128,
+                   max_seconds: float = 600, sheet: bool = True) -> RenderResult:
+        """One ABC tune -> MIDI, MP3 and (if `sheet`) a PNG. `tempo` counts `beat`s per minute
+        (beat "3/8" = dotted quarter, a jig's beat); beat None: the usual beat of the tune's M:;
+        tempo None: the tune's Q:, else its style's tempo (by R:), else 120. RenderError on bad input."""
+        _check_max_seconds(max_seconds)
+        if bitrate not in audio.MP3_BITRATES:
+            raise RenderError(f"MP3 bitrate {bitrate} kbps is not one LAME offers; use one of "
+                              f"{', '.join(map(str, audio.MP3_BITRATES))}")
+        try:
+            instrument = resolve_instrument(instrument)
+        except ValueError as exc:
+            raise RenderError(str(exc)) from None
+        prepared = abc2midi.prepare_abc(abc, program=INSTRUMENTS[instrument], tempo=tempo, beat=beat,
+                                        accompaniment=accompaniment)
+        made = abc2midi.abc_to_midi(prepared.playable, accompaniment=accompaniment)
+        job = _start_sheet(prepared.tune) if sheet else None
+        warnings = list(made.warnings)
+        try:
+            sound = self._synth.render(made.midi, max_seconds=max_seconds)
+            audio.normalise(sound.samples)
+            mp3 = audio.encode_mp3(sound.samples, bitrate=bitrate)
+        except BaseException:
+            if job is not None:
+                job.cancel()
+            raise
+        png = None
+        if job is not None:
+            try:
+                png = job.result()
+            except RenderError as exc:
+                warnings.append(f"no sheet music: {exc}")
+        if sound.cut:
+            warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
+        bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
+        bars = round(sound.music_seconds * prepared.tempo / 60 / float(bar_beats))
+        return RenderResult(midi=made.midi, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
+                            tempo=prepared.tempo, instrument=instrument, beat=prepared.beat, cut=sound.cut,
+                            warnings=tuple(warnings))
+
+    def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600) -> RenderResult:
+        """MIDI from the note model -> MP3 (no sheet: the note model posts MusicXML; use sheet_png)."""
+        _check_max_seconds(max_seconds)
+        if not isinstance(midi_bytes, (bytes, bytearray)) or not midi_bytes:
+            raise RenderError("the MIDI data is empty")
+        if len(midi_bytes) > 10_000_000:
+            raise RenderError(f"the MIDI data is {len(midi_bytes) / 1e6:.0f} MB; the limit is 10 MB")
+        midi_bytes = bytes(midi_bytes)
+        sound = self._synth.render(midi_bytes, max_seconds=max_seconds)
+        audio.normalise(sound.samples)
+        mp3 = audio.encode_mp3(sound.samples, bitrate=bitrate)
+        tempo, bar_quarters, program = _midi_facts(midi_bytes)
+        bars = round(sound.music_seconds * tempo / 60 / bar_quarters)
+        names = [name for name, p in INSTRUMENTS.items() if p == program]
+        warnings = (f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s",) if sound.cut else ()
+        return RenderResult(midi=midi_bytes, mp3=mp3, png=None, duration_s=round(sound.seconds, 3), bars=bars,
+                            tempo=round(tempo), instrument=names[0] if names else f"program {program}",
+                            beat="1/4", cut=sound.cut, warnings=warnings)
+
+
+def _start_sheet(tune: str) -> sheet.SheetJob | None:
+    try:
+        return sheet.start_sheet(tune, "abc")
+    except (RenderError, OSError):
+        return None
+
+
+def _midi_facts(midi_bytes: bytes) -> tuple[float, float, int]:
+    """(quarter notes per minute, quarters per bar, first program) from a MIDI file's first events."""
+    import io
+
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(midi_bytes))
+    tempo, bar_quarters, program = 120.0, 4.0, 0
+    seen_tempo = seen_meter = seen_program = False
+    for track in midi.tracks:
+        for msg in track:
+            if msg.type == "set_tempo" and not seen_tempo:
+                tempo, seen_tempo = mido.tempo2bpm(msg.tempo), True
+            elif msg.type == "time_signature" and not seen_meter:
+                bar_quarters, seen_meter = msg.numerator * 4 / msg.denominator, True
+            elif msg.type == "program_change" and not seen_program and msg.channel != 9:
+                program, seen_program = msg.program, True
+    return tempo, bar_quarters, program
