@@ -550,8 +550,8 @@ class TunesmithBot(discord.Client):
         tune = await self.store.get_tune(tune_id)
         if tune is None:
             raise FrontEndError(f"there is no tune with id '{tune_id[:40]}'")
-        request = self._request_from_tune(tune)
-        await self.compose_flow(interaction, request, repost=tune)
+        from bot.worker import RerenderRequest
+        await self.compose_flow(interaction, RerenderRequest.from_tune(tune))
 
     async def top_command(self, interaction, style, period) -> None:
         top = getattr(self.store, "top_tunes", None)
@@ -603,12 +603,6 @@ class TunesmithBot(discord.Client):
     def _require_manage_guild(interaction: discord.Interaction) -> None:
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
             raise FrontEndError("only members with the Manage Server permission can do that")
-
-    @staticmethod
-    def _request_from_tune(tune, **changes) -> ComposeRequest:
-        options = {k: v for k, v in tune.request.items() if v is not None}
-        options.update(changes)
-        return from_options(**{k: v for k, v in options.items() if v is not None})
 
     # ---- buttons (called from bot/views.py) -------------------------------------------------------------
     async def on_rate_click(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
@@ -687,7 +681,7 @@ class TunesmithBot(discord.Client):
         return self._guild_settings[guild_id]
 
     async def compose_flow(self, interaction: discord.Interaction, request: ComposeRequest, *,
-                           parent_id: str | None = None, repost=None) -> None:
+                           parent_id: str | None = None) -> None:
         """Queue the request, acknowledge, show progress, post the result (or say what went wrong)."""
         reply = InteractionReply(self, interaction)
         await self.run_request(reply, interaction.user, interaction.guild_id, interaction.channel_id, request,
@@ -705,7 +699,7 @@ class TunesmithBot(discord.Client):
         if gs.allowed_channels and channel_id not in gs.allowed_channels:
             where = ", ".join(f"<#{c}>" for c in gs.allowed_channels)
             raise FrontEndError(f"on this server I compose only in {where}")
-        if gs.default_instrument and request.instrument is None:
+        if gs.default_instrument and isinstance(request, ComposeRequest) and request.instrument is None:
             request = dataclasses.replace(request, instrument=gs.default_instrument)
         key = (guild_id, user.id)
         if gs.per_user_limit and self.inflight.get(key, 0) >= gs.per_user_limit:
