@@ -1,0 +1,150 @@
+"""`tunesmith export`: the feedback dataset, rated tunes as JSONL (or ABC), for fine-tuning and study.
+
+    tunesmith export [--min-stars 4] [--min-votes 2] [--format jsonl|abc] [--with-user-ids] --out FILE
+
+One JSON object per line (schema version 1):
+    {"schema": 1, "id": "vmB1CcBG", "created_at": 1795309756.5, "style": "jig",
+     "request": {...ComposeRequest...}, "model": "abc", "model_version": "abc-3x256-...", "seed": 42,
+     "text_format": "abc", "text": "X:1\\nT:...\\nK:D\\n...", "parent_id": null,
+     "ratings": {"count": 3, "mean": 4.33, "stars": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1}}}
+plus "user_ratings": [{"user_id": ..., "stars": ...}] only with --with-user-ids.
+A tune is included when it has at least --min-votes ratings and their mean is at least --min-stars.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_settings
+from bot.store import open_sync
+
+SCHEMA = 1
+
+
+class ExportError(ValueError):
+    """Bad export options or an unreadable dataset file; the message says which."""
+
+
+def rated_tunes(conn: sqlite3.Connection, *, min_stars: float = 1.0, min_votes: int = 1,
+                with_user_ids: bool = False, text_format: str | None = None) -> list[dict]:
+    """Dataset records (see the module docstring) from an open database, oldest first."""
+    rows = conn.execute(
+        "SELECT t.id, t.created_at, t.style, t.request, t.model, t.model_version, t.seed, t.text_format, t.text,"
+        " t.parent_id, count(r.stars) AS votes, avg(r.stars) AS mean,"
+        " sum(r.stars = 1), sum(r.stars = 2), sum(r.stars = 3), sum(r.stars = 4), sum(r.stars = 5)"
+        " FROM tunes t JOIN ratings r ON r.tune_id = t.id"
+        " WHERE (? IS NULL OR t.text_format = ?)"
+        " GROUP BY t.id HAVING votes >= ? AND mean >= ? ORDER BY t.created_at, t.id",
+        (text_format, text_format, min_votes, min_stars)).fetchall()
+    records = []
+    for row in rows:
+        (tune_id, created_at, style, request, model, version, seed, fmt, text, parent, votes, mean, *stars) = tuple(row)
+        record = {"schema": SCHEMA, "id": tune_id, "created_at": created_at, "style": style,
+                  "request": json.loads(request), "model": model, "model_version": version, "seed": seed,
+                  "text_format": fmt, "text": text, "parent_id": parent,
+                  "ratings": {"count": votes, "mean": round(mean, 4),
+                              "stars": {str(i + 1): n for i, n in enumerate(stars)}}}
+        if with_user_ids:
+            record["user_ratings"] = [{"user_id": u, "stars": s} for u, s in conn.execute(
+                "SELECT user_id, stars FROM ratings WHERE tune_id = ? ORDER BY user_id", (tune_id,))]
+        records.append(record)
+    return records
+
+
+def to_abc(records: list[dict]) -> str:
+    """ABC tunes of the records (MusicXML ones skipped), numbered X:1.., each with a comment saying
+    where it came from and how it was rated."""
+    out = []
+    number = 0
+    for record in records:
+        if record["text_format"] != "abc":
+            continue
+        number += 1
+        body = [line for line in record["text"].strip().splitlines() if not line.startswith("X:")]
+        r = record["ratings"]
+        out.append(f"X:{number}\n% tunesmith id={record['id']} mean={r['mean']} votes={r['count']} "
+                   f"model={record['model_version']}\n" + "\n".join(body))
+    return "\n\n".join(out) + ("\n" if out else "")
+
+
+def load_jsonl(path: Path | str) -> list[dict]:
+    """Read an exported JSONL dataset back; ExportError names the line that is wrong."""
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ExportError(f"{path} line {number} is not JSON: {exc}") from None
+            missing = {"id", "request", "text", "text_format", "ratings"} - set(record)
+            if missing:
+                raise ExportError(f"{path} line {number} lacks {', '.join(sorted(missing))}")
+            if record.get("schema", SCHEMA) > SCHEMA:
+                raise ExportError(f"{path} line {number} has schema {record['schema']}; this Tunesmith reads {SCHEMA}")
+            records.append(record)
+    return records
+
+
+def write_text(out: str, text: str) -> None:
+    """Write to a file atomically (a reader never sees half a dataset), or to stdout for '-'."""
+    if out == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def open_database(db: str | None) -> sqlite3.Connection:
+    """The bot's database (settings.db_path, or --db); ExportError if there is none yet."""
+    path = Path(db) if db else load_settings().db_path
+    if not path.is_file():
+        raise ExportError(f"no database at {path}: the bot has not stored anything yet "
+                          f"(set TUNESMITH_DATA_DIR or pass --db)")
+    return open_sync(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tunesmith export", description="Export rated tunes (the feedback dataset).")
+    p.add_argument("--min-stars", type=float, default=1.0, help="lowest mean rating to include (1-5, default 1)")
+    p.add_argument("--min-votes", type=int, default=1, help="fewest ratings to include (default 1)")
+    p.add_argument("--format", choices=("jsonl", "abc"), default="jsonl")
+    p.add_argument("--with-user-ids", action="store_true", help="include who gave which rating (personal data!)")
+    p.add_argument("--out", required=True, help="output file, or - for standard output")
+    p.add_argument("--db", help="database file (default: the data dir's)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not 1 <= args.min_stars <= 5:
+            raise ExportError(f"--min-stars {args.min_stars:g} is out of range; use 1 to 5")
+        if args.min_votes < 1:
+            raise ExportError(f"--min-votes {args.min_votes} is out of range; use 1 or more")
+        conn = open_database(args.db)
+    except (ExportError, ConfigError) as exc:
+        print(f"tunesmith export: {exc}", file=sys.stderr)
+        return 1
+    try:
+        records = rated_tunes(conn, min_stars=args.min_stars, min_votes=args.min_votes,
+                              with_user_ids=args.with_user_ids)
+    finally:
+        conn.close()
+    if args.format == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        count = len(records)
+    else:
+        text = to_abc(records)
+        count = sum(1 for r in records if r["text_format"] == "abc")
+    write_text(args.out, text)
+    print(f"exported {count} tune{'s' if count != 1 else ''} to {args.out}", file=sys.stderr)
+    return 0
