@@ -49,7 +49,12 @@ SEED = (0, 2**31 - 1)
 MAX_CONTINUE_CHARS = 8000
 MAX_TEXT_CHARS = 2000
 DEFAULT_LENGTH = 32
-METERS = ("2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2", "C", "C|")
+METERS = ("2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2")
+# What each model can do (model/sample.py, model/notes_sample.py): checked here so that the user
+# hears about it at once, not after waiting in the queue.
+MODEL_MODES = {"abc": ("maj", "min", "dor", "mix"), "notes": ("maj", "min")}
+MODEL_METERS = {"abc": METERS, "notes": ("4/4", "3/4")}
+_MODE_NAMES = {"maj": "major", "min": "minor", "dor": "dorian", "mix": "mixolydian"}
 
 # Option names people type -> field name.
 ALIASES = {
@@ -123,13 +128,13 @@ def _bool(name: str, value: object) -> bool:
     raise RequestError(f"{name} '{_clip(value)}' is not yes or no")
 
 
-def _meter(value: object) -> str:
+def _meter(value: object, style: str) -> str:
     text = "".join(str(value).split())
-    if text.upper() in ("C", "C|"):
-        return text.upper()
-    if text in METERS:
+    text = {"C": "4/4", "c": "4/4", "C|": "2/2", "c|": "2/2"}.get(text, text)
+    allowed = MODEL_METERS[STYLES[style].model]
+    if text in allowed:
         return text
-    raise RequestError(f"meter '{_clip(value)}' is not supported; use one of {', '.join(METERS)}")
+    raise RequestError(f"meter '{_clip(value)}' is not available for {style}; use one of {', '.join(allowed)}")
 
 
 def _continue_abc(value: object) -> str:
@@ -167,6 +172,10 @@ def from_options(**options) -> ComposeRequest:
             out["key"] = parse_key(str(values["key"]))
         except ValueError as exc:
             raise RequestError(str(exc)) from None
+        modes = MODEL_MODES[STYLES[style].model]
+        if out["key"][-3:] not in modes:
+            raise RequestError(f"key '{_clip(values['key'])}': {style} tunes can be in "
+                               f"{', '.join(_MODE_NAMES[m] for m in modes)} keys; try e.g. D, Em, Ador, Gmix")
     if "tempo" in values:
         out["tempo"] = _number("tempo", values["tempo"], int, *TEMPO)
     if "temperature" in values:
@@ -179,7 +188,7 @@ def from_options(**options) -> ComposeRequest:
         except ValueError:
             raise RequestError(f"instrument '{_clip(values['instrument'])}' is not known; try {', '.join(INSTRUMENTS)}") from None
     if "meter" in values:
-        out["meter"] = _meter(values["meter"])
+        out["meter"] = _meter(values["meter"], style)
     if "accompaniment" in values:
         out["accompaniment"] = _bool("accompaniment", values["accompaniment"])
     if "continue_abc" in values:

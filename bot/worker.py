@@ -26,6 +26,10 @@ _renderer = None
 _models: dict[str, object] = {}
 
 
+class ComposeError(ValueError):
+    """The model could not make this tune (e.g. every candidate copied a known tune); safe to show."""
+
+
 @dataclass
 class Artifacts:
     """A composed and rendered tune: the files to post, the text to store, and what it is."""
@@ -136,12 +140,15 @@ def compose(request: ComposeRequest | RerenderRequest, progress: Callable[[str],
 
 
 def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
-    from model.sample import AbcPrompt, compose_abc
+    from model.sample import AbcPrompt, GenerationError, compose_abc
     meter = request.meter or style.meter
     prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
                        bars=request.length, temperature=request.temperature, seed=seed,
                        prime_abc=request.continue_abc)
-    generated = compose_abc(model("abc"), prompt)
+    try:
+        generated = compose_abc(model("abc"), prompt)
+    except GenerationError as exc:
+        raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")
     return _render_abc(generated.abc, request, style, seed=generated.seed,
                        model_version=generated.model_version)

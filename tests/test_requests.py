@@ -35,6 +35,7 @@ def test_the_text_form_with_aliases_and_case():
     assert parse_text("compose reel 48 key:F#m") == ComposeRequest(style="reel", length=48, key="F#min")
     assert parse_text("compose") == ComposeRequest(style="jig", length=32)
     assert parse_text("hornpipe bpm:90 meter:2/4").meter == "2/4"
+    assert parse_text("reel meter:C|").meter == "2/2"
 
 
 def test_typed_options_match_the_text_form_and_round_trip():
@@ -58,6 +59,7 @@ def test_typed_options_match_the_text_form_and_round_trip():
     ("compose key:", ["'key' has no value"]),
     ("compose instrument:kazoo", ["instrument 'kazoo'", "fiddle"]),
     ("compose meter:5/4", ["meter '5/4'", "6/8"]),
+    ("compose key:E phrygian", ["key 'E phrygian'", "dorian"]),
     ("compose seed:-1", ["seed -1"]),
     ("compose length:12.5", ["length '12.5'", "whole number"]),
 ])
