@@ -213,5 +213,21 @@ def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = A
         if not out.exists() or out.stat().st_size == 0:
             reason = errors[0] if errors else "it wrote no MIDI file"
             raise RenderError(f"abc2midi could not read the tune: {reason}")
-        warnings += errors  # abc2midi carried on past these; keep them for the log
-        return MidiOutput(midi=out.read_bytes(), warnings=warnings)
+        midi = out.read_bytes()
+    if count_notes(midi) == 0:
+        reason = f" ({errors[0]})" if errors else ""
+        raise RenderError(f"abc2midi found no notes it could play in the tune{reason}")
+    return MidiOutput(midi=midi, warnings=warnings + errors)  # abc2midi carried on past the errors
+
+
+def count_notes(midi: bytes) -> int:
+    """Note-ons in a MIDI file (0 when it cannot be read)."""
+    import io
+
+    import mido
+
+    try:
+        parsed = mido.MidiFile(file=io.BytesIO(midi))
+    except (OSError, EOFError, ValueError, KeyError, IndexError):
+        return 0
+    return sum(1 for track in parsed.tracks for msg in track if msg.type == "note_on" and msg.velocity > 0)

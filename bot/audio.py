@@ -193,7 +193,9 @@ def read_midi_events(midi_bytes: bytes) -> tuple[list[tuple], float, int]:
                 events.append((now, "program_change", msg.channel, msg.program, 0))
             elif msg.type == "pitchwheel":
                 events.append((now, "pitchwheel", msg.channel, msg.pitch, 0))
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+    except EOFError:
+        raise RenderError("the MIDI data could not be read: it ends too early (truncated?)") from None
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise RenderError(f"the MIDI data could not be read: {exc}") from None
     return events, now, notes
 

@@ -48,9 +48,11 @@ class Renderer:
     def __init__(self, soundfont: str | Path | None = None):
         self.soundfont = find_soundfont(str(soundfont or ""))
         self._synth = audio.Synth(self.soundfont)
+        self._drawer = sheet.SheetDrawer()  # its first child starts with the first tune
 
     def close(self) -> None:
         self._synth.close()
+        self._drawer.close()
 
     def __enter__(self) -> "Renderer":
         return self
@@ -75,8 +77,13 @@ class Renderer:
         prepared = abc2midi.prepare_abc(abc, program=INSTRUMENTS[instrument], tempo=tempo, beat=beat,
                                         accompaniment=accompaniment)
         made = abc2midi.abc_to_midi(prepared.playable, accompaniment=accompaniment)
-        job = _start_sheet(prepared.tune) if sheet else None
         warnings = list(made.warnings)
+        job = None
+        if sheet:
+            try:
+                job = self._drawer.start(prepared.tune, "abc")
+            except (RenderError, OSError) as exc:
+                warnings.append(f"no sheet music: {exc}")
         try:
             sound = self._synth.render(made.midi, max_seconds=max_seconds)
             audio.normalise(sound.samples)
@@ -91,6 +98,7 @@ class Renderer:
                 png = job.result()
             except RenderError as exc:
                 warnings.append(f"no sheet music: {exc}")
+            self._drawer.warm()  # the next tune's drawing process starts now, while we are idle
         if sound.cut:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
@@ -117,13 +125,6 @@ class Renderer:
         return RenderResult(midi=midi_bytes, mp3=mp3, png=None, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
                             beat="1/4", cut=sound.cut, warnings=warnings)
-
-
-def _start_sheet(tune: str) -> sheet.SheetJob | None:
-    try:
-        return sheet.start_sheet(tune, "abc")
-    except (RenderError, OSError):
-        return None
 
 
 def _midi_facts(midi_bytes: bytes) -> tuple[float, float, int]:
