@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED, TIMED_OUT = "queued", "running", "done", "failed", "cancelled", "timed_out"
 FINAL_STATES = (DONE, FAILED, CANCELLED, TIMED_OUT)
+SHUTDOWN_MESSAGE = "the bot is shutting down; please ask again in a minute"
 
 
 class JobError(ValueError):
@@ -170,7 +171,7 @@ class _WorkerProcess:
         self.process.start()
         child.close()
         self.conn = parent
-        self.exited = False
+        self.exited = False  # set when it died or was killed: the slot starts a new one
         self._reader = threading.Thread(target=self._read, name=name + "-reader", daemon=True)
         self._reader.start()
 
@@ -193,6 +194,7 @@ class _WorkerProcess:
             except Exception as exc:  # a reply that does not unpickle
                 item = ("error", None, f"unreadable reply from the worker: {exc}", "")
             self._put(item)
+        self.exited = True
         self.process.join()
         self._put(("exit", None, self.process.exitcode))
 
@@ -200,6 +202,7 @@ class _WorkerProcess:
         self.conn.send((job_id, request))
 
     def kill(self) -> None:
+        self.exited = True
         if self.process.exitcode is None:
             try:
                 self.process.kill()
@@ -277,7 +280,7 @@ class JobQueue:
         left = list(self._active.values())
         if left:
             await asyncio.wait([j._outcome for j in left], timeout=grace)
-        message = "the bot is shutting down; please ask again in a minute"
+        message = SHUTDOWN_MESSAGE
         doomed = list(self._pending)
         self._pending.clear()
         for job in list(self._active.values()):
@@ -306,14 +309,15 @@ class JobQueue:
 
     async def submit(self, user_id: int, request: Any, on_progress: ProgressCallback | None = None, *,
                      guild_id: int | None = None, channel_id: int | None = None,
-                     parent_id: str | None = None) -> Job:
-        """Queue a job and return it at once (job.id, job.position). Raises BusyError subclasses."""
+                     parent_id: str | None = None, max_jobs: int | None = None) -> Job:
+        """Queue a job and return it at once (job.id, job.position). Raises BusyError subclasses.
+        `max_jobs` overrides how many unfinished jobs this user may have (e.g. a guild's setting)."""
         if self._wake is None:
             raise RuntimeError("JobQueue.start() was not awaited")
         if self._closing:
-            raise ShuttingDownError("the bot is shutting down; please ask again in a minute", 60.0)
+            raise ShuttingDownError(SHUTDOWN_MESSAGE, 60.0)
         mine = [j for j in self._active.values() if j.user_id == user_id]
-        limit = self.settings.per_user_running + self.settings.per_user_queued
+        limit = max_jobs or self.settings.per_user_running + self.settings.per_user_queued
         if len(mine) >= limit:
             wait = self._retry_after(len(mine) - limit + 1, mine)
             raise UserLimitError(f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
@@ -356,11 +360,12 @@ class JobQueue:
             self._pending.remove(job)
             await self._finish(job, CANCELLED, error="cancelled")
             await self._announce_positions()
-        elif job.state == RUNNING and job._proc is not None:
+        elif job.state == RUNNING:
             job._kill_reason = "cancelled"
-            job._proc.kill()  # the slot sees the worker exit and finishes the job as cancelled
-            await job.wait()
-        return True
+            if job._proc is not None:
+                job._proc.kill()  # the slot sees the worker exit and finishes the job as cancelled
+            await job.wait()  # (if it was not sent to a worker yet, _run kills it on arrival)
+        return job.state == CANCELLED
 
     # -- what it looks like now --
 
@@ -444,9 +449,11 @@ class JobQueue:
                     await self._finish(job, FAILED, error=f"internal error ({type(exc).__name__})")
 
     async def _run(self, proc: _WorkerProcess, job: Job) -> None:
+        if job._kill_reason:  # cancelled, or shutdown began, between taking the job and starting it
+            await self._finish(job, CANCELLED if job._kill_reason == "cancelled" else FAILED,
+                               error="cancelled" if job._kill_reason == "cancelled" else SHUTDOWN_MESSAGE)
+            return
         job._proc = proc
-        if job._kill_reason:  # shutdown began between taking the job and starting it
-            proc.kill()
         self._emit(job, "starting")
         if self.store is not None:
             try:
@@ -491,7 +498,7 @@ class JobQueue:
                 if job._kill_reason == "cancelled":
                     await self._finish(job, CANCELLED, error="cancelled")
                 elif job._kill_reason == "shutdown":
-                    await self._finish(job, FAILED, error="the bot is shutting down; please ask again in a minute")
+                    await self._finish(job, FAILED, error=SHUTDOWN_MESSAGE)
                 else:
                     log.error("worker pid %s died (exit code %s) running job %s", proc.pid, item[2], job.id)
                     await self._finish(job, FAILED, error=f"the composer process crashed (exit code {item[2]}) "
@@ -502,6 +509,7 @@ class JobQueue:
         if job.finished:
             return
         was_running = job.state == RUNNING
+        job._proc = None  # from here on a cancel cannot kill the worker (it may be running the next job)
         job.finished_at = time.time()
         job.result, job.error = result, error
         existing = getattr(job.request, "tune_id", None)  # a worker.RerenderRequest: the tune is stored already
@@ -527,7 +535,6 @@ class JobQueue:
                                               finished_at=job.finished_at)
             except Exception:
                 log.exception("could not record the end of job %s", job.id)
-        job._proc = None
         self._emit(job, error or "done")
         job._outcome.set_result(state)
         async with self._wake:

@@ -245,3 +245,14 @@ async def test_the_store_records_jobs_and_a_restart_reports_unfinished_ones(make
     assert record.started_at <= record.finished_at
     await q.close(grace=0)
     await store.close()
+
+
+async def test_a_guild_limit_overrides_the_per_user_limit(make_queue):
+    q = await make_queue(workers=1)
+    rec = Recorder()
+    first = await q.submit(9, ("sleep", 60), rec, max_jobs=1)
+    with pytest.raises(UserLimitError, match="limit is 1"):
+        await q.submit(9, ("ok", "second"), max_jobs=1)
+    await rec.reached("composing")
+    assert await q.cancel(first.id, 9) and first.state == CANCELLED
+    assert (await (await q.submit(9, ("ok", "now"), max_jobs=1)).wait()).state == DONE
