@@ -158,9 +158,11 @@ def draw(text: str, fmt: str) -> bytes:
                         "scale": SCALE, "footer": "none", "breaks": "auto"})
     if not toolkit.loadData(text) or toolkit.getPageCount() < 1:
         raise SystemExit("verovio could not read the notation")
-    pages = [cairosvg.svg2png(bytestring=toolkit.renderToSVG(page).encode("utf-8"), output_width=PNG_WIDTH,
-                              background_color="white")
-             for page in range(1, toolkit.getPageCount() + 1)]
+    svgs = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
+    if not any('class="note' in svg for svg in svgs):
+        raise SystemExit("verovio found no notes to draw")
+    pages = [cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=PNG_WIDTH, background_color="white")
+             for svg in svgs]
     return pages[0] if len(pages) == 1 else _stack(pages)
 
 

@@ -1,0 +1,81 @@
+"""Sheet music: verovio in a child process -> a real PNG; verovio's crashes stay in the child."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.render import Renderer, RenderError, sheet_png
+from bot.sheet import PNG_WIDTH, sanitise_abc, start_sheet
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
+CRASHES_VEROVIO = 'X:1\nT:Ending then chord\nM:4/4\nL:1/8\nK:Am\n|:ABcd efga|[1"Am"a8:|[2"E"e8|]\n'
+MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="3.1"><part-list><score-part id="P1"><part-name>Soprano</part-name></score-part></part-list>
+<part id="P1"><measure number="1"><attributes><divisions>1</divisions><key><fifths>0</fifths></key>
+<time><beats>4</beats><beat-type>4</beat-type></time><clef><sign>G</sign><line>2</line></clef></attributes>
+<note><pitch><step>C</step><octave>5</octave></pitch><duration>2</duration><type>half</type></note>
+<note><pitch><step>E</step><octave>5</octave></pitch><duration>2</duration><type>half</type></note></measure>
+<measure number="2"><note><pitch><step>G</step><octave>4</octave></pitch><duration>4</duration><type>whole</type></note>
+</measure></part></score-partwise>"""
+
+
+def image(png: bytes) -> Image.Image:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    picture = Image.open(io.BytesIO(png))
+    picture.load()
+    return picture
+
+
+def dark_fraction(picture: Image.Image) -> float:
+    return float((np.asarray(picture.convert("L")) < 128).mean())
+
+
+def test_a_tune_becomes_a_readable_png_whose_height_grows_with_the_tune():
+    long_tune = image(sheet_png((EXAMPLES / "anvil_reel.abc").read_text()))
+    short_tune = image(sheet_png("X:1\nT:Four bars\nM:4/4\nL:1/8\nK:G\nGABc dedB|GABc d4|GABc dedB|G8|]\n"))
+    assert long_tune.width == short_tune.width == PNG_WIDTH  # sharp at Discord's ~550 px preview x2
+    assert long_tune.height > 2 * short_tune.height  # 16 written bars + endings vs 4 bars
+    assert long_tune.convert("RGB").getpixel((0, 0)) == (255, 255, 255)  # white, readable in dark mode
+    assert 0.01 < dark_fraction(long_tune) < 0.3  # there is ink, but it is not a black page
+
+
+def test_an_ending_followed_by_a_chord_symbol_is_drawn_not_fatal():
+    assert '[1 "Am"' in sanitise_abc(CRASHES_VEROVIO) and '|2 "G"' in sanitise_abc('|2"G"')
+    assert image(sheet_png(CRASHES_VEROVIO)).height > 100
+
+
+def test_verovio_crashing_in_the_child_is_an_error_here():
+    job = start_sheet(CRASHES_VEROVIO, "abc", sanitise=False)  # the raw text aborts verovio
+    with pytest.raises(RenderError, match="verovio crashed"):
+        job.result()
+
+
+def test_musicxml_from_the_note_model_is_drawn():
+    assert image(sheet_png(MUSICXML, fmt="musicxml")).width == PNG_WIDTH
+
+
+@pytest.mark.parametrize("text,fmt,kwargs,message", [
+    ("X:1\nK:C\nC|\n", "pdf", {}, "format 'pdf' is not known"),
+    ("  ", "abc", {}, "no music to draw"),
+    ("<score-partwise><part", "musicxml", {}, "could not draw the sheet music"),
+    ("X:1\nK:C\nCDEF|\n", "abc", {"timeout": 0.001}, "took longer than 0.001 s"),
+])
+def test_sheet_errors_name_the_problem(text, fmt, kwargs, message):
+    with pytest.raises(RenderError, match=message):
+        sheet_png(text, fmt, **kwargs)
+
+
+def test_the_renderer_posts_audio_even_when_the_sheet_cannot_be_drawn():
+    with Renderer() as renderer:
+        good = renderer.render_abc((EXAMPLES / "forge_waltz.abc").read_text(), instrument="fiddle", max_seconds=5)
+        assert image(good.png).width == PNG_WIDTH and not any("sheet" in w for w in good.warnings)
+        # this malformed line makes verovio segfault (verovio 4-6); abc2midi copes with it
+        bad = renderer.render_abc("X:1\nM:4/4\nL:1/8\nK:C\nA2 ]]]] B2 {{{ |\n", instrument="fiddle")
+        assert bad.mp3 and bad.png is None
+        assert any(w.startswith("no sheet music:") for w in bad.warnings)
+        again = renderer.render_abc("X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|\n", instrument="fiddle")
+        assert image(again.png).height > 50  # the next drawing works again
