@@ -151,10 +151,11 @@ def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> 
         raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")
     return _render_abc(generated.abc, request, style, seed=generated.seed,
-                       model_version=generated.model_version)
+                       model_version=generated.model_version, bars=generated.bars)
 
 
-def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str) -> Artifacts:
+def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str,
+                bars: int | None = None) -> Artifacts:
     s = settings()
     instrument = request.instrument or style.instrument
     result = renderer().render_abc(abc, instrument=instrument, tempo=request.tempo or style.tempo, beat=style.beat,
@@ -164,7 +165,7 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
     if result.png:
         files["tune.png"] = result.png
     meta = dict(style=style.name, key=_abc_key(abc), meter=request.meter or style.meter, tempo=result.tempo,
-                bars=result.bars, seed=seed, instrument=instrument, model="abc", model_version=model_version,
+                bars=bars or request.length, seed=seed, instrument=instrument, model="abc", model_version=model_version,
                 duration_s=round(result.duration_s, 2))
     return Artifacts(files, abc, "abc", meta)
 
@@ -200,9 +201,8 @@ def rerender(text: str, text_format: str, request: ComposeRequest, meta: dict | 
     style = STYLES[request.style]
     meta = dict(meta or {})
     if text_format == "abc":
-        artifacts = _render_abc(text, request, style, seed=meta.get("seed"),
-                                model_version=str(meta.get("model_version", "")))
-        return artifacts
+        return _render_abc(text, request, style, seed=meta.get("seed"),
+                           model_version=str(meta.get("model_version", "")), bars=meta.get("bars"))
     if text_format == "musicxml":
         instrument = request.instrument or style.instrument
         midi = musicxml_to_midi(text, INSTRUMENTS[instrument], request.tempo or style.tempo)
