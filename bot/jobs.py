@@ -23,7 +23,6 @@ import collections
 import logging
 import math
 import multiprocessing
-import os
 import secrets
 import signal
 import threading
@@ -545,8 +544,3 @@ def _as_dict(request: Any) -> dict:
     to_dict = getattr(request, "to_dict", None)
     return to_dict() if callable(to_dict) else {"value": repr(request)}
 
-
-def set_one_thread() -> None:
-    """For worker processes: one BLAS/torch thread each (call before importing torch)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
