@@ -28,6 +28,7 @@ STYLES: dict[str, Style] = {
         Style("polka", "abc", "2/4", "1/8", "polka", "1/4", 130, "accordion", "Bouncy 2/4 dance"),
         Style("waltz", "abc", "3/4", "1/8", "waltz", "1/4", 140, "accordion", "3/4 dance tune"),
         Style("march", "abc", "2/4", "1/8", "march", "1/4", 110, "tin whistle", "Steady 2/4 march"),
+        Style("chorale", "notes", "4/4", "1/4", "chorale", "1/4", 80, "organ", "Four-part hymn in the manner of Bach's chorales"),
     ]
 }
 
