@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import signal
 import time
 
 import pytest
@@ -38,6 +39,8 @@ def work(request, progress=None):
         return FakeArtifacts("X:1\nK:D\nA|", "abc", {"model": "abc", "model_version": "test"}, os.getpid())
     if kind == "exit":
         os._exit(arg)
+    if kind == "signal":  # e.g. SIGSEGV, as a crashing C library would
+        os.kill(os.getpid(), arg)
     if kind == "bad":
         raise ValueError(arg)
     if kind == "bug":
@@ -108,6 +111,9 @@ async def test_a_crashing_worker_fails_only_its_job_and_the_next_job_succeeds(ma
     crash = await q.submit(2, ("exit", 3))
     await crash.wait()
     assert crash.state == FAILED and "crashed" in crash.error and "3" in crash.error
+    segv = await q.submit(4, ("signal", signal.SIGSEGV))
+    await segv.wait()
+    assert segv.state == FAILED and "crashed (exit code -11)" in segv.error
     after = await q.submit(3, ("ok", "after"))
     await after.wait()
     await long.wait()
