@@ -276,6 +276,8 @@ class JobQueue:
         (default settings.shutdown_grace), then fail the rest. Returns counts by final state."""
         grace = self.settings.shutdown_grace if grace is None else grace
         self._closing = True
+        if self._wake is None or self._stopped:  # never started, or closed already
+            return {state: 0 for state in FINAL_STATES}
         left = list(self._active.values())
         if left:
             await asyncio.wait([j._outcome for j in left], timeout=grace)

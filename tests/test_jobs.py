@@ -262,3 +262,14 @@ async def test_a_guild_limit_overrides_the_per_user_limit(make_queue):
     await rec.reached("composing")
     assert await q.cancel(first.id, 9) and first.state == CANCELLED
     assert (await (await q.submit(9, ("ok", "now"), max_jobs=1)).wait()).state == DONE
+
+
+async def test_close_twice_and_close_before_start_are_harmless(tmp_path):
+    q = JobQueue(settings(tmp_path), worker=work)
+    assert await q.close() == {"done": 0, "failed": 0, "cancelled": 0, "timed_out": 0}
+    q = JobQueue(settings(tmp_path, workers=1), worker=work)
+    await q.start()
+    pid = q.worker_pids()[0]
+    await q.close(grace=1)
+    await q.close(grace=1)
+    assert q.worker_pids() == [] and not os.path.exists(f"/proc/{pid}/status")
