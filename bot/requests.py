@@ -174,8 +174,10 @@ def from_options(**options) -> ComposeRequest:
             raise RequestError(str(exc)) from None
         modes = MODEL_MODES[STYLES[style].model]
         if out["key"][-3:] not in modes:
+            examples = {"maj": "D", "min": "Em", "dor": "Ador", "mix": "Gmix"}
             raise RequestError(f"key '{_clip(values['key'])}': {style} tunes can be in "
-                               f"{', '.join(_MODE_NAMES[m] for m in modes)} keys; try e.g. D, Em, Ador, Gmix")
+                               f"{' or '.join(_MODE_NAMES[m] for m in modes)} keys; "
+                               f"try e.g. {', '.join(examples[m] for m in modes)}")
     if "tempo" in values:
         out["tempo"] = _number("tempo", values["tempo"], int, *TEMPO)
     if "temperature" in values:
