@@ -89,6 +89,10 @@ def parse_style(value: object) -> str:
     raise RequestError(f"style '{_clip(text)}' is not known; {hint}try {', '.join(STYLES)}")
 
 
+def _or_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def _clip(text: str, n: int = 40) -> str:
     text = "".join(ch if ch.isprintable() else "?" for ch in str(text))
     return text if len(text) <= n else text[:n] + "…"
@@ -176,7 +180,7 @@ def from_options(**options) -> ComposeRequest:
         if out["key"][-3:] not in modes:
             examples = {"maj": "D", "min": "Em", "dor": "Ador", "mix": "Gmix"}
             raise RequestError(f"key '{_clip(values['key'])}': {style} tunes can be in "
-                               f"{' or '.join(_MODE_NAMES[m] for m in modes)} keys; "
+                               f"{_or_list([_MODE_NAMES[m] for m in modes])} keys; "
                                f"try e.g. {', '.join(examples[m] for m in modes)}")
     if "tempo" in values:
         out["tempo"] = _number("tempo", values["tempo"], int, *TEMPO)
