@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -203,17 +204,20 @@ def read_midi_events(midi_bytes: bytes) -> tuple[list[tuple], float, int]:
 def normalise(samples: np.ndarray) -> float:
     """Scale in place to TARGET_RMS_DBFS, capped so peaks stay under PEAK_LIMIT_DBFS; the gain in dB.
     RenderError when there is nothing to hear (never post a silent file)."""
-    peak = float(np.abs(samples).max(initial=0.0))
+    flat = samples.reshape(-1)
+    peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
     if peak < SILENCE_PEAK:
         raise RenderError("the rendered audio is silent; the soundfont may lack the instrument")
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    rms = math.sqrt(float(np.dot(flat, flat)) / len(flat))  # BLAS dot: ~40x faster than np.square().mean()
     gain = min(10 ** (TARGET_RMS_DBFS / 20) / rms, 10 ** (PEAK_LIMIT_DBFS / 20) / peak)
     samples *= np.float32(gain)
-    return 20 * np.log10(gain)
+    return 20 * math.log10(gain)
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    scaled = samples * np.float32(32767.0)
+    np.clip(scaled, -32767.0, 32767.0, out=scaled)
+    return scaled.astype(np.int16)
 
 
 def encode_mp3(samples: np.ndarray, *, bitrate: int = 128, quality: int = MP3_QUALITY) -> bytes:
