@@ -490,8 +490,14 @@ class TunesmithBot(discord.Client):
                         log.warning("could not tell user %s about job %s: %s", job.user_id, job.id, exc)
 
     async def close(self) -> None:
+        """Cancel what is still in flight (it would only meet a closed session), then disconnect."""
         if self._heartbeat_task:
             self._heartbeat_task.cancel()
+        flows = [t for t in self.flows if t is not asyncio.current_task()]
+        for task in flows:
+            task.cancel()
+        if flows:
+            await asyncio.wait(flows, timeout=5)
         await super().close()
 
     # ---- errors -----------------------------------------------------------------------------------------
@@ -730,8 +736,10 @@ class TunesmithBot(discord.Client):
                 return
             progress = Progress(reply, self.progress_every)
             progress.update(latest[0])
-            await job.wait()
-            await progress.stop()
+            try:
+                await job.wait()
+            finally:
+                await progress.stop()
             if job.state == "done":
                 await self._post_result(reply, job, user, parent_id)
                 await progress.finish(f"Done: tune `{job.tune_id}`" if job.tune_id else "Done")

@@ -4,49 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import io
+from pathlib import Path
+
+import mido
+import music21
 
 import pytest
+import pytest_asyncio
+from PIL import Image
+from pydub import AudioSegment
 
 from bot.config import Settings
 from bot.discord_app import make_bot
 from bot.jobs import JobQueue
-from bot.store import Store
+from bot.store import GuildSettings, Store
 from tests.fake_discord import FakeDiscord
 
 
-@dataclasses.dataclass
-class DevArtifacts:
-    files: dict
-    text: str
-    text_format: str
-    meta: dict
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SETTINGS = dict(workers=2, job_timeout=120.0, per_user_running=1, per_user_queued=2, queue_cap=20, shutdown_grace=2.0)
 
 
-def dev_worker(request, progress=None):
-    if progress:
-        progress("composing")
-        progress("rendering")
-    abc = "X:1\nT:Dev\nM:6/8\nL:1/8\nK:D\n|:DFA dfa:|\n"
-    return DevArtifacts({"tune.mp3": b"\xff\xfb" * 100, "tune.abc": abc.encode(), "tune.mid": b"MThd", "tune.png": b"\x89PNG"},
-                        abc, "abc", {"style": request.style, "key": "Dmaj", "meter": "6/8", "tempo": 116, "bars": 2,
-                                     "seed": 1, "instrument": "fiddle", "model": "abc", "model_version": "dev", "duration_s": 1.0})
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def store(tmp_path_factory):
+    """One database and one job queue (two real worker processes) for the whole module: workers load the
+    model and the soundfont once."""
+    s = await Store.open(tmp_path_factory.mktemp("db") / "t.sqlite3")
+    yield s
+    await s.close()
 
 
-WORKER = dev_worker
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def queue(store, tmp_path_factory):
+    q = JobQueue(Settings(data_dir=tmp_path_factory.mktemp("data"), **SETTINGS), store=store)
+    await q.start()
+    yield q
+    await q.close(0)
 
 
 @contextlib.asynccontextmanager
-async def running(fake: FakeDiscord, tmp_path, store: Store | None = None, **changes):
-    base = dict(data_dir=tmp_path, discord_token=fake.token, workers=2, job_timeout=60.0, per_user_running=1,
-                per_user_queued=2, queue_cap=20, shutdown_grace=2.0)
-    base.update(changes)
-    settings = Settings(**base)
-    own_store = store is None
-    store = store or await Store.open(tmp_path / "t.sqlite3")
-    queue = JobQueue(settings, worker=WORKER, store=store)
-    await queue.start()
+async def running(fake: FakeDiscord, tmp_path, store: Store, queue: JobQueue, **changes):
+    settings = Settings(data_dir=tmp_path, discord_token=fake.token, **{**SETTINGS, **changes})
     bot = make_bot(settings, store, queue, guild_ready_timeout=0.05)
     bot.progress_every = 0.2
     task = asyncio.create_task(bot.start(fake.token))
@@ -56,12 +56,9 @@ async def running(fake: FakeDiscord, tmp_path, store: Store | None = None, **cha
     finally:
         await bot.close()
         await asyncio.wait_for(task, 10)
-        await queue.close(0)
-        if own_store:
-            await store.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def fake():
     async with FakeDiscord() as server:
         with server.patched():
@@ -72,18 +69,74 @@ def finished(record) -> bool:
     return bool(record.followups) or (record.callback is not None and record.ephemeral)
 
 
-async def test_compose_posts_files_and_buttons(fake, tmp_path):
-    async with running(fake, tmp_path) as bot:
+def attachment(fake: FakeDiscord, message: dict, ext: str) -> bytes:
+    files = fake.files[int(message["id"])]
+    (data,) = [data for name, data in files.items() if name.endswith("." + ext)]
+    return data
+
+
+def field(message: dict, name: str) -> str:
+    return next(f["value"] for f in message["embeds"][0]["fields"] if f["name"] == name)
+
+
+async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
         rec = await fake.slash("compose", style="jig", length=16)
-        await fake.wait_for(lambda: rec.followups, 60, "the tune")
+        await fake.wait_for(lambda: rec.followups, 120, "the tune")
         await fake.wait_for(lambda: rec.edits and rec.edits[-1]["content"].startswith("Done"), 10, "the final edit")
-    assert rec.callback["type"] == 5 and rec.ack_latency < 3.0
-    assert any(e["content"].startswith(("Queued", "Composing", "Rendering", "Starting")) for e in rec.edits)
+    assert rec.callback["type"] == 5 and not rec.ephemeral and rec.ack_latency < 3.0  # deferred in time
+    assert any(e["content"].startswith(("Queued", "Starting", "Composing", "Rendering")) for e in rec.edits)
     post = rec.followups[0]
-    names = [a["filename"] for a in post["attachments"]]
-    assert sorted(n.rsplit(".", 1)[1] for n in names) == ["abc", "mid", "mp3", "png"]
+    assert sorted(a["filename"].rsplit(".", 1)[1] for a in post["attachments"]) == ["abc", "mid", "mp3", "png"]
+    assert field(post, "Meter") == "6/8" and field(post, "Bars") == "16" and field(post, "Style") == "jig"
+    tempo = int(field(post, "Tempo").split()[0])
+
+    abc = attachment(fake, post, "abc").decode()
+    score = music21.converter.parse(abc, format="abc")
+    part = score.parts[0] if score.parts else score
+    measures = [m for m in part.getElementsByClass("Measure") if m.duration.quarterLength > 0]
+    full = [m for m in measures if m.duration.quarterLength == 3.0]  # 6/8: three quarter notes a bar
+    assert [ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")][:1] == ["6/8"]
+    assert len(full) == 16, [m.duration.quarterLength for m in measures]
+
+    midi = mido.MidiFile(file=io.BytesIO(attachment(fake, post, "mid")))
+    once = 16 * 2 * 60 / tempo  # 16 bars of two dotted-quarter beats
+    assert 0.9 * once <= midi.length <= 2.2 * once  # played once, or with its repeats
+
+    mp3 = AudioSegment.from_file(io.BytesIO(attachment(fake, post, "mp3")), format="mp3")
+    assert abs(mp3.duration_seconds - midi.length) < 2.0 and mp3.dBFS > -40  # as long as the MIDI, not silent
+
+    png = Image.open(io.BytesIO(attachment(fake, post, "png")))
+    assert png.format == "PNG" and png.width > 200 and png.height > 100
     ids = [c["custom_id"] for row in post["components"] for c in row["components"]]
     assert len(ids) == 8 and all(len(i) <= 100 for i in ids)
+    assert not fake.violations
+
+
+async def test_tune_reposts_a_stored_tune_and_fits_the_upload_limit(fake, tmp_path, store, queue):
+    abc = (Path(__file__).parent.parent / "bot" / "examples" / "anvil_reel.abc").read_text()
+    tune_id = await store.add_tune(request={"style": "reel", "length": 16}, text=abc, text_format="abc",
+                                   meta={"style": "reel", "model": "abc", "model_version": "example", "seed": 7})
+    async with running(fake, tmp_path, store, queue):
+        rec = await fake.slash("tune", id=tune_id)
+        await fake.wait_for(lambda: finished(rec), 120, "the re-post")
+        full_mp3 = attachment(fake, rec.followups[0], "mp3")
+        fake.attachment_size_limit = int(len(full_mp3) * 0.7)  # a server with a smaller upload limit
+        rec2 = await fake.slash("tune", id=tune_id)
+        await fake.wait_for(lambda: finished(rec2), 120, "the re-post")
+        fake.attachment_size_limit = 20_000  # too small for any audio at all
+        rec3 = await fake.slash("tune", id=tune_id)
+        await fake.wait_for(lambda: finished(rec3), 120, "the re-post")
+    assert field(rec.followups[0], "Tune id") == f"`{tune_id}`" and "Anvil" in rec.followups[0]["embeds"][0]["title"]
+    assert await store.count_tunes() >= 1 and (await store.get_tune(tune_id)).message_id is not None
+    smaller = attachment(fake, rec2.followups[0], "mp3")
+    assert len(smaller) <= fake.attachment_size_limit or len(smaller) < len(full_mp3) * 0.7
+    assert "kbps" in rec2.followups[0]["embeds"][0]["description"]
+    long = AudioSegment.from_file(io.BytesIO(full_mp3), format="mp3").duration_seconds
+    assert abs(AudioSegment.from_file(io.BytesIO(smaller), format="mp3").duration_seconds - long) < 0.5
+    names = [a["filename"] for a in rec3.followups[0]["attachments"]]
+    assert not any(n.endswith(".mp3") for n in names) and any(n.endswith(".abc") for n in names)
+    assert "left out" in rec3.followups[0]["embeds"][0]["description"]
     assert not fake.violations
 
 
@@ -98,8 +151,8 @@ async def compose_one(fake, user=None, **options):
     return rec
 
 
-async def test_star_clicks_store_and_update_votes(fake, tmp_path):
-    async with running(fake, tmp_path) as bot:
+async def test_star_clicks_store_and_update_votes(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue) as bot:
         rec = await compose_one(fake, style="reel", length=8)
         post = rec.followups[0]
         tune_id = buttons(post)["4"].split(":")[2]
@@ -123,27 +176,26 @@ async def test_star_clicks_store_and_update_votes(fake, tmp_path):
         assert rate.ephemeral and "no tune" in rate.texts()[0]
 
 
-async def test_click_on_an_old_message_works_after_a_restart(fake, tmp_path):
-    store = await Store.open(tmp_path / "t.sqlite3")
-    try:
-        async with running(fake, tmp_path, store=store):
-            rec = await compose_one(fake, style="jig", length=8)
-        post = rec.followups[0]
-        async with running(fake, tmp_path, store=store) as bot:
-            assert len(fake.sync_calls) == 1  # same commands: no second sync
-            click = await fake.click(post, buttons(post)["5"], fake.user(3))
-            await fake.wait_for(lambda: click.callback, 10, "the rating reply")
-            tune_id = buttons(post)["5"].split(":")[2]
-            assert await bot.store.user_rating(tune_id, fake.user(3).id) == 5
-            var = await fake.click(post, buttons(post)["Variation"], fake.user(3))
-            await fake.wait_for(lambda: finished(var), 60, "the variation")
-            assert var.followups and f"`{tune_id}`" in " ".join(var.texts())
-    finally:
-        await store.close()
+async def test_click_on_an_old_message_works_after_a_restart(fake, tmp_path, store, queue):
+    syncs = len(fake.sync_calls)
+    async with running(fake, tmp_path, store, queue):
+        rec = await compose_one(fake, style="jig", length=8)
+    post = rec.followups[0]
+    tune_id = buttons(post)["5"].split(":")[2]
+    async with running(fake, tmp_path, store, queue) as bot:  # a new client, as after a restart
+        assert len(fake.sync_calls) == syncs  # same commands as before: no new sync
+        click = await fake.click(post, buttons(post)["5"], fake.user(3))
+        await fake.wait_for(lambda: click.callback, 10, "the rating reply")
+        assert await bot.store.user_rating(tune_id, fake.user(3).id) == 5
+        var = await fake.click(post, buttons(post)["Variation"], fake.user(3))
+        await fake.wait_for(lambda: finished(var), 60, "the variation")
+        assert var.followups and f"`{tune_id}`" in " ".join(var.texts())
+        child = buttons(var.followups[0])["5"].split(":")[2]
+        assert (await bot.store.get_tune(child)).parent_id == tune_id
 
 
-async def test_continue_with_malformed_abc_is_refused_and_the_bot_keeps_working(fake, tmp_path):
-    async with running(fake, tmp_path):
+async def test_continue_with_malformed_abc_is_refused_and_the_bot_keeps_working(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
         bad = await fake.slash("continue", abc="X:1\nT:No key line\nM:6/8\n|:DFA dfa:|")
         await fake.wait_for(lambda: bad.callback, 10, "the error")
         assert bad.ephemeral and "K:" in bad.texts()[0]
@@ -155,8 +207,8 @@ async def test_continue_with_malformed_abc_is_refused_and_the_bot_keeps_working(
         assert rec.followups
 
 
-async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, tmp_path):
-    async with running(fake, tmp_path):
+async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
         owner = fake.user(5)
         rec = await compose_one(fake, user=owner, style="polka", length=8)
         post = rec.followups[0]
@@ -168,21 +220,28 @@ async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, 
         await fake.wait_for(lambda: fake.messages[int(post["id"])].get("deleted"), 10, "the delete")
 
 
-async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path):
-    async with running(fake, tmp_path, per_user_running=1, per_user_queued=0, queue_cap=6):
-        users = [fake.user(10 + i) for i in range(10)]
-        records = await asyncio.gather(*(fake.slash("compose", user=users[i % 10], style="jig", length=8) for i in range(20)))
-        await fake.wait_for(lambda: all(finished(r) for r in records), 120, "every answer")
+async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path, store):
+    limits = dict(SETTINGS, workers=1, per_user_running=1, per_user_queued=0, queue_cap=4)
+    busy_queue = JobQueue(Settings(data_dir=tmp_path, **limits), store=store)
+    await busy_queue.start()
+    try:
+        async with running(fake, tmp_path, store, busy_queue, **limits):
+            users = [fake.user(10 + i) for i in range(10)]
+            records = await asyncio.gather(*(fake.slash("compose", user=users[i % 10], style="jig", length=8)
+                                             for i in range(20)))
+            await fake.wait_for(lambda: all(finished(r) for r in records), 120, "every answer")
+    finally:
+        await busy_queue.close(0)
     assert all(r.ack_latency is not None and r.ack_latency < 3.0 for r in records)
     done = [r for r in records if r.followups and r.followups[0]["attachments"]]
     refused = [r for r in records if r.ephemeral]
     assert len(done) + len(refused) == 20 and done and refused
-    assert all(any(w in r.texts()[0] for w in ("limit", "busy")) for r in refused)
+    assert all(any(w in r.texts()[0] for w in ("limit", "busy")) for r in refused), [r.texts() for r in refused]
     assert not fake.violations
 
 
-async def test_result_goes_to_the_channel_when_the_token_has_expired(fake, tmp_path):
-    async with running(fake, tmp_path) as bot:
+async def test_result_goes_to_the_channel_when_the_token_has_expired(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue) as bot:
         bot.token_life = 0.0
         rec = await fake.slash("compose", style="jig", length=8)
         await fake.wait_for(lambda: fake.channel_posts(), 60, "a channel post")
@@ -191,8 +250,8 @@ async def test_result_goes_to_the_channel_when_the_token_has_expired(fake, tmp_p
     assert not rec.followups and not fake.violations
 
 
-async def test_bad_options_get_a_friendly_ephemeral_error(fake, tmp_path):
-    async with running(fake, tmp_path):
+async def test_bad_options_get_a_friendly_ephemeral_error(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
         rec = await fake.slash("compose", style="jig", key="H#")
         await fake.wait_for(lambda: rec.callback, 10, "the error")
         assert rec.ephemeral and "H#" in rec.texts()[0]
@@ -202,8 +261,8 @@ async def test_bad_options_get_a_friendly_ephemeral_error(fake, tmp_path):
         assert choices and all(c.startswith("E") for c in choices) and len(choices) <= 25
 
 
-async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path):
-    async with running(fake, tmp_path) as bot:
+async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue) as bot:
         rec = await fake.slash("admin settings", user=fake.user(7), per_user_limit=3)
         await fake.wait_for(lambda: rec.callback, 10, "the refusal")
         assert rec.ephemeral and "Manage Server" in rec.texts()[0]
@@ -211,3 +270,28 @@ async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path):
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
         gs = await bot.store.guild_settings(fake.guild_id)
         assert gs.per_user_limit == 3 and gs.default_instrument == "harp"
+        rec = await fake.slash("admin settings", user=fake.owner, reset=True)
+        await fake.wait_for(lambda: rec.callback, 10, "the reset")
+        assert await bot.store.guild_settings(fake.guild_id) == GuildSettings(fake.guild_id)
+
+
+async def test_text_form_composes_when_message_commands_are_enabled(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue, message_commands=True) as bot:
+        assert bot.intents.message_content
+        await fake.say("!compose style:jig length:8", fake.user(8))
+        await fake.wait_for(lambda: any(m["attachments"] for m in fake.channel_posts()), 60, "the posted tune")
+        await fake.say("!compose style:jig length:999", fake.user(8))
+        await fake.wait_for(lambda: any("length" in m["content"] for m in fake.channel_posts()), 10, "the error reply")
+    posted = next(m for m in fake.channel_posts() if m["attachments"])
+    assert len(posted["attachments"]) == 4 and posted["components"]
+
+
+async def test_help_and_stats_answer_ephemerally(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
+        before = await store.count_tunes()
+        await compose_one(fake, style="jig", length=8)
+        help_ = await fake.slash("help")
+        stats = await fake.slash("stats")
+        await fake.wait_for(lambda: help_.callback and stats.callback, 10, "the answers")
+    assert help_.ephemeral and any("/compose" in t for t in help_.texts())
+    assert stats.ephemeral and f"Tunes composed: {before + 1}" in stats.texts()
