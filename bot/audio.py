@@ -68,6 +68,14 @@ def _import_fluidsynth():
     return fluidsynth
 
 
+class NoNotesError(RenderError):
+    """The MIDI has no notes to play (within the time allowed)."""
+
+
+class BadMidiError(RenderError):
+    """The MIDI bytes are not a MIDI file we can read."""
+
+
 @dataclass
 class Audio:
     samples: np.ndarray  # float32, shape (frames, 2)
@@ -89,7 +97,9 @@ class Synth:
         self.soundfont = Path(soundfont)
         if not self.soundfont.is_file():
             raise RenderError(f"soundfont {self.soundfont} does not exist")
-        self._fs = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE), channels=16)
+        # polyphony 96 (default 256): plenty for a tune with accompaniment, and it bounds the CPU a
+        # hostile tune of thousands of overlapping notes can take
+        self._fs = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE), channels=16, **{"synth.polyphony": 96})
         # update_midi_preset=1: select the soundfont's presets on every channel now. The default (0)
         # renders SILENCE, without an error, for MIDI files that never send a program change.
         self.sfid = self._fs.sfload(str(self.soundfont), 1)
@@ -118,7 +128,10 @@ class Synth:
         """MIDI file bytes -> stereo float32 samples; RenderError for unreadable MIDI or no notes."""
         events, full_seconds, notes = read_midi_events(midi_bytes)
         if notes == 0:
-            raise RenderError("the tune has no notes to play")
+            raise NoNotesError("the tune has no notes to play")
+        first_note = next(when for when, kind, *_ in events if kind == "note_on")
+        if first_note >= max_seconds:
+            raise NoNotesError(f"the tune has no notes in its first {max_seconds:g} s (it starts with a long rest)")
         cut = full_seconds > max_seconds
         music_seconds = min(full_seconds, max_seconds)
         end_frame = int(round(music_seconds * SAMPLE_RATE))
@@ -195,9 +208,9 @@ def read_midi_events(midi_bytes: bytes) -> tuple[list[tuple], float, int]:
             elif msg.type == "pitchwheel":
                 events.append((now, "pitchwheel", msg.channel, msg.pitch, 0))
     except EOFError:
-        raise RenderError("the MIDI data could not be read: it ends too early (truncated?)") from None
+        raise BadMidiError("the MIDI data could not be read: it ends too early (truncated?)") from None
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise RenderError(f"the MIDI data could not be read: {exc}") from None
+        raise BadMidiError(f"the MIDI data could not be read: {exc}") from None
     return events, now, notes
 
 

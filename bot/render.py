@@ -88,9 +88,16 @@ class Renderer:
             sound = self._synth.render(made.midi, max_seconds=max_seconds)
             audio.normalise(sound.samples)
             mp3 = audio.encode_mp3(sound.samples, bitrate=bitrate)
-        except BaseException:
+        except BaseException as exc:
             if job is not None:
                 job.cancel()
+            if isinstance(exc, audio.NoNotesError) and made.errors:  # say why abc2midi found none
+                raise RenderError(f"{exc} (abc2midi: {made.errors[0]})") from None
+            if isinstance(exc, audio.BadMidiError):  # e.g. a note above MIDI's range
+                reason = made.errors[0] if made.errors else str(exc)
+                if "data byte must be in range" in str(exc):
+                    reason = "a note is too high or too low for MIDI"
+                raise RenderError(f"abc2midi could not make playable MIDI of this tune ({reason})") from None
             raise
         png = None
         if job is not None:
