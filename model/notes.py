@@ -62,9 +62,6 @@ class NoteGrid:
         """Bars touched, counting an upbeat bar and a shortened last bar as one bar together."""
         return max(1, math.ceil((self.start + self.steps) / self.steps_per_bar) - (1 if self.start else 0))
 
-    def key_name(self) -> str:
-        return f"{NOTE_NAMES[self.tonic]}{'maj' if self.mode == 'major' else 'min'}"
-
 
 # ---------------------------------------------------------------- keys
 
@@ -89,6 +86,12 @@ def parse_key(text: str) -> tuple[int, str]:
     pc = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
     pc += {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(accidental, 0)
     return pc % 12, ("minor" if mode in ("min", "minor", "m") else "major")
+
+
+def tonic_spelling(text: str) -> str:
+    """The tonic as written in a key parse_key accepts: 'dbmaj' -> 'Db', 'F♯ minor' -> 'F#'."""
+    letter, accidental, _ = _KEY_RE.match(text).groups()
+    return letter.upper() + {"♯": "#", "♭": "b"}.get(accidental, accidental)
 
 
 def transpose(grid: NoteGrid, semitones: int) -> NoteGrid:
@@ -261,8 +264,9 @@ def voice_notes(voice: list[int]) -> list[tuple[int, int, int | None]]:
 _CLEFS = {"soprano": "TrebleClef", "alto": "TrebleClef", "tenor": "Treble8vbClef", "bass": "BassClef"}
 
 
-def grid_to_score(grid: NoteGrid, *, title: str = "", instrument_name: str = ""):
-    """NoteGrid -> music21 Score with four parts, measures, ties, key and time signature."""
+def grid_to_score(grid: NoteGrid, *, title: str = "", instrument_name: str = "", tonic_name: str | None = None):
+    """NoteGrid -> music21 Score with four parts, measures, ties, key and time signature.
+    tonic_name spells the key ('Db' rather than 'C#'); by default NOTE_NAMES."""
     from music21 import clef, key, metadata, meter, note, stream
 
     score = stream.Score()
@@ -275,7 +279,7 @@ def grid_to_score(grid: NoteGrid, *, title: str = "", instrument_name: str = "")
         part.partName = name.capitalize() + (f" ({instrument_name})" if instrument_name and v == 0 else "")
         part.insert(0, getattr(clef, _CLEFS[name])())
         part.insert(0, meter.TimeSignature(grid.meter))
-        part.insert(0, key.Key(NOTE_NAMES[grid.tonic], grid.mode))
+        part.insert(0, key.Key(tonic_name or NOTE_NAMES[grid.tonic], grid.mode))
         for begin, length, pitch in voice_notes(grid.voices[v]):
             element = note.Rest() if pitch is None else note.Note(pitch)
             element.quarterLength = length * quarter
@@ -305,7 +309,7 @@ def score_to_musicxml(score) -> str:
 # ---------------------------------------------------------------- MIDI
 
 
-def grid_to_midi(grid: NoteGrid, *, tempo: int, program: int, ticks_per_beat: int = 480) -> bytes:
+def grid_to_midi(grid: NoteGrid, *, tempo: int, program: int, ticks_per_beat: int = 480, tonic_name: str | None = None) -> bytes:
     """NoteGrid -> standard MIDI file bytes: one track per voice, all on GM `program`, `tempo`
     quarter notes per minute. Written with mido directly (fast, and exact about what is in it)."""
     import mido
@@ -322,7 +326,7 @@ def grid_to_midi(grid: NoteGrid, *, tempo: int, program: int, ticks_per_beat: in
             mido.MetaMessage("track_name", name="Tunesmith", time=0),
             mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0),
             mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
-            mido.MetaMessage("key_signature", key=NOTE_NAMES[grid.tonic] + ("m" if grid.mode == "minor" else ""), time=0),
+            mido.MetaMessage("key_signature", key=(tonic_name or NOTE_NAMES[grid.tonic]) + ("m" if grid.mode == "minor" else ""), time=0),
         ]
     )
     offset_ticks = 0  # an upbeat starts at time 0 in the file

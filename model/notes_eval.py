@@ -202,7 +202,8 @@ def _raw_sample(model, prompt: NotesPrompt) -> notes.NoteGrid:
 
     from model.notes_sample import check_prompt, sample_grid
 
-    meter, tonic, mode = check_prompt(prompt)
+    meter, key = check_prompt(prompt)
+    tonic, mode = notes.parse_key(key)
     shift = tonic if tonic <= 6 else tonic - 12
     torch.backends.mkldnn.enabled = False
     grid = sample_grid(model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from model import notes
-from model.notes_nets import NotesConfig, NotesLSTM
+from model.notes_nets import NotesConfig, NotesLSTM, Stepper
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "notes.pt"
 MAX_REPEATS = 8
@@ -58,8 +58,11 @@ class GeneratedNotes:
 
 @dataclass
 class NotesModel:
+    """The loaded network and its card. Composes one piece at a time (the stepper holds state)."""
+
     net: NotesLSTM
     card: dict
+    stepper: Stepper
 
     @property
     def version(self) -> str:
@@ -77,7 +80,7 @@ def _load(path: str) -> NotesModel:
     net = NotesLSTM(NotesConfig(**checkpoint["config"]))
     net.load_state_dict(checkpoint["state_dict"])
     net.eval()
-    return NotesModel(net=net, card=checkpoint.get("card", {}))
+    return NotesModel(net=net, card=checkpoint.get("card", {}), stepper=Stepper(net))
 
 
 def load_notes_model(path: str | Path | None = None) -> NotesModel:
@@ -85,8 +88,8 @@ def load_notes_model(path: str | Path | None = None) -> NotesModel:
     return _load(str(Path(path or DEFAULT_WEIGHTS).resolve()))
 
 
-def check_prompt(prompt: NotesPrompt) -> tuple[str, int, str]:
-    """Validate a prompt; returns (meter, tonic pitch class, mode). Raises NotesError."""
+def check_prompt(prompt: NotesPrompt) -> tuple[str, str]:
+    """Validate a prompt; returns (meter, key text). Raises NotesError."""
     if prompt.style not in NOTES_STYLES:
         raise notes.NotesError(f"style '{prompt.style}' is not a note-model style; choose {', '.join(NOTES_STYLES)}")
     meter = prompt.meter or NOTES_STYLES[prompt.style]["meter"]
@@ -103,8 +106,8 @@ def check_prompt(prompt: NotesPrompt) -> tuple[str, int, str]:
     if not isinstance(prompt.program, int) or not 0 <= prompt.program <= 127:
         raise notes.NotesError(f"instrument program {prompt.program!r} is out of range (General MIDI 0-127)")
     key = prompt.key if prompt.key is not None else random.Random(prompt.seed).choice(DEFAULT_KEYS)
-    tonic, mode = notes.parse_key(key)
-    return meter, tonic, mode
+    notes.parse_key(key)
+    return meter, key
 
 
 def _non_voice_mask() -> torch.Tensor:
@@ -164,7 +167,8 @@ def sample_grid(
     """Sample `bars` whole bars in the model's tonic-C space (shift: how far the result will be
     transposed, so the voice ranges are kept after transposing). steer=False turns the rules off
     (only for measuring what they do: a raw sample may leave the ranges or miss the cadence)."""
-    net = model.net
+    stepper = model.stepper
+    stepper.reset()
     generator = torch.Generator().manual_seed(seed)
     rules = _Rules(mode, shift)
     spb = notes.METERS[meter]
@@ -172,22 +176,19 @@ def sample_grid(
     grid = notes.NoteGrid(meter=meter, tonic=0, mode=mode, voices=[[] for _ in notes.VOICES])
     sounding: list[int | None] = [None] * len(notes.VOICES)
     repeats = [(-1, 0)] * len(notes.VOICES)
-    token_value = {i: notes.token_value(t) for t, i in notes.TOKEN_ID.items() if t == "_" or t == "r" or t.startswith("n")}
+    token_value = {i: notes.token_value(t) for t, i in notes.TOKEN_ID.items() if t in (notes.HOLD_TOKEN, notes.REST_TOKEN) or t.startswith("n")}
 
-    state = None
-    logits = None
     with torch.inference_mode():
         for token in notes.header_tokens(meter, mode):
-            logits, state = net(torch.tensor([[notes.TOKEN_ID[token]]]), state)
+            logits = stepper.step(notes.TOKEN_ID[token])
         for t in range(steps):
-            position = notes.step_position(0, t, spb, bars)
-            logits, state = net(torch.tensor([[notes.TOKEN_ID[position]]]), state)
+            logits = stepper.step(notes.TOKEN_ID[notes.step_position(0, t, spb, bars)])
             final = None
             if t >= steps - spb:
                 final = "chord" if t == steps - spb else "hold"
             for v in range(len(notes.VOICES)):
                 bias = rules.bias(v, sounding[v], repeats[v], final) if steer else rules.free[v]
-                scores = logits[0, -1] / temperature + bias
+                scores = logits / temperature + bias
                 choice = int(torch.multinomial(torch.softmax(scores, -1), 1, generator=generator))
                 value = token_value[choice]
                 grid.voices[v].append(value)
@@ -196,13 +197,14 @@ def sample_grid(
                     sounding[v] = value
                 elif value == notes.REST:
                     sounding[v] = None
-                logits, state = net(torch.tensor([[choice]]), state)
+                logits = stepper.step(choice)
     return grid
 
 
 def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
     """Compose a piece for the prompt. Raises NotesError (a ValueError) for a bad prompt."""
-    meter, tonic, mode = check_prompt(prompt)
+    meter, key = check_prompt(prompt)
+    tonic, mode = notes.parse_key(key)
     shift = tonic if tonic <= 6 else tonic - 12  # from the model's C to the key, by the smaller step
     threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     torch.set_num_threads(1)
@@ -216,16 +218,16 @@ def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
         torch.set_num_threads(threads)
         torch.backends.mkldnn.enabled = onednn
     grid = notes.transpose(grid, shift)
-    key_name = grid.key_name()
-    title = f"{prompt.style.capitalize()} in {notes.NOTE_NAMES[grid.tonic]} {mode} (seed {prompt.seed})"
-    score = notes.grid_to_score(grid, title=title)
+    tonic_name = notes.tonic_spelling(key)
+    title = f"{prompt.style.capitalize()} in {tonic_name} {mode} (seed {prompt.seed})"
+    score = notes.grid_to_score(grid, title=title, tonic_name=tonic_name)
     return GeneratedNotes(
-        midi=notes.grid_to_midi(grid, tempo=prompt.tempo, program=prompt.program),
+        midi=notes.grid_to_midi(grid, tempo=prompt.tempo, program=prompt.program, tonic_name=tonic_name),
         musicxml=notes.score_to_musicxml(score),
         bars=prompt.bars,
         seed=prompt.seed,
         model_version=model.version,
-        key=key_name,
+        key=tonic_name + ("maj" if mode == "major" else "min"),
         meter=meter,
         grid=grid,
     )
