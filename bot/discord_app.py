@@ -184,6 +184,25 @@ def guess_style_from_abc(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Reading the database for reports (run in a thread by TunesmithBot.read_db).
+
+def guild_dataset(conn, guild_id: int | None) -> list[dict]:
+    """The export records (bot/export.py) of the tunes composed on one server: a server admin gets
+    their own community's ratings, not every server's. No user ids."""
+    from bot.export import rated_tunes
+    ours = {row[0] for row in conn.execute("SELECT id FROM tunes WHERE guild_id IS ?", (guild_id,))}
+    return [r for r in rated_tunes(conn) if r["id"] in ours]
+
+
+def top_tunes(conn, guild_id: int | None, style: str | None, since: float | None, limit: int) -> list[dict]:
+    """The best-rated tunes of a server: highest mean first, then most ratings."""
+    rows = [r for r in guild_dataset(conn, guild_id)
+            if (style is None or r["style"] == style) and (since is None or r["created_at"] >= since)]
+    rows.sort(key=lambda r: (-r["ratings"]["mean"], -r["ratings"]["count"], r["created_at"]))
+    return rows[:limit]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Where the answers to one request go: an interaction (slash command, button) or a chat message (`!compose`).
 
 class Reply:
@@ -559,30 +578,59 @@ class TunesmithBot(discord.Client):
         from bot.worker import RerenderRequest
         await self.compose_flow(interaction, RerenderRequest.from_tune(tune))
 
+    async def read_db(self, func, *args):
+        """Run func(sqlite3 connection, *args) in a thread on its own connection: reports and exports read
+        many rows, which is not work for the event loop."""
+        from bot.store import open_sync
+
+        def run():
+            conn = open_sync(self.store.path)
+            try:
+                return func(conn, *args)
+            finally:
+                conn.close()
+        return await asyncio.to_thread(run)
+
     async def top_command(self, interaction, style, period) -> None:
-        top = getattr(self.store, "top_tunes", None)
-        if top is None:
-            raise FrontEndError("the top list is not available in this version")
         since = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400}.get(period)
-        rows = await top(style=style, since=time.time() - since if since else None, limit=10)
+        rows = await self.read_db(top_tunes, interaction.guild_id, style, time.time() - since if since else None, 10)
         if not rows:
-            await interaction.response.send_message("No rated tunes yet" + (f" for {style}" if style else "") + ".", ephemeral=True)
+            where = f" for {style}" if style else ""
+            await interaction.response.send_message(f"No rated tunes yet{where} ({period}).", ephemeral=True)
             return
-        lines = [f"`{r.tune_id}` {r.style}: {r.mean:.1f}/5 from {r.count}" for r in rows]
-        embed = discord.Embed(title=f"Top tunes ({period})", description="\n".join(lines))
+        lines = [f"{i}. `{r['id']}` {r['style']} - {r['ratings']['mean']:.1f}/5 from {r['ratings']['count']} "
+                 f"rating{'s' if r['ratings']['count'] != 1 else ''}" for i, r in enumerate(rows, 1)]
+        embed = discord.Embed(title=f"Top tunes{f' ({style})' if style else ''}, {period}", description="\n".join(lines))
+        embed.set_footer(text="/tune id:<id> posts one again")
         await interaction.response.send_message(embed=embed)
 
     async def stats_command(self, interaction: discord.Interaction) -> None:
-        tunes = await self.store.count_tunes()
+        from bot.stats import collect
+        s = await self.read_db(collect)
         embed = discord.Embed(title="Tunesmith stats")
-        embed.add_field(name="Tunes composed", value=str(tunes))
+        embed.add_field(name="Tunes composed", value=str(s["tunes"]))
+        embed.add_field(name="Ratings", value=f"{s['ratings']} from {s['raters']} people")
+        embed.add_field(name="Mean rating", value=str(s["mean_rating"] if s["mean_rating"] is not None else "-"))
+        if s["job_seconds"]["p50"] is not None:
+            embed.add_field(name="Composing time", value=f"p50 {s['job_seconds']['p50']} s, p95 {s['job_seconds']['p95']} s")
         for name, value in self._queue_stats().items():
             embed.add_field(name=name, value=str(value))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     async def export_command(self, interaction: discord.Interaction) -> None:
         self._require_manage_guild(interaction)
-        raise FrontEndError("export is not available in this version")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        records = await self.read_db(guild_dataset, interaction.guild_id)
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+        if not records:
+            await interaction.followup.send("No rated tunes on this server yet: nothing to export.", ephemeral=True)
+        elif len(data) > interaction.filesize_limit:
+            await interaction.followup.send(f"The dataset is {_size(len(data))}, over the upload limit; use "
+                                            "`tunesmith export` on the bot's machine.", ephemeral=True)
+        else:
+            await interaction.followup.send(f"{len(records)} rated tune(s), one JSON object per line "
+                                            "(the format of `tunesmith export`).", ephemeral=True,
+                                            file=discord.File(io.BytesIO(data), filename="tunesmith-ratings.jsonl"))
 
     async def settings_command(self, interaction, allow_channel, disallow_channel, per_user_limit, default_instrument, reset) -> None:
         from bot.store import GuildSettings
@@ -675,8 +723,7 @@ class TunesmithBot(discord.Client):
     def _queue_stats(self) -> dict:
         if self.queue is None:
             return {}
-        return {"Waiting": self.queue.queued, "Composing now": self.queue.running,
-                "Average time": f"{self.queue.average_seconds():.1f} s"}
+        return {"Waiting": self.queue.queued, "Composing now": self.queue.running}
 
     async def guild_settings(self, guild_id: int | None):
         from bot.store import GuildSettings
@@ -758,7 +805,7 @@ class TunesmithBot(discord.Client):
         art = job.result
         files, notes = await fit_files(art, job.tune_id or job.id, reply.filesize_limit)
         embed = result_embed(art, job.tune_id, user, parent_id, notes)
-        view = views.tune_view(job.tune_id, actions=art.text_format == "abc") if job.tune_id else discord.utils.MISSING
+        view = views.tune_view(job.tune_id, can_continue=art.text_format == "abc") if job.tune_id else discord.utils.MISSING
         message = await reply.post_result(embed=embed, files=files, view=view)
         if job.tune_id and message is not None:
             try:

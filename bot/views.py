@@ -77,15 +77,15 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ts:del:
 DYNAMIC_ITEMS = (RateButton, VariationButton, ContinueButton, DeleteButton)
 
 
-def tune_view(tune_id: str, *, actions: bool = True) -> discord.ui.View:
+def tune_view(tune_id: str, *, can_continue: bool = True) -> discord.ui.View:
     """The buttons for one posted tune (stars on the first row; Variation, Continue, Delete on the second).
 
-    actions=False leaves out Variation and Continue (e.g. for the note model, which cannot continue ABC)."""
+    can_continue=False leaves out Continue (the note model's MusicXML cannot be continued as ABC)."""
     view = discord.ui.View(timeout=None)
     for stars in range(1, 6):
         view.add_item(RateButton(tune_id, stars))
-    if actions:
-        view.add_item(VariationButton(tune_id))
+    view.add_item(VariationButton(tune_id))
+    if can_continue:
         view.add_item(ContinueButton(tune_id))
     view.add_item(DeleteButton(tune_id))
     return view

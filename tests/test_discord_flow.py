@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 from pathlib import Path
 
 import mido
@@ -58,11 +59,20 @@ async def running(fake: FakeDiscord, tmp_path, store: Store, queue: JobQueue, **
         await asyncio.wait_for(task, 10)
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def fake():
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def fake_server():
+    """One fake Discord for the module: like the real one, it remembers the commands synced by the first
+    test's bot (the store remembers that they were synced, so later bots do not sync again)."""
     async with FakeDiscord() as server:
         with server.patched():
             yield server
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fake(fake_server):
+    fake_server.attachment_size_limit = 10 * 1024 * 1024
+    fake_server.violations.clear()
+    yield fake_server
 
 
 def finished(record) -> bool:
@@ -138,6 +148,11 @@ async def test_tune_reposts_a_stored_tune_and_fits_the_upload_limit(fake, tmp_pa
     assert not any(n.endswith(".mp3") for n in names) and any(n.endswith(".abc") for n in names)
     assert "left out" in rec3.followups[0]["embeds"][0]["description"]
     assert not fake.violations
+
+
+def new_posts(fake: FakeDiscord, before: set) -> list[dict]:
+    """Channel messages (sent with the bot token) that were not there before."""
+    return [m for m in fake.channel_posts() if int(m["id"]) not in before]
 
 
 def buttons(message) -> dict[str, str]:
@@ -243,9 +258,10 @@ async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path, s
 async def test_result_goes_to_the_channel_when_the_token_has_expired(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue) as bot:
         bot.token_life = 0.0
+        before = set(fake.messages)
         rec = await fake.slash("compose", style="jig", length=8)
-        await fake.wait_for(lambda: fake.channel_posts(), 60, "a channel post")
-    post = fake.channel_posts()[0]
+        await fake.wait_for(lambda: new_posts(fake, before), 60, "a channel post")
+    post = new_posts(fake, before)[0]
     assert f"<@{fake.owner.id}>" in post["content"] and len(post["attachments"]) == 4
     assert not rec.followups and not fake.violations
 
@@ -278,11 +294,12 @@ async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path, 
 async def test_text_form_composes_when_message_commands_are_enabled(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue, message_commands=True) as bot:
         assert bot.intents.message_content
+        before = set(fake.messages)
         await fake.say("!compose style:jig length:8", fake.user(8))
-        await fake.wait_for(lambda: any(m["attachments"] for m in fake.channel_posts()), 60, "the posted tune")
+        await fake.wait_for(lambda: any(m["attachments"] for m in new_posts(fake, before)), 60, "the posted tune")
         await fake.say("!compose style:jig length:999", fake.user(8))
-        await fake.wait_for(lambda: any("length" in m["content"] for m in fake.channel_posts()), 10, "the error reply")
-    posted = next(m for m in fake.channel_posts() if m["attachments"])
+        await fake.wait_for(lambda: any("length" in m["content"] for m in new_posts(fake, before)), 10, "the error reply")
+    posted = next(m for m in new_posts(fake, before) if m["attachments"])
     assert len(posted["attachments"]) == 4 and posted["components"]
 
 
@@ -295,3 +312,22 @@ async def test_help_and_stats_answer_ephemerally(fake, tmp_path, store, queue):
         await fake.wait_for(lambda: help_.callback and stats.callback, 10, "the answers")
     assert help_.ephemeral and any("/compose" in t for t in help_.texts())
     assert stats.ephemeral and f"Tunes composed: {before + 1}" in stats.texts()
+
+
+async def test_top_and_admin_export_show_this_servers_ratings(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
+        rec = await compose_one(fake, style="waltz", length=8)
+        post = rec.followups[0]
+        tune_id = buttons(post)["5"].split(":")[2]
+        click = await fake.click(post, buttons(post)["5"], fake.user(40))
+        await fake.wait_for(lambda: click.callback, 10, "the rating reply")
+        top = await fake.slash("top", style="waltz", period="day")
+        refused = await fake.slash("admin export", user=fake.user(41))
+        export = await fake.slash("admin export", user=fake.owner)
+        await fake.wait_for(lambda: top.callback and refused.callback and export.followups, 20, "the answers")
+    assert any(f"`{tune_id}`" in t and "5.0/5" in t for t in top.texts())
+    assert refused.ephemeral and "Manage Server" in refused.texts()[0]
+    assert export.ephemeral and export.followups[0]["flags"] & 64
+    lines = attachment(fake, export.followups[0], "jsonl").decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert tune_id in [r["id"] for r in records] and all("user_ratings" not in r for r in records)
