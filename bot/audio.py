@@ -276,5 +276,5 @@ def check_soundfont(path: Path | str | None = None) -> str:
     if peak < SILENCE_PEAK:
         raise RenderError(f"soundfont {path} loads but a test note renders silent; try another soundfont")
     size_mb = path.stat().st_size / 1e6
-    return (f"{path} ({size_mb:.0f} MB) loaded in {loaded:.2f} s; "
+    return (f"{path.name} ({size_mb:.0f} MB) loaded in {loaded:.2f} s; "
             f"test note A4 peaks at {20 * np.log10(peak):.0f} dBFS")
