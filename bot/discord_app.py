@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -428,6 +429,22 @@ def result_embed(art, tune_id: str | None, user: discord.abc.User, parent_id: st
     return embed
 
 
+def friendly_errors(handler):
+    """For button handlers: a ValueError is told to the clicker as it is; anything else is logged under a
+    short error id, and the clicker gets the id (an unanswered click shows "interaction failed")."""
+    @functools.wraps(handler)
+    async def wrapper(self, interaction: discord.Interaction, *args):
+        try:
+            await handler(self, interaction, *args)
+        except ValueError as exc:
+            await self.tell(interaction, _user_message(exc))
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("internal error %s in %s", error_id, handler.__name__)
+            await self.tell(interaction, f"Sorry, something broke on my side (error id `{error_id}`).")
+    return wrapper
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The bot.
 
@@ -659,40 +676,36 @@ class TunesmithBot(discord.Client):
             raise FrontEndError("only members with the Manage Server permission can do that")
 
     # ---- buttons (called from bot/views.py) -------------------------------------------------------------
+    @friendly_errors
     async def on_rate_click(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
-        try:
-            await self.rate_tune(interaction, tune_id, stars)
-        except ValueError as exc:
-            await self.tell(interaction, _user_message(exc))
+        await self.rate_tune(interaction, tune_id, stars)
 
+    @friendly_errors
     async def on_variation_click(self, interaction: discord.Interaction, tune_id: str) -> None:
-        await self._button_compose(interaction, tune_id, seed=None)
+        tune = await self._tune_or_error(tune_id)
+        options = {k: v for k, v in tune.request.items() if v is not None and k != "seed"}
+        await self.compose_flow(interaction, from_options(**options), parent_id=tune.id)
 
+    @friendly_errors
     async def on_continue_click(self, interaction: discord.Interaction, tune_id: str) -> None:
-        await self._button_compose(interaction, tune_id, continue_=True)
+        tune = await self._tune_or_error(tune_id)
+        if tune.text_format != "abc":
+            raise FrontEndError("only ABC tunes can be continued")
+        request = from_options(style=tune.style, length=CONTINUE_LENGTH, continue_abc=tune.text)
+        await self.compose_flow(interaction, request, parent_id=tune.id)
 
-    async def _button_compose(self, interaction, tune_id: str, continue_: bool = False, **changes) -> None:
-        try:
-            tune = await self.store.get_tune(tune_id)
-            if tune is None:
-                raise FrontEndError(f"tune '{tune_id}' is not in my records any more")
-            if continue_:
-                if tune.text_format != "abc":
-                    raise FrontEndError("only ABC tunes can be continued")
-                request = from_options(style=tune.style, length=CONTINUE_LENGTH, continue_abc=tune.text)
-            else:
-                options = {k: v for k, v in tune.request.items() if v is not None and k != "seed"}
-                request = from_options(**options)
-            await self.compose_flow(interaction, request, parent_id=tune.id)
-        except ValueError as exc:
-            await self.tell(interaction, _user_message(exc))
+    async def _tune_or_error(self, tune_id: str):
+        tune = await self.store.get_tune(tune_id)
+        if tune is None:
+            raise FrontEndError(f"tune '{tune_id}' is not in my records any more")
+        return tune
 
+    @friendly_errors
     async def on_delete_click(self, interaction: discord.Interaction, tune_id: str) -> None:
         tune = await self.store.get_tune(tune_id)
         is_admin = interaction.permissions.manage_messages or interaction.permissions.manage_guild
         if tune is not None and tune.user_id != interaction.user.id and not is_admin:
-            await self.tell(interaction, "Only the person who asked for this tune (or a moderator) can delete it.")
-            return
+            raise FrontEndError("Only the person who asked for this tune (or a moderator) can delete it.")
         await interaction.response.send_message(f"Deleted tune `{tune_id}`.", ephemeral=True)
         try:
             if interaction.message is not None:

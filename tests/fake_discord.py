@@ -113,6 +113,7 @@ class FakeDiscord:
         self.bot_user = User(900_000_000_000_000_001, "Tunesmith")
         self.guild_id = 800_000_000_000_000_001
         self.channel_id = 800_000_000_000_000_010
+        self.other_channel_id = 800_000_000_000_000_011
         self.owner = User(700_000_000_000_000_001, "owner", admin=True)
         self.ack_deadline = ack_deadline
         self.token_life = token_life
@@ -228,6 +229,10 @@ class FakeDiscord:
             if name not in by_name:
                 raise AssertionError(f"option {name!r} not in the synced command; have {list(by_name)}")
             kind = by_name[name]["type"]
+            if kind == 7:  # channel
+                resolved.setdefault("channels", {})[str(value)] = {
+                    "id": str(value), "type": 0, "name": f"channel-{value}", "permissions": str(MEMBER_PERMISSIONS)}
+                value = str(value)
             if kind == 11:  # attachment
                 filename, data = self.uploads[value]
                 resolved.setdefault("attachments", {})[str(value)] = {
@@ -321,9 +326,10 @@ class FakeDiscord:
             "emojis": [], "stickers": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
             "voice_states": [], "presences": [],
             "members": [self.bot_user.member(self.guild_id)],
-            "channels": [{"id": str(self.channel_id), "type": 0, "name": "tunes", "position": 0, "guild_id": g,
+            "channels": [{"id": str(cid), "type": 0, "name": name, "position": i, "guild_id": g,
                           "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
-                          "rate_limit_per_user": 0, "last_message_id": None}],
+                          "rate_limit_per_user": 0, "last_message_id": None}
+                         for i, (cid, name) in enumerate([(self.channel_id, "tunes"), (self.other_channel_id, "other")])],
         }
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:

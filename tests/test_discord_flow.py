@@ -192,8 +192,8 @@ async def test_star_clicks_store_and_update_votes(fake, tmp_path, store, queue):
 
 
 async def test_click_on_an_old_message_works_after_a_restart(fake, tmp_path, store, queue):
-    syncs = len(fake.sync_calls)
     async with running(fake, tmp_path, store, queue):
+        syncs = len(fake.sync_calls)
         rec = await compose_one(fake, style="jig", length=8)
     post = rec.followups[0]
     tune_id = buttons(post)["5"].split(":")[2]
@@ -286,6 +286,14 @@ async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path, 
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
         gs = await bot.store.guild_settings(fake.guild_id)
         assert gs.per_user_limit == 3 and gs.default_instrument == "harp"
+        rec = await compose_one(fake, style="jig", length=8)
+        assert field(rec.followups[0], "Instrument") == "harp"  # the server's default instrument
+        rec = await fake.slash("admin settings", user=fake.owner, allow_channel=fake.other_channel_id)
+        await fake.wait_for(lambda: rec.callback, 10, "the settings")
+        assert f"<#{fake.other_channel_id}>" in rec.texts()[0]
+        rec = await fake.slash("compose", style="jig", length=8)  # in a channel that is not allowed
+        await fake.wait_for(lambda: rec.callback, 10, "the refusal")
+        assert rec.ephemeral and "only in" in rec.texts()[0]
         rec = await fake.slash("admin settings", user=fake.owner, reset=True)
         await fake.wait_for(lambda: rec.callback, 10, "the reset")
         assert await bot.store.guild_settings(fake.guild_id) == GuildSettings(fake.guild_id)
