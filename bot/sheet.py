@@ -188,10 +188,11 @@ def _serve(directory: str) -> int:
     import cairosvg  # noqa: F401  (imported now, before the job arrives: that is the point)
     import verovio  # noqa: F401
 
-    fmt = sys.stdin.readline().strip()
-    if fmt not in FORMATS:
-        return 0  # stdin closed without a job: the parent no longer needs us
     folder = Path(directory)
+    fmt = sys.stdin.readline().strip()
+    if fmt not in FORMATS:  # stdin closed without a job: the parent has gone; tidy up after it
+        shutil.rmtree(folder, ignore_errors=True)
+        return 0
     png = draw((folder / f"tune.{fmt}").read_text(encoding="utf-8"), fmt)
     (folder / "tune.png").write_bytes(png)
     return 0

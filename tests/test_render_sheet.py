@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bot.render import Renderer, RenderError, sheet_png
-from bot.sheet import PNG_WIDTH, sanitise_abc, start_sheet
+from bot.sheet import PNG_WIDTH, SheetDrawer, _stack, sanitise_abc, start_sheet
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
 CRASHES_VEROVIO = 'X:1\nT:Ending then chord\nM:4/4\nL:1/8\nK:Am\n|:ABcd efga|[1"Am"a8:|[2"E"e8|]\n'
@@ -79,3 +82,25 @@ def test_the_renderer_posts_audio_even_when_the_sheet_cannot_be_drawn():
         assert any(w.startswith("no sheet music:") for w in bad.warnings)
         again = renderer.render_abc("X:1\nM:4/4\nL:1/8\nK:C\nCDEF GABc|\n", instrument="fiddle")
         assert image(again.png).height > 50  # the next drawing works again
+
+
+def test_pages_are_stacked_into_one_tall_image():
+    def page(height):
+        out = io.BytesIO()
+        Image.new("RGB", (PNG_WIDTH, height), "white").save(out, format="PNG")
+        return out.getvalue()
+
+    tall = image(_stack([page(300), page(200)]))
+    assert tall.size == (PNG_WIDTH, 500)
+
+
+def test_a_spare_drawing_process_goes_away_with_its_parent_or_on_close():
+    drawer = SheetDrawer()
+    drawer.warm()
+    spare = drawer._spare
+    drawer.close()
+    assert spare.proc.poll() is not None and not spare.dir.exists()
+    # a spare whose parent vanished sees stdin close, and removes its own folder
+    folder = Path(tempfile.mkdtemp(prefix="tunesmith-sheet-test-"))
+    child = subprocess.run([sys.executable, "-m", "bot.sheet", "--serve", str(folder)], input=b"", timeout=60)
+    assert child.returncode == 0 and not folder.exists()
