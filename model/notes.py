@@ -261,6 +261,34 @@ def voice_notes(voice: list[int]) -> list[tuple[int, int, int | None]]:
     return [tuple(e) for e in events]
 
 
+def _spellings(tonic_name: str, mode: str) -> dict[int, str]:
+    """Pitch class -> note name (music21 spelling, '-' is flat) for a key: the scale's own
+    letters (in minor the raised 6th and 7th too), other notes with sharps in sharp keys and
+    flats in flat keys."""
+    from music21 import key, pitch
+
+    k = key.Key(tonic_name, mode)
+    names = {p.pitchClass: p.name for p in k.pitches[:7]}
+    if mode == "minor":
+        for degree in (6, 7):
+            raised = k.pitchFromDegree(degree).transpose("A1")
+            names.setdefault(raised.pitchClass, raised.name)
+    for pc in range(12):
+        if pc not in names:
+            p = pitch.Pitch(pc)
+            wrong = "-" if k.sharps >= 0 else "#"
+            names[pc] = p.getEnharmonic().name if wrong in p.name else p.name
+    return names
+
+
+def _note(midi: int, names: dict[int, str]):
+    from music21 import note
+
+    n = note.Note(names[midi % 12] + "4")
+    n.pitch.octave += (midi - n.pitch.midi) // 12
+    return n
+
+
 _CLEFS = {"soprano": "TrebleClef", "alto": "TrebleClef", "tenor": "Treble8vbClef", "bass": "BassClef"}
 
 
@@ -272,6 +300,7 @@ def grid_to_score(grid: NoteGrid, *, title: str = "", instrument_name: str = "",
     score = stream.Score()
     if title:
         score.metadata = metadata.Metadata(title=title)
+    names = _spellings(tonic_name or NOTE_NAMES[grid.tonic], grid.mode)
     quarter = 1 / STEPS_PER_QUARTER
     shift = grid.start * quarter  # an upbeat: lay out in whole bars first, then pull back (below)
     for v, name in enumerate(VOICES):
@@ -281,7 +310,7 @@ def grid_to_score(grid: NoteGrid, *, title: str = "", instrument_name: str = "",
         part.insert(0, meter.TimeSignature(grid.meter))
         part.insert(0, key.Key(tonic_name or NOTE_NAMES[grid.tonic], grid.mode))
         for begin, length, pitch in voice_notes(grid.voices[v]):
-            element = note.Rest() if pitch is None else note.Note(pitch)
+            element = note.Rest() if pitch is None else _note(pitch, names)
             element.quarterLength = length * quarter
             part.insert(begin * quarter + shift, element)
         score.insert(0, part)
