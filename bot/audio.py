@@ -124,6 +124,15 @@ class Synth:
         ptr = buffer.ctypes.data + start * 2 * 4
         self._write_float(self._fs.synth, stop - start, ptr, 0, 2, ptr, 1, 2)
 
+    def _drain(self) -> None:
+        """Run the synth until it is silent: system_reset stops the voices but not the reverb and
+        chorus, which would otherwise ring into the start of the next tune (after a cut tune)."""
+        scratch = np.zeros(SAMPLE_RATE // 10 * 2, dtype=np.float32)
+        for _ in range(int(TAIL_MAX_SECONDS * 10)):
+            self._render_into(scratch, 0, len(scratch) // 2)
+            if np.abs(scratch).max() < SILENCE_PEAK:
+                return
+
     def render(self, midi_bytes: bytes, *, max_seconds: float = 600) -> Audio:
         """MIDI file bytes -> stereo float32 samples; RenderError for unreadable MIDI or no notes."""
         events, full_seconds, notes = read_midi_events(midi_bytes)
@@ -140,6 +149,7 @@ class Synth:
 
         fs = self._fs
         fs.system_reset()  # a clean state: no notes, controllers or programs left from the last tune
+        self._drain()
         for channel in range(16):
             fs.program_select(channel, self.sfid, 128 if channel == 9 else 0, 0)
         frame = 0
@@ -161,25 +171,20 @@ class Synth:
                 fs.pitch_bend(channel, a)
         self._render_into(buffer, frame, end_frame)
         frame = end_frame
-        if cut:
-            for channel in range(16):
-                fs.cc(channel, 123, 0)  # all notes off: let them release into the tail
-        # The release tail: render in 0.1 s blocks until it is silent.
-        block = SAMPLE_RATE // 10
-        while frame < end_frame + tail_frames:
-            stop = min(frame + block, end_frame + tail_frames)
-            self._render_into(buffer, frame, stop)
-            quiet = np.abs(buffer[frame * 2:stop * 2]).max(initial=0.0) < SILENCE_PEAK
-            frame = stop
-            if quiet:
-                break
-        samples = buffer[:frame * 2].reshape(-1, 2)
-        if cut:
+        if cut:  # fade out over the last FADE_SECONDS instead of stopping mid-note
             fade = min(int(FADE_SECONDS * SAMPLE_RATE), end_frame)
-            ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
-            samples[end_frame - fade:end_frame] *= ramp
-            samples[end_frame:] = 0.0
-            samples = samples[:end_frame]
+            samples = buffer[:end_frame * 2].reshape(-1, 2)
+            samples[end_frame - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+        else:  # the release tail: render in 0.1 s blocks until it is silent
+            block = SAMPLE_RATE // 10
+            while frame < end_frame + tail_frames:
+                stop = min(frame + block, end_frame + tail_frames)
+                self._render_into(buffer, frame, stop)
+                quiet = np.abs(buffer[frame * 2:stop * 2]).max(initial=0.0) < SILENCE_PEAK
+                frame = stop
+                if quiet:
+                    break
+            samples = buffer[:frame * 2].reshape(-1, 2)
         fs.system_reset()
         return Audio(samples=samples, music_seconds=music_seconds, full_seconds=full_seconds,
                      notes=notes, cut=cut)
@@ -233,13 +238,17 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     return scaled.astype(np.int16)
 
 
+def check_bitrate(bitrate: int) -> None:
+    if bitrate not in MP3_BITRATES:
+        raise RenderError(f"MP3 bitrate {bitrate} kbps is not one LAME offers; use one of "
+                          f"{', '.join(map(str, MP3_BITRATES))}")
+
+
 def encode_mp3(samples: np.ndarray, *, bitrate: int = 128, quality: int = MP3_QUALITY) -> bytes:
     """Stereo float32 samples in [-1, 1] -> MP3 bytes (constant bitrate, LAME via lameenc)."""
     import lameenc
 
-    if bitrate not in MP3_BITRATES:
-        raise RenderError(f"MP3 bitrate {bitrate} kbps is not one LAME offers; use one of "
-                          f"{', '.join(map(str, MP3_BITRATES))}")
+    check_bitrate(bitrate)
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(bitrate)
     encoder.set_in_sample_rate(SAMPLE_RATE)

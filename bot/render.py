@@ -67,9 +67,7 @@ class Renderer:
         (beat "3/8" = dotted quarter, a jig's beat); beat None: the usual beat of the tune's M:;
         tempo None: the tune's Q:, else its style's tempo (by R:), else 120. RenderError on bad input."""
         _check_max_seconds(max_seconds)
-        if bitrate not in audio.MP3_BITRATES:
-            raise RenderError(f"MP3 bitrate {bitrate} kbps is not one LAME offers; use one of "
-                              f"{', '.join(map(str, audio.MP3_BITRATES))}")
+        audio.check_bitrate(bitrate)
         try:
             instrument = resolve_instrument(instrument)
         except ValueError as exc:
@@ -85,19 +83,11 @@ class Renderer:
             except (RenderError, OSError) as exc:
                 warnings.append(f"no sheet music: {exc}")
         try:
-            sound = self._synth.render(made.midi, max_seconds=max_seconds)
-            audio.normalise(sound.samples)
-            mp3 = audio.encode_mp3(sound.samples, bitrate=bitrate)
-        except BaseException as exc:
+            sound = self._play_abc(made, max_seconds)
+            mp3 = _to_mp3(sound, bitrate)
+        except BaseException:
             if job is not None:
                 job.cancel()
-            if isinstance(exc, audio.NoNotesError) and made.errors:  # say why abc2midi found none
-                raise RenderError(f"{exc} (abc2midi: {made.errors[0]})") from None
-            if isinstance(exc, audio.BadMidiError):  # e.g. a note above MIDI's range
-                reason = made.errors[0] if made.errors else str(exc)
-                if "data byte must be in range" in str(exc):
-                    reason = "a note is too high or too low for MIDI"
-                raise RenderError(f"abc2midi could not make playable MIDI of this tune ({reason})") from None
             raise
         png = None
         if job is not None:
@@ -117,14 +107,14 @@ class Renderer:
     def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600) -> RenderResult:
         """MIDI from the note model -> MP3 (no sheet: the note model posts MusicXML; use sheet_png)."""
         _check_max_seconds(max_seconds)
+        audio.check_bitrate(bitrate)
         if not isinstance(midi_bytes, (bytes, bytearray)) or not midi_bytes:
             raise RenderError("the MIDI data is empty")
         if len(midi_bytes) > 10_000_000:
             raise RenderError(f"the MIDI data is {len(midi_bytes) / 1e6:.0f} MB; the limit is 10 MB")
         midi_bytes = bytes(midi_bytes)
         sound = self._synth.render(midi_bytes, max_seconds=max_seconds)
-        audio.normalise(sound.samples)
-        mp3 = audio.encode_mp3(sound.samples, bitrate=bitrate)
+        mp3 = _to_mp3(sound, bitrate)
         tempo, bar_quarters, program = _midi_facts(midi_bytes)
         bars = round(sound.music_seconds * tempo / 60 / bar_quarters)
         names = [name for name, p in INSTRUMENTS.items() if p == program]
@@ -132,6 +122,25 @@ class Renderer:
         return RenderResult(midi=midi_bytes, mp3=mp3, png=None, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
                             beat="1/4", cut=sound.cut, warnings=warnings)
+
+    def _play_abc(self, made: abc2midi.MidiOutput, max_seconds: float) -> audio.Audio:
+        """Synthesise abc2midi's output; when it cannot be played, say what abc2midi complained of."""
+        try:
+            return self._synth.render(made.midi, max_seconds=max_seconds)
+        except audio.NoNotesError as exc:
+            if made.errors:
+                raise RenderError(f"{exc} (abc2midi: {made.errors[0]})") from None
+            raise
+        except audio.BadMidiError as exc:
+            reason = made.errors[0] if made.errors else str(exc)
+            if "data byte must be in range" in str(exc):
+                reason = "a note is too high or too low for MIDI"
+            raise RenderError(f"abc2midi could not make playable MIDI of this tune ({reason})") from None
+
+
+def _to_mp3(sound: audio.Audio, bitrate: int) -> bytes:
+    audio.normalise(sound.samples)
+    return audio.encode_mp3(sound.samples, bitrate=bitrate)
 
 
 def _midi_facts(midi_bytes: bytes) -> tuple[float, float, int]:

@@ -181,3 +181,13 @@ def test_consecutive_tunes_do_not_leak_state(renderer):
 
     assert float(spectrum(first) @ spectrum(pipes)) < 0.9  # the measure tells instruments apart
     assert float(spectrum(first) @ spectrum(again)) > 0.99
+
+
+def test_a_cut_tune_does_not_ring_into_the_next(renderer):
+    """system_reset stops voices but not reverb: a tune cut mid-note must not bleed into the next."""
+    held = "X:1\nM:4/4\nL:1/1\nK:C\nD|D|D|D|\n"  # D4 (294 Hz) held, cut after 2 s
+    renderer.render_abc(held, instrument="organ", tempo=20, max_seconds=2, sheet=False)
+    after = renderer.render_abc("X:1\nM:4/4\nL:1/4\nK:C\nC4|]\n", instrument="piano", tempo=120, sheet=False)
+    audio = decode_mp3(after.mp3)
+    assert rms_dbfs(audio[: int(0.01 * RATE)]) < -60  # silence before the first note
+    assert abs(semitones(first_note_hz(audio), 261.63)) < 0.5
