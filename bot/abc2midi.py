@@ -84,6 +84,15 @@ def first_tune(text: str) -> str:
     return "\n".join(lines[starts[0]:end]).strip() + "\n"
 
 
+def strip_directives(tune: str) -> str:
+    """Remove the tune's own directives: `%%...` lines, `I:` lines and inline `[I:...]` fields.
+    abc2midi acts on some of them with files (`%%abc-include PATH` reads any file the bot can read;
+    `%%MIDI ptstress PATH` loads one), and user text must never reach a path. We add the %%MIDI
+    lines we want ourselves."""
+    lines = [line for line in tune.split("\n") if not line.lstrip().startswith(("%%", "I:"))]
+    return re.sub(r"\[I:[^\]]*\]", "", "\n".join(lines))
+
+
 def split_header(tune: str) -> tuple[list[str], str, list[str]]:
     """(header lines before K:, the K: line, body lines); RenderError when K: or notes are missing."""
     lines = tune.split("\n")
@@ -174,7 +183,7 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
         parse_fraction(beat, "beat")
     if not 0 <= program <= 127:
         raise RenderError(f"MIDI program {program} is out of range; use 0 to 127")
-    tune = first_tune(read_abc_text(abc))
+    tune = strip_directives(first_tune(read_abc_text(abc)))
     header, key_line, body = split_header(tune)
     meter = meter_of(header)
     if tempo is None:
@@ -187,8 +196,7 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
     if accompaniment:
         directives += [f"%%MIDI bassprog {BASS_PROGRAM}", f"%%MIDI chordprog {CHORD_PROGRAM}",
                        "%%MIDI bassvol 70", "%%MIDI chordvol 55"]
-    kept_body = [line for line in body if not line.startswith("%%MIDI program")]
-    playable = "\n".join(head + [f"Q:{beat}={tempo}", key_line] + directives + kept_body)
+    playable = "\n".join(head + [f"Q:{beat}={tempo}", key_line] + directives + body)
     return PreparedAbc(tune=tune, playable=playable.rstrip() + "\n", meter=meter, beat=beat,
                        tempo=tempo, title=header_value(header, "T") or "")
 

@@ -2,8 +2,10 @@
 and the renderer keeps working afterwards. Plus the ABC preparation rules (tempo, beat, first tune)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import mido
 import pytest
 
 from bot import abc2midi
@@ -138,3 +140,17 @@ def test_check_soundfont_plays_a_note_and_rejects_a_fake(tmp_path):
     fake.write_bytes(b"RIFF" + b"\x00" * 100)
     with pytest.raises(RenderError, match="could not load the soundfont"):
         check_soundfont(fake)
+
+
+def test_the_tunes_own_directives_never_reach_abc2midi(renderer, tmp_path):
+    """`%%abc-include PATH` makes abc2midi read any file: user text must not reach a path."""
+    secret = tmp_path / "secret.abc"
+    secret.write_text("CDEF GABc|\n")
+    abc = f"X:1\nM:4/4\nL:1/8\nK:C\n%%abc-include {secret}\nI:MIDI program 73\nA8|[I:MIDI program 19]A8|\n"
+    prepared = abc2midi.prepare_abc(abc, program=40)
+    assert str(secret) not in prepared.playable and "program 73" not in prepared.playable
+    midi = renderer.render_abc(abc, instrument="fiddle", sheet=False).midi
+    parsed = mido.MidiFile(file=io.BytesIO(midi))
+    notes = [m.note for t in parsed.tracks for m in t if m.type == "note_on" and m.velocity]
+    programs = {m.program for t in parsed.tracks for m in t if m.type == "program_change"}
+    assert notes == [69, 69] and programs == {40}  # only the tune's own two A notes, on the fiddle
