@@ -196,6 +196,7 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
     if accompaniment:
         directives += [f"%%MIDI bassprog {BASS_PROGRAM}", f"%%MIDI chordprog {CHORD_PROGRAM}",
                        "%%MIDI bassvol 70", "%%MIDI chordvol 55"]
+    body = [re.sub(r"\[Q:[^\]]*\]", "", line) for line in body if not line.startswith("Q:")]  # one tempo: ours
     playable = "\n".join(head + [f"Q:{beat}={tempo}", key_line] + directives + body)
     return PreparedAbc(tune=tune, playable=playable.rstrip() + "\n", meter=meter, beat=beat,
                        tempo=tempo, title=header_value(header, "T") or "")

@@ -90,6 +90,8 @@ def test_prepare_sets_tempo_and_instrument_after_the_key_line():
     assert "Q:1/4=80" not in lines and lines.index("Q:1/2=90") < lines.index("K:Ador")
     assert lines[lines.index("K:Ador") + 1] == "%%MIDI program 40"
     assert "%%MIDI program 1" not in lines  # the requested instrument wins
+    changes = abc2midi.prepare_abc("X:1\nM:4/4\nK:C\nCDEF|\nQ:1/4=200\nGABc|[Q:1/4=40]cBAG|\n", program=0, tempo=90)
+    assert changes.playable.count("Q:") == 1  # tempo changes inside the tune would undo the asked tempo
 
 
 def test_prepare_keeps_the_tunes_own_tempo_when_none_is_asked_for():
