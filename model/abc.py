@@ -488,6 +488,8 @@ class _BodyParser:
                     self.i = m.end()  # lengths inside chords: the chord's own length rules
                 elif self.peek() in " .-~)(":
                     self.i += 1
+                elif self.peek() == "\n":
+                    break
                 else:
                     self.fail(f"unexpected {self.peek()!r} inside a chord", self.i)
             if self.peek() != "]":

@@ -8,6 +8,7 @@ canonical text) are dropped. The split is by tune, deterministic (a hash of the 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -71,8 +72,10 @@ def is_valid_tune(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=2)
 def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
-    """Normalised tunes (canonical text ending in a newline, without END), split train/valid."""
+    """Normalised tunes (canonical text ending in a newline, without END), split train/valid.
+    Cached per process (treat the result as read-only)."""
     reasons: Counter = Counter()
     seen: set[str] = set()
     tunes: list[str] = []

@@ -15,7 +15,9 @@ The model writes in C; the chosen tune is transposed to the requested key afterw
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -351,6 +353,8 @@ def _sample_batch(model, prompt, prime, key, meter, rhythm, rng):
     out = []
     for r in range(b):
         if dead[r] or not done[r]:
+            if os.environ.get("TUNESMITH_DEBUG"):
+                print("dead" if dead[r] else "unfinished", repr(texts[r][-300:]), file=sys.stderr)
             out.append(None)
             continue
         text = texts[r][:-1] if texts[r].endswith(END) else texts[r]

@@ -9,7 +9,8 @@ Bar rules (shared with the evaluation):
 - a full bar is exactly the meter's length;
 - the first bar may be shorter (a pickup);
 - a bar closed by a section bar line (|| |] :| :: |: :|2) may be shorter: either it completes the
-  opening pickup (short + pickup = full), or the next bar is the matching pickup of the next part;
+  opening pickup (short + pickup = full), or the next bar is the matching pickup of the next part
+  (the second case only in corpus tunes: when composing, with a target, only the first is allowed);
 - triplets (3abc and broken pairs A>B use three / two notes of the same written length.
 Bars are counted as written (a repeated part counts once); pickups are not counted.
 """
@@ -31,6 +32,7 @@ _NOTE_START = _NOTE_LETTERS | set("^_=z[~")
 _DIGITS = set("0123456789/")
 MAX_CHORD = 4  # notes in a chord
 MAX_GRACE = 6  # notes in a grace group
+MIN_PART_BARS = 4  # when composing, :| :: || only after a part of at least this many bars
 MAX_OCTAVE_MARKS = 2  # C,, .. c'' : the range of the corpus
 
 
@@ -42,7 +44,7 @@ class BarTracker:
     __slots__ = ("full", "target", "elapsed", "mode", "acc", "upper", "len_str", "kind", "has_pitch",
                  "fixed", "tuplet_left", "last_free", "bar_str", "bars", "pickup", "pending_pickup",
                  "need_section", "counting", "may_pickup", "last", "notes_in_bar", "ended", "last_pitch",
-                 "bar_pitches", "chord_pitches", "started", "octave", "ending")
+                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars")
 
     def __init__(self, meter: str, target: int | None = None):
         self.full = int(bar_length(meter) * 4)
@@ -73,6 +75,8 @@ class BarTracker:
         self.started = False  # any note yet
         self.octave = 0  # octave marks on the open note
         self.ending = 0  # inside a first (1) or second (2) ending
+        self.last_token = ""  # the last complete bar line
+        self.part_bars = 0  # bars since the last part ended
 
     def copy(self) -> "BarTracker":
         new = BarTracker.__new__(BarTracker)
@@ -166,21 +170,23 @@ class BarTracker:
 
     def _start(self, ch: str) -> None:
         if ch == "{":
-            if self.mode == "needs_note":
+            if self.mode == "needs_note" or self.last == "}":
                 raise TrackerError("grace notes cannot come here")
+            if self.target is not None and self.fixed is None and self.elapsed + 1 > self._limit():
+                raise TrackerError("grace notes need a note after them")
             self.mode, self.has_pitch = "grace", 0
             return
         if ch == "(":
             if self.tuplet_left or self.fixed is not None:
                 raise TrackerError("a triplet cannot start here")
-            if self.elapsed + 2 > self.full:
+            if self.elapsed + 2 > self._limit():
                 raise TrackerError("no room for a triplet")
             self.mode = "tup"
             return
         # a note, rest or chord begins: is there room for it?
         if self.fixed is None:
             mult = 2 if self.tuplet_left == 3 else 1
-            if self.elapsed + mult > self.full:
+            if self.elapsed + mult > self._limit():
                 raise TrackerError("the bar is full")
         if ch == "~":
             self.mode = "needs_note"
@@ -215,6 +221,8 @@ class BarTracker:
         elif ch in "^_=":
             if self.acc and (self.acc != ch or len(self.acc) > 1 or ch == "="):
                 raise TrackerError("bad accidental")
+            if self.has_pitch >= (MAX_CHORD if closer == "]" else MAX_GRACE):
+                raise TrackerError("too many notes in a chord or grace group")
             self.acc += ch
         elif ch in "',":
             if self.acc or not self.has_pitch or (ch == "'") == self.upper or self.last not in _NOTE_LETTERS | {ch}:
@@ -227,7 +235,7 @@ class BarTracker:
                 self.kind, self.len_str, self.mode = "chord", "", "open"
                 self.last_pitch = self.chord_pitches[0]
             else:
-                self.mode = "free"
+                self.mode = "free" if self.target is None else "needs_note"
         else:
             raise TrackerError(f"{ch!r} inside a {'chord' if closer == ']' else 'grace'}")
 
@@ -243,7 +251,7 @@ class BarTracker:
                     raise TrackerError("notes of a triplet or broken pair must have the same length")
             else:
                 mult = 2 if self.tuplet_left == 3 else 1
-                if self.elapsed + mult * best > self.full:
+                if self.elapsed + mult * best > self._limit():
                     raise TrackerError("the note would overfill the bar")
             self.len_str = s
             return
@@ -264,7 +272,7 @@ class BarTracker:
             if self.last_free is None:
                 raise TrackerError("a broken rhythm cannot follow this note")
             self.elapsed += self.last_free
-            if self.elapsed > self.full:
+            if self.elapsed > self._limit():
                 raise TrackerError("the broken rhythm would overfill the bar")
             self.fixed, self.last_free = self.last_free, None
             self.mode, self.kind = "needs_note", ""
@@ -290,7 +298,7 @@ class BarTracker:
         else:
             self.elapsed += q
             self.last_free = q
-        if self.elapsed > self.full:
+        if self.elapsed > self._limit():
             raise TrackerError("the bar is overfull")
         self.notes_in_bar += 1
         self.started = True
@@ -302,7 +310,7 @@ class BarTracker:
         self.need_section = False
         self.counting = True
         if e == 0:
-            if self.notes_in_bar == 0 and ch == "|":
+            if self.notes_in_bar == 0 and ch == "|" and self.last_token != "|:":
                 self.counting = None  # an empty bar before |: (start of tune or of a part)
             else:
                 raise TrackerError("an empty bar")
@@ -316,8 +324,13 @@ class BarTracker:
             self.counting = False
         elif self.bars == 0 and not self.pickup and self.counting is not None and not self._had_bar():
             self.counting = False  # the opening pickup
+            if self.target is not None and 2 * e > full:
+                raise TrackerError("a pickup may be at most half a bar")
         elif e < full:
             self.need_section = True  # a short bar: must end a part
+            if self.target is not None and e + self.pickup != full:
+                # when composing, a short bar may only complete the opening pickup
+                raise TrackerError("a short bar must complete the opening pickup")
         else:
             raise TrackerError("the bar is overfull")
         if self.counting and self.target is not None and self.bars + 1 > self.target:
@@ -328,6 +341,10 @@ class BarTracker:
         self.bar_str = ch
         self._check_bar_prefix()
         self.mode = "bar"
+
+    def _limit(self) -> int:
+        """The most the current bar may hold: a part's pickup, or a full bar."""
+        return self.pending_pickup or self.full
 
     def _had_bar(self) -> bool:
         return self.bars > 0 or self.pickup > 0
@@ -340,8 +357,15 @@ class BarTracker:
             raise TrackerError("an empty bar")
         if self.need_section and s not in _SECTION_PREFIXES:
             raise TrackerError("a short bar must end a part (|| :| :: |])")
-        if self.counting and self.target is not None and self.bars + 1 == self.target and s not in _FINAL_PREFIXES:
-            raise TrackerError("the last bar must end with |] or :|")
+        if self.target is not None:
+            final = self.counting and self.bars + 1 == self.target
+            if final and s not in _FINAL_PREFIXES:
+                raise TrackerError("the last bar must end with |] or :|")
+            if not final and s == "|]":
+                raise TrackerError("|] only ends the tune")
+            part = self.part_bars + (1 if self.counting else 0)
+            if not final and s in (":|", "::", "||") and part < MIN_PART_BARS:
+                raise TrackerError(f"a part has at least {MIN_PART_BARS} bars")
 
     def _bar(self, ch: str) -> None:
         if ch in "|:]12":
@@ -360,6 +384,9 @@ class BarTracker:
         s = self.bar_str
         if s not in BAR_TOKENS:
             raise TrackerError(f"unfinished bar line {s!r}")
+        self.last_token = s
+        if s in (":|", "::", "||", "|]"):
+            self.part_bars = -1 if self.counting else 0  # (this bar is counted below)
         if s == "|1":
             if self.ending:
                 raise TrackerError("a first ending inside an ending")
@@ -383,6 +410,7 @@ class BarTracker:
                     self.pickup = self.elapsed
             else:
                 self.bars += 1
+                self.part_bars += 1
                 if self.need_section:
                     short = self.elapsed
                     if short + self.pickup != self.full:

@@ -141,7 +141,7 @@ def train(cfg: TrainConfig, train_tunes: list[str], valid_tunes: list[str], *, i
             opt.step()
             total += loss.item() * y.numel()
             count += y.numel()
-            bar.set_postfix(bits=f"{loss.item() / math.log(2):.3f}")
+            bar.set_postfix(bits=f"{loss.item() / math.log(2):.3f}", refresh=False)
         bar.close()
         train_bits = total / max(count, 1) / math.log(2)
         valid_bits = bits_per_char(net, valid_text) if valid_tunes else train_bits
