@@ -25,7 +25,7 @@ STYLES: dict[str, Style] = {
         Style("hornpipe", "abc", "4/4", "1/8", "hornpipe", "1/4", 160, "fiddle", "4/4 dance with dotted, swung quavers"),
         Style("strathspey", "abc", "4/4", "1/8", "strathspey", "1/4", 120, "fiddle", "Scottish 4/4 dance with snaps"),
         Style("slip jig", "abc", "9/8", "1/8", "slip jig", "3/8", 116, "flute", "Graceful 9/8 dance"),
-        Style("polka", "abc", "2/4", "1/8", "polka", "1/4", 130, "accordion", "Bouncy 2/4 dance"),
+        Style("polka", "abc", "2/4", "1/8", "march", "1/4", 130, "accordion", "Bouncy 2/4 dance (the corpus has no polka labels: 2/4 tunes, played faster)"),
         Style("waltz", "abc", "3/4", "1/8", "waltz", "1/4", 140, "accordion", "3/4 dance tune"),
         Style("march", "abc", "2/4", "1/8", "march", "1/4", 110, "tin whistle", "Steady 2/4 march"),
         Style("chorale", "notes", "4/4", "1/4", "chorale", "1/4", 80, "organ", "Four-part hymn in the manner of Bach's chorales"),
