@@ -27,7 +27,7 @@ __all__ = ["RenderError", "RenderResult", "Renderer", "find_soundfont", "check_s
 class RenderResult:
     midi: bytes
     mp3: bytes
-    png: bytes | None  # None when not asked for, for MIDI input, or when drawing failed (see warnings)
+    png: bytes | None  # None when not asked for or when drawing failed (see warnings)
     duration_s: float  # length of the MP3, release tail included
     bars: int  # bars heard, repeats expanded (a 16-bar AABB tune played through = 32)
     tempo: int  # beats per minute
@@ -76,12 +76,7 @@ class Renderer:
                                         accompaniment=accompaniment)
         made = abc2midi.abc_to_midi(prepared.playable, accompaniment=accompaniment)
         warnings = list(made.warnings)
-        job = None
-        if sheet:
-            try:
-                job = self._drawer.start(prepared.tune, "abc")
-            except (RenderError, OSError) as exc:
-                warnings.append(f"no sheet music: {exc}")
+        job = self._start_sheet(prepared.tune, "abc", warnings) if sheet else None
         try:
             sound = self._play_abc(made, max_seconds)
             mp3 = _to_mp3(sound, bitrate)
@@ -89,13 +84,7 @@ class Renderer:
             if job is not None:
                 job.cancel()
             raise
-        png = None
-        if job is not None:
-            try:
-                png = job.result()
-            except RenderError as exc:
-                warnings.append(f"no sheet music: {exc}")
-            self._drawer.warm()  # the next tune's drawing process starts now, while we are idle
+        png = self._finish_sheet(job, warnings)
         if sound.cut:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
@@ -104,8 +93,10 @@ class Renderer:
                             tempo=prepared.tempo, instrument=instrument, beat=prepared.beat, cut=sound.cut,
                             warnings=tuple(warnings))
 
-    def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600) -> RenderResult:
-        """MIDI from the note model -> MP3 (no sheet: the note model posts MusicXML; use sheet_png)."""
+    def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600,
+                    musicxml: str | None = None) -> RenderResult:
+        """MIDI from the note model -> MP3; with `musicxml`, also its sheet music PNG, drawn while the
+        audio renders (else png is None; `sheet_png(text, "musicxml")` draws one separately)."""
         _check_max_seconds(max_seconds)
         audio.check_bitrate(bitrate)
         if not isinstance(midi_bytes, (bytes, bytearray)) or not midi_bytes:
@@ -113,15 +104,42 @@ class Renderer:
         if len(midi_bytes) > 10_000_000:
             raise RenderError(f"the MIDI data is {len(midi_bytes) / 1e6:.0f} MB; the limit is 10 MB")
         midi_bytes = bytes(midi_bytes)
-        sound = self._synth.render(midi_bytes, max_seconds=max_seconds)
-        mp3 = _to_mp3(sound, bitrate)
+        warnings: list[str] = []
+        job = self._start_sheet(musicxml, "musicxml", warnings) if musicxml is not None else None
+        try:
+            sound = self._synth.render(midi_bytes, max_seconds=max_seconds)
+            mp3 = _to_mp3(sound, bitrate)
+        except BaseException:
+            if job is not None:
+                job.cancel()
+            raise
+        png = self._finish_sheet(job, warnings)
+        if sound.cut:
+            warnings.append(f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         tempo, bar_quarters, program = _midi_facts(midi_bytes)
         bars = round(sound.music_seconds * tempo / 60 / bar_quarters)
         names = [name for name, p in INSTRUMENTS.items() if p == program]
-        warnings = (f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s",) if sound.cut else ()
-        return RenderResult(midi=midi_bytes, mp3=mp3, png=None, duration_s=round(sound.seconds, 3), bars=bars,
+        return RenderResult(midi=midi_bytes, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
-                            beat="1/4", cut=sound.cut, warnings=warnings)
+                            beat="1/4", cut=sound.cut, warnings=tuple(warnings))
+
+    def _start_sheet(self, text: str, fmt: str, warnings: list[str]) -> sheet.SheetJob | None:
+        try:
+            return self._drawer.start(text, fmt)
+        except (RenderError, OSError) as exc:
+            warnings.append(f"no sheet music: {exc}")
+            return None
+
+    def _finish_sheet(self, job: sheet.SheetJob | None, warnings: list[str]) -> bytes | None:
+        if job is None:
+            return None
+        try:
+            return job.result()
+        except RenderError as exc:
+            warnings.append(f"no sheet music: {exc}")
+            return None
+        finally:
+            self._drawer.warm()  # the next tune's drawing process starts now, while we are idle
 
     def _play_abc(self, made: abc2midi.MidiOutput, max_seconds: float) -> audio.Audio:
         """Synthesise abc2midi's output; when it cannot be played, say what abc2midi complained of."""

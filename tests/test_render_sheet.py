@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 from PIL import Image
@@ -104,3 +105,16 @@ def test_a_spare_drawing_process_goes_away_with_its_parent_or_on_close():
     folder = Path(tempfile.mkdtemp(prefix="tunesmith-sheet-test-"))
     child = subprocess.run([sys.executable, "-m", "bot.sheet", "--serve", str(folder)], input=b"", timeout=60)
     assert child.returncode == 0 and not folder.exists()
+
+
+def test_render_midi_draws_the_musicxml_alongside_the_audio():
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=72, velocity=90),
+                                       mido.Message("note_off", note=72, velocity=0, time=960)]))
+    data = io.BytesIO()
+    midi.save(file=data)
+    with Renderer() as renderer:
+        result = renderer.render_midi(data.getvalue(), musicxml=MUSICXML)
+        assert image(result.png).width == PNG_WIDTH and result.mp3
+        broken = renderer.render_midi(data.getvalue(), musicxml="<score-partwise><part")
+        assert broken.png is None and broken.mp3 and any("no sheet music" in w for w in broken.warnings)
