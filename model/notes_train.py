@@ -112,7 +112,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core for others)")
-    p.add_argument("--limit", type=int, default=0, help="use only this many training pieces (quick checks)")
+    p.add_argument("--first", type=int, default=0, help="use only the corpus's first N chorales, uncached (quick checks)")
     p.add_argument("--refresh-cache", action="store_true", help="re-parse the corpus")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -124,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    train_grids, valid_grids = split(load_chorales(refresh=args.refresh_cache, progress=not args.quiet))
-    train_names = sorted(train_grids)[: args.limit or None]
-    train_ids = [piece_ids(train_grids[n]) for n in train_names]
+    train_grids, valid_grids = split(load_chorales(refresh=args.refresh_cache, progress=not args.quiet, first=args.first))
+    if not train_grids or not valid_grids:
+        print("the corpus gave no training or no validation pieces; use more chorales", file=sys.stderr)
+        return 1
+    train_ids = [piece_ids(train_grids[n]) for n in sorted(train_grids)]
     valid_ids = [piece_ids(valid_grids[n]) for n in sorted(valid_grids)]
     print(f"chorales: {len(train_ids)} train, {len(valid_ids)} validation; "
           f"{sum(map(len, train_ids)):,} training tokens", flush=True)
