@@ -153,6 +153,8 @@ def _continue_abc(value: object) -> str:
         raise RequestError("the tune to continue contains control characters; send plain ABC text")
     if not re.search(r"^K:", text, re.MULTILINE):
         raise RequestError("the tune to continue has no K: (key) line; ABC needs a header ending in K:")
+    if text.endswith("|]"):  # a final bar line says "the end"; to go on, it becomes a plain one
+        text = text[:-2].rstrip() + "|"
     return text
 
 

@@ -184,14 +184,11 @@ def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -
 
 
 def _render_notes(midi: bytes, musicxml: str, meta: dict) -> Artifacts:
-    from bot.render import sheet_png
     s = settings()
-    result = renderer().render_midi(midi, bitrate=s.mp3_bitrate, max_seconds=s.max_audio_seconds)
+    result = renderer().render_midi(midi, bitrate=s.mp3_bitrate, max_seconds=s.max_audio_seconds, musicxml=musicxml)
     files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
-    try:
-        files["tune.png"] = sheet_png(musicxml, fmt="musicxml")
-    except ValueError:
-        pass  # the audio is the point; a tune without a picture is still a tune
+    if result.png:  # the audio is the point; a tune without a picture is still a tune
+        files["tune.png"] = result.png
     meta = dict(meta, duration_s=round(result.duration_s, 2))
     return Artifacts(files, musicxml, "musicxml", meta)
 

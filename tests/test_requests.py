@@ -73,6 +73,7 @@ def test_rejections_name_the_option_the_value_and_what_is_allowed(text, words):
 def test_continue_abc_is_checked_and_only_for_abc_styles():
     abc = "X:1\nM:6/8\nL:1/8\nK:D\nDFA dfa|"
     assert from_options(style="jig", continue_abc=abc).continue_abc == abc
+    assert from_options(style="jig", continue_abc=abc[:-1] + " |]\n").continue_abc == abc  # a finished tune goes on
     with pytest.raises(RequestError, match="no K:"):
         from_options(style="jig", continue_abc="DFA dfa|")
     with pytest.raises(RequestError, match="limit"):

@@ -1,0 +1,50 @@
+"""`tunesmith compose` as a user runs it: a real subprocess, the real model and renderer."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def compose(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "bot.cli", "compose", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_compose_writes_the_files_and_json(tmp_path):
+    out = tmp_path / "out"
+    done = compose("--style", "reel", "--length", "8", "--key", "Em", "--seed", "5", "--tempo", "90",
+                   "--instrument", "flute", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert sorted(result["files"]) == ["tune.abc", "tune.mid", "tune.mp3", "tune.png"]
+    for path in result["files"].values():
+        assert (out / path.rsplit("/", 1)[1]).stat().st_size > 100
+    assert result["seed"] == 5 and result["model_version"]
+    assert result["request"]["key"] == "Emin" and result["request"]["instrument"] == "flute"
+    abc = (out / "tune.abc").read_text()
+    assert "K:Em" in abc and "M:4/4" in abc
+
+    # --continue that tune: the first bars are kept, and the tune gets longer
+    longer = compose("--style", "reel", "--length", "12", "--seed", "6", "--continue", str(out / "tune.abc"),
+                     "--out", str(tmp_path / "more"), "--json")
+    assert longer.returncode == 0, longer.stderr
+    body = abc.split("K:", 1)[1].split("\n", 1)[1].strip()
+    assert body.splitlines()[0] in (tmp_path / "more" / "tune.abc").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--length", "500"], "length 500 is out of range; use 4 to 128"),
+    (["--key", "H"], "key 'H'"),
+    (["--style", "jg"], "did you mean jig"),
+    (["--temperature", "hot"], "temperature 'hot' is not a number"),
+    (["--continue", "/nonexistent/tune.abc"], "cannot read --continue file"),
+])
+def test_bad_options_exit_1_with_a_clear_message_and_write_nothing(tmp_path, args, message):
+    out = tmp_path / "out"
+    done = compose(*args, "--out", str(out))
+    assert done.returncode == 1
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
