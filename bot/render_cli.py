@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             paths["mp3"].write_bytes(result.mp3)
             if result.png:
                 paths["png"].write_bytes(result.png)
+            else:  # no picture this time: do not leave an older tune's picture beside the new files
+                (out / "tune.png").unlink(missing_ok=True)
         except OSError as exc:
             raise RenderError(f"cannot write to {out}: {exc.strerror or exc}") from None
     except ValueError as exc:  # RenderError, UsageError, ConfigError: all say what is wrong

@@ -28,6 +28,8 @@ def test_render_writes_midi_mp3_and_png_and_reports_json(tmp_path, capsys):
 
 def test_no_accompaniment_and_no_sheet(tmp_path, capsys):
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "tune.png").write_bytes(b"an older tune's picture")
     code = cli.main(["render", str(EXAMPLES / "forge_waltz.abc"), "--out", str(out), "--no-accompaniment",
                      "--no-sheet", "--max-seconds", "4"])
     assert code == 0
