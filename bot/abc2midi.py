@@ -177,8 +177,11 @@ def _default_tempo(header: list[str], meter: str) -> tuple[str, int]:
 def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, beat: str | None = None,
                 accompaniment: bool = True) -> PreparedAbc:
     """Check the input and build the text abc2midi reads; RenderError names what is wrong."""
-    if tempo is not None and not (isinstance(tempo, int) and MIN_TEMPO <= tempo <= MAX_TEMPO):
-        raise RenderError(f"tempo {tempo} is out of range; use {MIN_TEMPO} to {MAX_TEMPO} beats per minute")
+    if tempo is not None:
+        if isinstance(tempo, bool) or not isinstance(tempo, int):
+            raise RenderError(f"tempo {tempo!r} is not a whole number of beats per minute")
+        if not MIN_TEMPO <= tempo <= MAX_TEMPO:
+            raise RenderError(f"tempo {tempo} is out of range; use {MIN_TEMPO} to {MAX_TEMPO} beats per minute")
     if beat is not None:
         parse_fraction(beat, "beat")
     if not 0 <= program <= 127:

@@ -34,6 +34,7 @@ def renderer():
     ("X:1\nK:C\nAB\x00CD\n", {}, "NUL bytes"),
     (GOOD, {"tempo": 0}, "tempo 0 is out of range; use 20 to 400"),
     (GOOD, {"tempo": 10000}, "tempo 10000 is out of range"),
+    (GOOD, {"tempo": 99.5}, "tempo 99.5 is not a whole number"),
     (GOOD, {"beat": "quick"}, "beat 'quick' is not a note length"),
     (GOOD, {"beat": "1/0"}, "beat '1/0' is not a note length"),
     (GOOD, {"instrument": "kazoo"}, "instrument 'kazoo' is not known; try fiddle"),
