@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.abc import (END, MODES, AbcError, Key, Mark, bar_length, emit, header_text, parse_body,
-                       parse_key, parse_tune, shift_between, transpose_elements, UNIT)
+from model.abc import (END, MODES, UNIT, AbcError, Key, bar_length, emit, header_text, normalise_meter,
+                       parse_body, parse_key, parse_tune, shift_between, transpose_elements)
 from model.nets import AbcNet, load_checkpoint
 from model.tracker import BarTracker, TrackerError
 
 WEIGHTS = Path(__file__).parent / "weights" / "abc.pt"
 MAX_BARS = 256
-TONIC_BIAS = 3.0  # multiplies the tonic's probability in the second half of the last bar
+TONIC_BIAS = 8.0  # multiplies the tonic's probability in the second half of the last bar
 _REDRAWS = 6  # refused draws before falling back to the full mask
 
 
@@ -145,7 +145,7 @@ def _check_prompt(model: AbcModel, p: AbcPrompt) -> None:
 
 
 def check_meter(meter: str) -> Fraction:
-    m = re.fullmatch(r"(\d{1,2})/(2|4|8|16)", meter.strip())
+    m = re.fullmatch(r"(\d{1,2})/(2|4|8|16)", str(meter).strip())
     if not m or int(m.group(1)) == 0:
         raise PromptError(f"meter must look like 6/8 or 4/4, not {meter!r}")
     length = bar_length(meter)
@@ -237,7 +237,7 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
     tried = copies = 0
     with sampling_mode():
         for _round in range(4):
-            rows = _sample_batch(model, prompt, prime, key, meter, rhythm, rng)
+            rows = _sample_batch(model, prompt, prime, key, normalise_meter(meter), rhythm, rng)
             tried += len(rows)
             good = []
             for row in rows:

@@ -44,7 +44,7 @@ class BarTracker:
     __slots__ = ("full", "target", "elapsed", "mode", "acc", "upper", "len_str", "kind", "has_pitch",
                  "fixed", "tuplet_left", "last_free", "bar_str", "bars", "pickup", "pending_pickup",
                  "need_section", "counting", "may_pickup", "last", "notes_in_bar", "ended", "last_pitch",
-                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars")
+                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars", "repeat_open")
 
     def __init__(self, meter: str, target: int | None = None):
         self.full = int(bar_length(meter) * 4)
@@ -77,6 +77,7 @@ class BarTracker:
         self.ending = 0  # inside a first (1) or second (2) ending
         self.last_token = ""  # the last complete bar line
         self.part_bars = 0  # bars since the last part ended
+        self.repeat_open = False  # a |: waits for its :|
 
     def copy(self) -> "BarTracker":
         new = BarTracker.__new__(BarTracker)
@@ -310,8 +311,10 @@ class BarTracker:
         self.need_section = False
         self.counting = True
         if e == 0:
-            if self.notes_in_bar == 0 and ch == "|" and self.last_token != "|:":
-                self.counting = None  # an empty bar before |: (start of tune or of a part)
+            at_start = self.bars == 0 and not self.pickup
+            if (self.notes_in_bar == 0 and ch == "|" and self.last_token != "|:"
+                    and (self.target is None or at_start)):
+                self.counting = None  # an empty bar before |: (start of tune or, in the corpus, of a part)
             else:
                 raise TrackerError("an empty bar")
         elif self.pending_pickup:
@@ -364,8 +367,14 @@ class BarTracker:
             if not final and s == "|]":
                 raise TrackerError("|] only ends the tune")
             part = self.part_bars + (1 if self.counting else 0)
-            if not final and s in (":|", "::", "||") and part < MIN_PART_BARS:
+            if not final and (self.need_section or s in (":|", "::", "||")) and part < MIN_PART_BARS:
                 raise TrackerError(f"a part has at least {MIN_PART_BARS} bars")
+            if s in ("|:", "::") and self.repeat_open and s != "::":
+                raise TrackerError("a repeat is already open")
+            if self.repeat_open and s in ("||", "|]"):
+                raise TrackerError("close the open repeat with :| first")
+            if final and self.repeat_open and not ":|".startswith(s):
+                raise TrackerError("the last bar must close the open repeat with :|")
 
     def _bar(self, ch: str) -> None:
         if ch in "|:]12":
@@ -385,6 +394,10 @@ class BarTracker:
         if s not in BAR_TOKENS:
             raise TrackerError(f"unfinished bar line {s!r}")
         self.last_token = s
+        if s in ("|:", "::"):
+            self.repeat_open = True
+        elif s in (":|", ":|2", "|]", "||"):
+            self.repeat_open = False
         if s in (":|", "::", "||", "|]"):
             self.part_bars = -1 if self.counting else 0  # (this bar is counted below)
         if s == "|1":
@@ -413,7 +426,8 @@ class BarTracker:
                 self.part_bars += 1
                 if self.need_section:
                     short = self.elapsed
-                    if short + self.pickup != self.full:
+                    if short + self.pickup != self.full or (self.target is not None and s != ":|2"
+                                                            and self.bars < self.target):
                         self.pending_pickup = self.full - short  # the next part starts with it
                     else:
                         self.may_pickup = self.full - short

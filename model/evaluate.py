@@ -1,0 +1,201 @@
+"""`tunesmith eval abc [--samples N] [FILES...]`: how good is the ABC model?
+
+1. Validation bits per character on FILES (ABC, normalised the training way) or, without FILES, on
+   the held-out split of the corpus.
+2. A quality report on N sampled tunes across styles, all 12 tonics x 4 modes and several lengths,
+   judged by tools other than the sampler's own tracker:
+   - parse rate: music21 reads the tune, and abc2midi writes a MIDI file without an error;
+   - wrong bars: share of music21 measures whose length is neither a full bar, nor the opening pickup,
+     nor a part-ending bar that completes the pickup (followed by a bar line change or the end);
+   - exact length: bars counted from music21's measures (pickups not counted) == the bars asked for;
+   - ends on tonic: the last note's pitch class is the key's tonic;
+   - pitch-class entropy (bits) and scale consistency (share of notes in the key's scale);
+   - copy rate: share of tunes with 4+ consecutive bars found in a training tune.
+   The same figures (where they apply) are computed on held-out human tunes for comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+STYLES = [("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("strathspey", "4/4"), ("slip jig", "9/8"),
+          ("march", "2/4"), ("waltz", "3/4")]
+TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+MODES = ["maj", "min", "dor", "mix"]
+LENGTHS = [8, 16, 24, 32]
+SCALES = {"maj": (0, 2, 4, 5, 7, 9, 11), "min": (0, 2, 3, 5, 7, 8, 10), "dor": (0, 2, 3, 5, 7, 9, 10),
+          "mix": (0, 2, 4, 5, 7, 9, 10)}
+
+
+def abc2midi_ok(abc: str) -> bool:
+    """abc2midi writes a MIDI file and reports no error (it always exits 0)."""
+    with tempfile.TemporaryDirectory() as d:
+        src, out = Path(d) / "t.abc", Path(d) / "t.mid"
+        src.write_text(abc)
+        r = subprocess.run(["abc2midi", str(src), "-o", str(out)], capture_output=True, text=True, timeout=30)
+        return out.exists() and out.stat().st_size > 0 and "error" not in (r.stdout + r.stderr).lower()
+
+
+def judge(abc: str, key_name: str, bars_asked: int | None = None) -> dict:
+    """Figures for one tune from music21's reading of it."""
+    import music21
+    from model.abc import parse_key
+
+    out = {"music21": False}
+    try:
+        score = music21.converter.parse(abc, format="abc")
+    except Exception:  # noqa: BLE001 - any failure to read is what we measure
+        return out
+    part = score.parts[0] if score.parts else score
+    measures = list(part.getElementsByClass("Measure"))
+    if not measures:
+        return out
+    out["music21"] = True
+    ts = part.recurse().getElementsByClass("TimeSignature").first()
+    full = ts.barDuration.quarterLength if ts else 4.0
+    lengths = [m.duration.quarterLength for m in measures]
+    pickup = lengths[0] if lengths[0] < full else 0.0
+    wrong = counted = 0
+    prev_completed = False
+    for i, (m, ql) in enumerate(zip(measures, lengths)):
+        boundary = (i == len(measures) - 1 or m.rightBarline is not None
+                    or measures[i + 1].leftBarline is not None)
+        if ql == full:
+            counted += 1
+            prev_completed = False
+        elif i == 0:
+            pass  # the opening pickup
+        elif pickup and abs(ql + pickup - full) < 1e-9 and boundary:
+            counted += 1
+            prev_completed = True
+        elif pickup and abs(ql - pickup) < 1e-9 and prev_completed:
+            prev_completed = False  # the next part's pickup
+        else:
+            wrong += 1
+            counted += 1
+    key = parse_key(key_name[:-3] + key_name[-3:])
+    tonic_pc = music21.pitch.Pitch(key.tonic.replace("b", "-")).pitchClass
+    pcs = []
+    for n in part.recurse().notes:
+        pcs.extend(p.pitchClass for p in n.pitches)
+    last = list(part.recurse().notes)[-1] if pcs else None
+    counts = Counter(pcs)
+    total = sum(counts.values()) or 1
+    scale = {(tonic_pc + i) % 12 for i in SCALES[key.mode]}
+    out.update({
+        "measures": len(measures), "wrong_bars": wrong, "bars": counted,
+        "exact_length": bars_asked is None or counted == bars_asked,
+        "ends_on_tonic": bool(last is not None and min(last.pitches).pitchClass == tonic_pc),
+        "pc_entropy": -sum(c / total * math.log2(c / total) for c in counts.values()),
+        "in_scale": sum(c for pc, c in counts.items() if pc in scale) / total,
+    })
+    return out
+
+
+def summarise(rows: list[dict]) -> dict:
+    n = len(rows)
+    ok = [r for r in rows if r.get("music21")]
+    measures = sum(r["measures"] for r in ok) or 1
+    mean = lambda k: round(sum(r[k] for r in ok) / max(len(ok), 1), 4)  # noqa: E731
+    out = {"tunes": n, "parse_music21": round(len(ok) / max(n, 1), 4),
+           "wrong_bar_share": round(sum(r["wrong_bars"] for r in ok) / measures, 4),
+           "exact_length": mean("exact_length"), "ends_on_tonic": mean("ends_on_tonic"),
+           "pc_entropy": mean("pc_entropy"), "scale_consistency": mean("in_scale")}
+    if rows and "abc2midi" in rows[0]:
+        out["parse_abc2midi"] = round(sum(r["abc2midi"] for r in rows) / n, 4)
+    if rows and "copy" in rows[0]:
+        out["copy_rate"] = round(sum(r["copy"] for r in rows) / n, 4)
+    return out
+
+
+def sample_report(model, n: int, log=print) -> tuple[dict, list[dict]]:
+    from model.sample import AbcPrompt, compose_abc
+
+    rows, t0 = [], time.time()
+    for i in range(n):
+        rhythm, meter = STYLES[i % len(STYLES)]
+        key = TONICS[i % 12] + MODES[(i // 12) % 4]
+        bars = LENGTHS[(i // 7) % len(LENGTHS)]
+        g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", key, bars=bars, seed=i))
+        row = judge(g.abc, g.key, bars)
+        row.update(abc2midi=abc2midi_ok(g.abc), copy=model.novelty.copies(g.body_c), style=rhythm, key=key,
+                   bars_asked=bars, tonic_sampler=g.ends_on_tonic)
+        rows.append(row)
+        if (i + 1) % 25 == 0:
+            log(f"  {i + 1}/{n} sampled ({time.time() - t0:.0f} s)")
+    summary = summarise(rows)
+    summary["seconds_per_tune"] = round((time.time() - t0) / max(n, 1), 3)
+    summary["by_style"] = {s: summarise([r for r in rows if r["style"] == s]) for s, _ in STYLES}
+    return summary, rows
+
+
+def human_report(tunes: list[str], n: int) -> dict:
+    """The same judge on held-out corpus tunes (in their canonical C form, key C<mode>)."""
+    import re
+
+    rows = []
+    for t in tunes[:n]:
+        mode = re.search(r"K:C(\w+)", t).group(1)
+        rows.append(judge("X:1\n" + t, "C" + mode))
+    return summarise(rows)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="tunesmith eval abc", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="*", type=Path, help="ABC files for bits/char (default: held-out corpus)")
+    ap.add_argument("--samples", type=int, default=200, help="tunes to sample for the quality report (0: none)")
+    ap.add_argument("--weights", type=Path, help="weights to evaluate (default: the shipped model)")
+    ap.add_argument("--human", type=int, default=100, help="held-out human tunes to judge for comparison")
+    ap.add_argument("--update-card", action="store_true", help="write the figures into the model card")
+    ap.add_argument("--rows", type=Path, help="write one JSON line per sampled tune here")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from model import data
+    from model.sample import load_abc_model
+    from model.train import bits_per_char, canonical_texts
+
+    model = load_abc_model(args.weights)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    report: dict = {"model_version": model.version}
+    if args.files:
+        texts = [p.read_text(encoding="utf-8", errors="replace") for p in args.files]
+        tunes, skipped = canonical_texts(texts)
+        tunes = [t for t in tunes if set(t) <= set(model.vocab)]
+        if not tunes:
+            print(f"none of the {skipped} tunes in the given files could be read", file=sys.stderr)
+            return 1
+        source = f"{len(tunes)} tunes from {len(args.files)} file(s), {skipped} skipped"
+    else:
+        tunes = data.load_corpus().valid
+        source = f"held-out corpus split ({len(tunes)} tunes)"
+    torch.set_num_threads(1)
+    report["valid_bits_per_char"] = round(bits_per_char(model.net, data.stream(tunes)), 4)
+    report["valid_source"] = source
+    log(f"bits/char: {report['valid_bits_per_char']} on {source}")
+    if args.human:
+        report["human"] = human_report(data.load_corpus().valid, args.human)
+        log(f"human tunes: {report['human']}")
+    if args.samples:
+        log(f"sampling {args.samples} tunes across {len(STYLES)} styles, 48 keys, lengths {LENGTHS} ...")
+        summary, rows = sample_report(model, args.samples, log)
+        report["samples"] = summary
+        if args.rows:
+            args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(json.dumps(report, indent=1))
+    if args.update_card:
+        card_path = model.path.with_suffix(".json")
+        card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        card["evaluation"] = report | {"command": "tunesmith eval abc " + " ".join(argv)}
+        card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+        log(f"updated {card_path}")
+    return 0
