@@ -56,15 +56,23 @@ async def run(workers: int, jobs: int, style: str, length: int) -> dict:
             await job.wait()
             if job.state != DONE:
                 raise SystemExit(f"warm-up job failed: {job.error}")
+        idle: list[float] = []  # the same probe with no jobs: what the machine's load alone costs
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_lag(idle, stop))
+        await asyncio.sleep(3)
+        stop.set()
+        await watcher
         lag: list[float] = []
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch_lag(lag, stop))
         load_before = os.getloadavg()[0]
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         batch = [await queue.submit(1, from_options(style=style, length=length, seed=i)) for i in range(jobs)]
         for job in batch:
             await job.wait()
         elapsed = time.perf_counter() - t0
+        main_cpu = time.process_time() - cpu0
         stop.set()
         await watcher
         failed = [j.error for j in batch if j.state != DONE]
@@ -72,6 +80,8 @@ async def run(workers: int, jobs: int, style: str, length: int) -> dict:
                 "seconds": elapsed, "jobs_per_min": jobs / elapsed * 60,
                 "job_s_p50": percentile([j.seconds for j in batch if j.seconds], 50),
                 "lag_max_ms": max(lag) * 1000, "lag_p99_ms": percentile(lag, 99) * 1000,
+                "idle_lag_max_ms": max(idle) * 1000, "idle_lag_p99_ms": percentile(idle, 99) * 1000,
+                "main_cpu_s": main_cpu,
                 "rss_main_mb": rss_mb(), "rss_workers_mb": [rss_mb(p) for p in queue.worker_pids()],
                 "load": (load_before, os.getloadavg()[0])}
     finally:
@@ -89,7 +99,9 @@ def main() -> None:
     for r in results:
         print(f"  {r['workers']} worker{'s' if r['workers'] > 1 else ' '}: {r['jobs_per_min']:6.1f} jobs/min "
               f"({r['seconds']:.1f} s, job p50 {r['job_s_p50']:.2f} s, {r['failed']} failed)  "
-              f"loop lag max {r['lag_max_ms']:.1f} ms p99 {r['lag_p99_ms']:.1f} ms  "
+              f"loop lag max {r['lag_max_ms']:.1f} ms p99 {r['lag_p99_ms']:.1f} ms "
+              f"(idle: max {r['idle_lag_max_ms']:.1f} p99 {r['idle_lag_p99_ms']:.1f})  "
+              f"main CPU {r['main_cpu_s']:.2f} s  "
               f"RSS main {r['rss_main_mb']:.0f} MB, workers {', '.join(f'{m:.0f}' for m in r['rss_workers_mb'])} MB  "
               f"load avg {r['load'][0]:.1f}->{r['load'][1]:.1f}")
         if r["first_error"]:
