@@ -223,6 +223,8 @@ def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = A
         messages = [line.strip() for line in (proc.stdout + "\n" + proc.stderr).split("\n")]
         errors = [m for m in messages if m.startswith("Error")]
         warnings = [m for m in messages if m.startswith("Warning")]
+        if any("file runaway" in m for m in messages):  # abc2midi stops writing at 500 KB of MIDI
+            raise RenderError("the tune is too long to render: abc2midi stopped at its 500 KB MIDI limit")
         if not out.exists() or out.stat().st_size == 0:
             reason = errors[0] if errors else "it wrote no MIDI file"
             raise RenderError(f"abc2midi could not read the tune: {reason}")

@@ -18,7 +18,7 @@ from bot import abc2midi, audio, sheet
 from bot.audio import check_soundfont, find_soundfont
 from bot.instruments import INSTRUMENTS, resolve_instrument
 from bot.render_errors import RenderError
-from bot.sheet import sheet_png
+from bot.sheet import sheet_png, trim_abc
 
 __all__ = ["RenderError", "RenderResult", "Renderer", "find_soundfont", "check_soundfont", "sheet_png"]
 
@@ -77,6 +77,8 @@ class Renderer:
         made = abc2midi.abc_to_midi(prepared.playable, accompaniment=accompaniment)
         warnings = list(made.warnings)
         job = self._start_sheet(prepared.tune, "abc", warnings) if sheet else None
+        if sheet and trim_abc(prepared.tune)[1]:
+            warnings.append("the sheet music shows only the beginning of this long tune")
         try:
             sound = self._play_abc(made, max_seconds)
             mp3 = _to_mp3(sound, bitrate)

@@ -24,6 +24,23 @@ PAGE_WIDTH = 1600  # verovio units at scale 100; with SCALE below ~4 bars of a r
 SCALE = 45  # percent
 PNG_WIDTH = 1100  # pixels: twice Discord's ~550 px preview, so it stays sharp when opened
 MAX_PAGE_HEIGHT = 60000  # verovio's maximum; with adjustPageHeight most tunes fit one page
+MAX_DRAWN_ABC_CHARS = 1500  # ~140 bars; drawing takes ~0.5 s per 40 bars here and the picture gets too
+                            # tall for a chat preview, so longer tunes are drawn up to here only
+
+
+def trim_abc(abc: str, limit: int = MAX_DRAWN_ABC_CHARS) -> tuple[str, bool]:
+    """The tune cut after the last whole line that fits in `limit` characters (the header is always
+    kept); True when something was cut."""
+    if len(abc) <= limit:
+        return abc, False
+    lines, kept, size, in_body = abc.split("\n"), [], 0, False
+    for line in lines:
+        size += len(line) + 1
+        if in_body and size > limit:
+            break
+        kept.append(line)
+        in_body = in_body or line.startswith("K:")
+    return "\n".join(kept) + "\n", True
 
 
 def sanitise_abc(abc: str) -> str:
@@ -125,7 +142,7 @@ class SheetDrawer:
         _check(text, fmt)
         self.warm()
         child, self._spare = self._spare, None
-        child.submit(sanitise_abc(text) if fmt == "abc" and sanitise else text, fmt, timeout)
+        child.submit(_prepared(text, fmt, sanitise), fmt, timeout)
         return SheetJob(child)
 
     def close(self) -> None:
@@ -138,8 +155,15 @@ def start_sheet(text: str, fmt: str = "abc", timeout: float = SHEET_TIMEOUT, san
     """Start drawing in a fresh child; returns at once."""
     _check(text, fmt)
     child = _Child()
-    child.submit(sanitise_abc(text) if fmt == "abc" and sanitise else text, fmt, timeout)
+    child.submit(_prepared(text, fmt, sanitise), fmt, timeout)
     return SheetJob(child)
+
+
+def _prepared(text: str, fmt: str, sanitise: bool) -> str:
+    if fmt != "abc":
+        return text
+    text = trim_abc(text)[0]
+    return sanitise_abc(text) if sanitise else text
 
 
 def sheet_png(text: str, fmt: str = "abc", timeout: float = SHEET_TIMEOUT) -> bytes:

@@ -32,6 +32,8 @@ def renderer():
     ("X:1\nT:Too high\nK:C\nc" + "'" * 8 + "4|\n", {}, r"abc2midi could not make playable MIDI of this tune \(a note is too high or too low"),
     ("X:1\nT:Long rest\nL:1/8\nK:C\nz100000 A|\n", {"max_seconds": 60}, "no notes in its first 60 s"),
     ("X:1\nK:C\nAB\x00CD\n", {}, "NUL bytes"),
+    ("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABG dGBG|c2ec BdgB|AGAB cBAG|FGAF DEFA|\n" * 2000, {},
+     "too long to render: abc2midi stopped at its 500 KB MIDI limit"),
     (GOOD, {"tempo": 0}, "tempo 0 is out of range; use 20 to 400"),
     (GOOD, {"tempo": 10000}, "tempo 10000 is out of range"),
     (GOOD, {"tempo": 99.5}, "tempo 99.5 is not a whole number"),

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bot.render import Renderer, RenderError, sheet_png
-from bot.sheet import PNG_WIDTH, SheetDrawer, _stack, sanitise_abc, start_sheet
+from bot.sheet import MAX_DRAWN_ABC_CHARS, PNG_WIDTH, SheetDrawer, _stack, sanitise_abc, start_sheet, trim_abc
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
 CRASHES_VEROVIO = 'X:1\nT:Ending then chord\nM:4/4\nL:1/8\nK:Am\n|:ABcd efga|[1"Am"a8:|[2"E"e8|]\n'
@@ -118,3 +118,15 @@ def test_render_midi_draws_the_musicxml_alongside_the_audio():
         assert image(result.png).width == PNG_WIDTH and result.mp3
         broken = renderer.render_midi(data.getvalue(), musicxml="<score-partwise><part")
         assert broken.png is None and broken.mp3 and any("no sheet music" in w for w in broken.warnings)
+
+
+def test_a_very_long_tune_is_drawn_up_to_a_limit():
+    line = "GABG dGBG|c2ec BdgB|AGAB cBAG|FGAF DEFA|\n"
+    abc = "X:1\nT:Very long\nM:4/4\nL:1/8\nK:G\n" + line * 400  # 1,600 bars: verovio would take minutes
+    trimmed, cut = trim_abc(abc)
+    assert cut and trimmed.startswith("X:1\nT:Very long") and len(trimmed) <= MAX_DRAWN_ABC_CHARS
+    assert trimmed.endswith(line) and trim_abc(trimmed) == (trimmed, False)
+    with Renderer() as renderer:
+        result = renderer.render_abc(abc, instrument="fiddle", max_seconds=3)
+    assert image(result.png).height > 2000
+    assert "the sheet music shows only the beginning of this long tune" in result.warnings
