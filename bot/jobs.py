@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import math
 import multiprocessing
@@ -225,9 +226,9 @@ class _WorkerProcess:
 
 # ---- the queue -----------------------------------------------------------------------------------
 
-def _default_worker():
+def _default_worker(settings: Settings):
     from bot import worker
-    return worker.compose, worker.warm_up
+    return worker.compose, functools.partial(worker.warm_up, settings=settings)
 
 
 class JobQueue:
@@ -238,7 +239,7 @@ class JobQueue:
                  start_method: str = "spawn"):
         self.settings = settings or load_settings()
         if worker is None:
-            worker, default_init = _default_worker()
+            worker, default_init = _default_worker(self.settings)
             initializer = initializer or default_init
         self.worker, self.initializer = worker, initializer
         self.store = store

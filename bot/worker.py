@@ -97,8 +97,12 @@ def model(kind: str):
     return _models[kind]
 
 
-def warm_up(kinds: tuple[str, ...] = ("abc",)) -> None:
-    """Load the renderer and models now (a worker's initializer) so the first job is as quick as the rest."""
+def warm_up(kinds: tuple[str, ...] = ("abc",), settings: Settings | None = None) -> None:
+    """A worker's initializer: take the queue's settings (else they are read from the environment),
+    then load the renderer and models now so that the first job is as quick as the rest."""
+    global _settings
+    if settings is not None:
+        _settings = settings
     renderer()
     for kind in kinds:
         model(kind)

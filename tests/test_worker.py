@@ -67,7 +67,7 @@ def test_unreadable_abc_to_continue_is_a_clear_value_error():
 
 
 async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
-    settings = Settings(data_dir=tmp_path, workers=1, job_timeout=120, shutdown_grace=5)
+    settings = Settings(data_dir=tmp_path, workers=1, job_timeout=120, shutdown_grace=5, mp3_bitrate=96)
     store = await Store.open(settings.db_path)
     queue = JobQueue(settings, store=store)  # the real worker.compose in a real worker process
     await queue.start()
@@ -81,6 +81,8 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
         await job.wait()
         assert job.state == DONE, job.error
         assert job.result.files["tune.mid"][:4] == b"MThd"
+        bytes_per_s = len(job.result.files["tune.mp3"]) / job.result.meta["duration_s"]
+        assert 10_000 < bytes_per_s < 14_000  # 96 kbps = 12 kB/s: the queue's settings reached the worker
         tune = await store.get_tune(job.tune_id)
         assert tune.text == job.result.text and tune.seed == 3 and tune.user_id == 11 and tune.style == "reel"
         assert tune.request["length"] == 8 and tune.model_version == job.result.meta["model_version"]
