@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -97,15 +98,19 @@ def model(kind: str):
     return _models[kind]
 
 
-def warm_up(kinds: tuple[str, ...] = ("abc",), settings: Settings | None = None) -> None:
+def warm_up(kinds: tuple[str, ...] | None = None, settings: Settings | None = None) -> None:
     """A worker's initializer: take the queue's settings (else they are read from the environment),
-    then load the renderer and models now so that the first job is as quick as the rest."""
+    then load the renderer and the models (default: every model the style table uses) now, so that
+    the first job is as quick as the rest. A model that fails to load is reported by its jobs."""
     global _settings
     if settings is not None:
         _settings = settings
     renderer()
-    for kind in kinds:
-        model(kind)
+    for kind in kinds or sorted({s.model for s in STYLES.values()}):
+        try:
+            model(kind)
+        except Exception as exc:  # e.g. weights not there: only that model's styles will fail
+            print(f"tunesmith worker: could not load the {kind} model: {exc}", file=sys.stderr)
 
 
 def pick_seed() -> int:
