@@ -117,14 +117,20 @@ def pick_seed() -> int:
     return secrets.randbelow(2**31)
 
 
+def _abc_field(abc: str, name: str) -> str | None:
+    """The first header field `name` (e.g. "M", "K") of an ABC tune, without comments."""
+    match = re.search(rf"^{name}:\s*([^%\n]*)", abc, re.MULTILINE)
+    return match.group(1).strip() or None if match else None
+
+
 def _abc_key(abc: str) -> str | None:
-    match = re.search(r"^K:\s*([^\s%]+)", abc, re.MULTILINE)
-    if not match:
+    text = _abc_field(abc, "K")
+    if text is None:
         return None
     try:
-        return parse_key(match.group(1))
+        return parse_key(text)
     except ValueError:
-        return match.group(1)
+        return text
 
 
 def _noop(stage: str) -> None:
@@ -167,13 +173,15 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
                 bars: int | None = None) -> Artifacts:
     s = settings()
     instrument = request.instrument or style.instrument
-    result = renderer().render_abc(abc, instrument=instrument, tempo=request.tempo or style.tempo, beat=style.beat,
+    meter = _abc_field(abc, "M") or request.meter or style.meter
+    beat = style.beat if meter == style.meter else None  # another meter: the renderer's usual beat for it
+    result = renderer().render_abc(abc, instrument=instrument, tempo=request.tempo or style.tempo, beat=beat,
                                    accompaniment=request.accompaniment, bitrate=s.mp3_bitrate,
                                    max_seconds=s.max_audio_seconds, sheet=True)
     files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
     if result.png:
         files["tune.png"] = result.png
-    meta = dict(style=style.name, key=_abc_key(abc), meter=request.meter or style.meter, tempo=result.tempo,
+    meta = dict(style=style.name, key=_abc_key(abc), meter=meter, tempo=result.tempo,
                 bars=bars or request.length, seed=seed, instrument=instrument, model="abc", model_version=model_version,
                 duration_s=round(result.duration_s, 2))
     return Artifacts(files, abc, "abc", meta)

@@ -119,3 +119,9 @@ def test_settings_are_read_in_the_worker(monkeypatch, tmp_path):
     monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
     assert worker.settings().mp3_bitrate == 96
     assert dataclasses.is_dataclass(worker.Artifacts)
+
+
+def test_a_meter_override_is_composed_and_played_in_that_meter():
+    artifacts = worker.compose(from_options(style="jig", length=4, meter="2/4", seed=4, tempo=100))
+    assert "\nM:2/4" in artifacts.text and artifacts.meta["meter"] == "2/4"
+    assert artifacts.meta["tempo"] == 100 and artifacts.files["tune.mid"][:4] == b"MThd"
