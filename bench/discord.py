@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -34,6 +35,18 @@ from tests.fake_discord import FakeDiscord  # noqa: E402
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def job_times(db: Path, since: float) -> tuple[list[float], list[float]]:
+    """(queue wait + run, run) in seconds of the jobs created since `since` (wall clock)."""
+    from bot.store import open_sync
+    conn = open_sync(db)
+    try:
+        rows = conn.execute("SELECT finished_at - created_at, finished_at - started_at FROM jobs"
+                            " WHERE status = 'done' AND created_at >= ?", (since,)).fetchall()
+    finally:
+        conn.close()
+    return [r[0] for r in rows], [r[1] for r in rows]
 
 
 async def one(fake: FakeDiscord, user, style: str, length: int) -> tuple[float, float]:
@@ -62,14 +75,16 @@ async def main(args) -> None:
                     # Warm every worker (model + soundfont load once per process).
                     await asyncio.gather(*(one(fake, fake.user(900 + i), args.style, 8) for i in range(args.workers)))
                     print(f"warm-up ({args.workers} workers): {time.monotonic() - t0:.1f} s")
-                    results = {}
+                    results, jobs = {}, {}
+                    t_single = time.time()
                     single = [await one(fake, fake.user(1), args.style, args.length) for _ in range(args.rounds)]
-                    results["1 user"] = single
+                    results["1 user"], jobs["1 user"] = single, job_times(store.path, t_single)
+                    t_many = time.time()
                     many = []
                     for _ in range(args.rounds):
                         many += await asyncio.gather(*(one(fake, fake.user(100 + u), args.style, args.length)
                                                        for u in range(10)))
-                    results["10 users at once"] = many
+                    results["10 users at once"], jobs["10 users at once"] = many, job_times(store.path, t_many)
                 finally:
                     await bot.close()
                     await task
@@ -77,11 +92,15 @@ async def main(args) -> None:
                     await store.close()
     print(f"\n{args.style}, {args.length} bars, {args.workers} workers, {args.rounds} rounds "
           f"(fake Discord on 127.0.0.1; real queue, workers, model, renderer)")
-    print(f"{'':18} {'n':>4} {'defer p50':>10} {'defer p95':>10} {'files p50':>10} {'files p95':>10}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work shares them)")
+    print(f"{'':18} {'n':>4} {'defer p50':>10} {'defer p95':>10} {'files p50':>10} {'files p95':>10} "
+          f"{'job run p50':>12} {'wait+run p50':>13}")
     for name, rows in results.items():
         acks, files = [r[0] for r in rows], [r[1] for r in rows]
+        total, run = jobs[name]
         print(f"{name:18} {len(rows):4d} {pct(acks, .5):9.3f}s {pct(acks, .95):9.3f}s "
-              f"{pct(files, .5):9.2f}s {pct(files, .95):9.2f}s")
+              f"{pct(files, .5):9.2f}s {pct(files, .95):9.2f}s {pct(run, .5):11.2f}s {pct(total, .5):12.2f}s")
+    print("files - (wait+run) is the front end's own share: posting, uploading, Discord round trips.")
     ratio = statistics.median([r[1] for r in results["10 users at once"]]) / statistics.median([r[1] for r in single])
     print(f"files p50, 10 users / 1 user: {ratio:.1f}x")
 

@@ -344,7 +344,9 @@ class FakeDiscord:
                 packet = json.loads(msg.data)
                 op = packet.get("op")
                 if op == 1:
-                    await ws.send_str(json.dumps({"op": 11}))
+                    # Ack after a short network-like delay: discord.py times the ack against the moment its
+                    # heartbeat thread finished sending, and an instant ack races that (a bogus "behind" warning).
+                    asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(_send_quietly(ws, {"op": 11})))
                 elif op == 2:
                     d = packet["d"]
                     if d.get("token") != self.token:
@@ -613,6 +615,12 @@ class FakeDiscord:
     def channel_posts(self) -> list[dict]:
         """Messages posted to the channel with the bot token (not through an interaction webhook)."""
         return [m for m in self.messages.values() if "webhook_id" not in m]
+
+
+async def _send_quietly(ws: web.WebSocketResponse, packet: dict) -> None:
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_str(json.dumps(packet))
 
 
 def _walk_options(options: list[dict]):
