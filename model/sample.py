@@ -139,7 +139,7 @@ def _check_prompt(model: AbcModel, p: AbcPrompt) -> None:
         raise PromptError(f"top_p must be between 0.1 and 1.0, not {p.top_p!r}")
     if not 1 <= p.candidates <= 32:
         raise PromptError(f"candidates must be between 1 and 32, not {p.candidates!r}")
-    if p.unit.replace(" ", "") != "1/8":
+    if p.unit.replace(" ", "") != "1/8" and not p.prime_abc:  # a continued tune keeps its own L:
         raise PromptError(f"unit length L:{p.unit} is not supported; the model writes L:1/8")
     check_meter(p.meter)
 
@@ -199,18 +199,20 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
     user_body = "\n".join(lines[k_line + 1:]).rstrip()
     sep = "\n" if body_c.endswith(("|", "]", ":", "1", "2")) or user_body.endswith("\n") else " "
     body_c += sep
-    tracker = BarTracker(tune.meter, p.bars)
-    for i, ch in enumerate(body_c):
-        try:
-            tracker.feed(ch)
-        except TrackerError as e:
-            bar = body_c[:i].count("|") + 1
-            raise AbcError(f"your ABC does not fit the bar rules near bar {bar} "
-                           f"(after {_tail(body_c[:i])!r}): {e}") from None
-    if tracker.mode != "free":
-        raise AbcError("your ABC ends in the middle of a chord, triplet or broken rhythm; end it after a whole note")
-    if tracker.bars >= p.bars:
-        raise PromptError(f"your tune already has {tracker.bars} bars; ask for more than that to continue it")
+    tracker = None
+    for target in (None, p.bars):  # first count the user's bars, then check them against the target
+        tracker = BarTracker(tune.meter, target)
+        for i, ch in enumerate(body_c):
+            try:
+                tracker.feed(ch)
+            except TrackerError as e:
+                raise AbcError(f"your ABC does not fit the bar rules in bar {tracker.bars + 1} "
+                               f"(not counting a pickup): {e}") from None
+        if tracker.mode != "free":
+            raise AbcError("your ABC ends in the middle of a chord, triplet or broken rhythm; "
+                           "end it after a whole note")
+        if tracker.bars >= p.bars:
+            raise PromptError(f"your tune already has {tracker.bars} bars; ask for more than that to continue it")
     keep = [h for h in header_lines if h[0] not in "XTRMLKQ"]
     out_header = "".join(f"{h}\n" for h in [
         f"X:{fields.get('X', '1') or '1'}", f"T:{fields.get('T') or 'Continued tune'}",
@@ -218,10 +220,6 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
         f"K:{fields['K']}"])
     return _Prime(header_text(rhythm, tune.meter, tune.key.mode) + body_c, tracker, tune.key, tune.meter,
                   rhythm, out_header, user_body + sep, UNIT / unit, tracker.bars)
-
-
-def _tail(s: str) -> str:
-    return s[-25:].replace("\n", " ")
 
 
 # ------------------------------------------------------------------ the sampler

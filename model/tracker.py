@@ -352,29 +352,34 @@ class BarTracker:
     def _had_bar(self) -> bool:
         return self.bars > 0 or self.pickup > 0
 
+    def _allowed_bars(self) -> tuple[set[str], str]:
+        """The bar lines that may close the current bar, and why others may not."""
+        if self.counting is None:
+            return {"|:"}, "an empty bar"
+        allowed, why = set(BAR_TOKENS), "bad bar line"
+        if self.need_section:
+            allowed &= set(SECTION_BARS)
+            why = "a short bar must end a part (|| :| :: |])"
+        allowed -= {"|1"} if self.ending else {"|2", ":|2"} if self.ending != 1 else set()
+        if self.target is None:
+            return allowed, why
+        final = self.counting and self.bars + 1 == self.target
+        if final:
+            return allowed & ({":|"} if self.repeat_open else set(FINAL_BARS)), \
+                "the last bar must end with |] or :| (closing any open repeat)"
+        allowed.discard("|]")
+        if self.part_bars + (1 if self.counting else 0) < MIN_PART_BARS:
+            allowed -= {":|", "::", "||", "|:", ":|2"} if self.need_section else {":|", "::", "||"}
+            why = f"a part has at least {MIN_PART_BARS} bars"
+        if self.repeat_open:
+            allowed -= {"|:", "||"}
+        return allowed, why
+
     def _check_bar_prefix(self) -> None:
         s = self.bar_str
-        if s not in _BAR_PREFIXES:
-            raise TrackerError(f"bad bar line {s!r}")
-        if self.counting is None and s not in ("|", "|:"):
-            raise TrackerError("an empty bar")
-        if self.need_section and s not in _SECTION_PREFIXES:
-            raise TrackerError("a short bar must end a part (|| :| :: |])")
-        if self.target is not None:
-            final = self.counting and self.bars + 1 == self.target
-            if final and s not in _FINAL_PREFIXES:
-                raise TrackerError("the last bar must end with |] or :|")
-            if not final and s == "|]":
-                raise TrackerError("|] only ends the tune")
-            part = self.part_bars + (1 if self.counting else 0)
-            if not final and (self.need_section or s in (":|", "::", "||")) and part < MIN_PART_BARS:
-                raise TrackerError(f"a part has at least {MIN_PART_BARS} bars")
-            if s in ("|:", "::") and self.repeat_open and s != "::":
-                raise TrackerError("a repeat is already open")
-            if self.repeat_open and s in ("||", "|]"):
-                raise TrackerError("close the open repeat with :| first")
-            if final and self.repeat_open and not ":|".startswith(s):
-                raise TrackerError("the last bar must close the open repeat with :|")
+        allowed, why = self._allowed_bars()
+        if not any(t.startswith(s) for t in allowed):
+            raise TrackerError(why)
 
     def _bar(self, ch: str) -> None:
         if ch in "|:]12":
@@ -393,6 +398,9 @@ class BarTracker:
         s = self.bar_str
         if s not in BAR_TOKENS:
             raise TrackerError(f"unfinished bar line {s!r}")
+        allowed, why = self._allowed_bars()
+        if s not in allowed:
+            raise TrackerError(why)
         self.last_token = s
         if s in ("|:", "::"):
             self.repeat_open = True

@@ -1,0 +1,124 @@
+"""model/sample.py with the shipped weights: valid, exact, reproducible tunes; clear errors."""
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model.abc import AbcError, parse_key, parse_tune, to_canonical
+from model.evaluate import abc2midi_ok
+from model.novelty import bars_of
+from model.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
+from model.tracker import BarTracker
+
+STYLES = [("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("slip jig", "9/8"), ("march", "2/4"),
+          ("waltz", "3/4"), ("strathspey", "4/4")]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_abc_model()
+
+
+def check_tune(abc: str, bars: int, meter: str) -> None:
+    """The tune is whole, reads back, and its bars obey the composing rules exactly."""
+    header = abc.split("\n")[:6]
+    assert [h[:2] for h in header] == ["X:", "T:", "R:", "M:", "L:", "K:"]
+    assert "Q:" not in abc
+    tune = parse_tune(abc, strict=True)
+    canonical = to_canonical(tune)
+    body = canonical.split("K:", 1)[1].split("\n", 1)[1]
+    t = BarTracker(meter, bars)
+    t.feed_text(body.rstrip("\n") + "\n$")
+    assert t.ended and t.bars == bars
+
+
+def test_load_is_cached(model):
+    assert load_abc_model() is model
+    assert model.version.startswith("abc-")
+
+
+def test_seeded_reproducibility(model):
+    p = AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=8, seed=11)
+    a, b = compose_abc(model, p), compose_abc(model, p)
+    assert a.abc == b.abc and a.seed == 11
+    c = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=8, seed=12))
+    assert c.abc != a.abc
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(style=st.sampled_from(STYLES), tonic=st.sampled_from(["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]),
+       mode=st.sampled_from(["maj", "min", "dor", "mix"]), bars=st.integers(4, 20),
+       temperature=st.floats(0.3, 1.6), seed=st.integers(0, 2**31 - 1))
+def test_constraints_hold(model, style, tonic, mode, bars, temperature, seed):
+    rhythm, meter = style
+    g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", tonic + mode, bars=bars, temperature=temperature,
+                                     seed=seed, candidates=2))
+    check_tune(g.abc, bars, meter)
+    assert parse_key(re.search(r"^K:(.*)$", g.abc, re.M).group(1)).name == parse_key(tonic + mode).name
+    assert g.bars == bars and g.key == parse_key(tonic + mode).name
+
+
+def test_model_picks_the_key_when_none_is_given(model):
+    g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", None, bars=8, seed=3))
+    assert re.fullmatch(r"[A-G][#b]?(maj|min|dor|mix)", g.key)
+    check_tune(g.abc, 8, "4/4")
+
+
+def test_abc2midi_reads_a_tune(model):
+    g = compose_abc(model, AbcPrompt("hornpipe", "4/4", "1/8", "Gmaj", bars=16, seed=5))
+    assert abc2midi_ok(g.abc)
+
+
+USER = "X:7\nT:My Tune\nM:6/8\nL:1/8\nQ:3/8=110\nK:G\nGAB cBA|BGE D2D|GAB c2e|\n"
+
+
+def test_continuation_keeps_the_users_bars_verbatim(model):
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=8, seed=2, prime_abc=USER))
+    assert "GAB cBA|BGE D2D|GAB c2e|\n" in g.abc
+    assert g.abc.index("GAB cBA") > g.abc.index("K:G")
+    assert "Q:" not in g.abc and "T:My Tune" in g.abc and g.key == "Gmaj"
+    check_tune(g.abc, 8, "6/8")
+
+
+def test_continuation_in_another_unit_length(model):
+    user = "X:1\nM:2/4\nL:1/16\nK:A\nA2B2 c2d2|e4 a4|\n"
+    g = compose_abc(model, AbcPrompt("march", "2/4", "1/16", None, bars=6, seed=1, prime_abc=user))
+    assert g.abc.startswith("X:1\nT:") and "L:1/16" in g.abc and "A2B2 c2d2|e4 a4|" in g.abc
+    check_tune(g.abc, 6, "2/4")
+
+
+@pytest.mark.parametrize("abc,where", [
+    ("X:1\nM:6/8\nK:D\nABc [DF\n", "line 4, column 5"),
+    ("X:1\nM:6/8\nK:D\nABc def|ABc de|ABc\n", "bar 2"),
+    ("M:6/8\nABc|", "K:"),
+])
+def test_malformed_user_abc_says_where(model, abc, where):
+    with pytest.raises(AbcError, match=where):
+        compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=8, prime_abc=abc))
+
+
+def test_continuing_a_tune_that_is_already_long_enough(model):
+    with pytest.raises(PromptError, match="already has 3 bars"):
+        compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=3, prime_abc=USER))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(bars=0), "length"), (dict(bars=10_000), "length"), (dict(rhythm="bossa nova"), "unknown rhythm"),
+    (dict(key="H#maj"), "unknown key"), (dict(key="Dlyd"), "unknown key"), (dict(temperature=0), "temperature"),
+    (dict(temperature=50), "temperature"), (dict(meter="7/3"), "meter"), (dict(unit="1/4"), "unit"),
+])
+def test_bad_requests_get_clear_errors(model, kwargs, message):
+    args = dict(rhythm="jig", meter="6/8", unit="1/8", key="Dmaj", bars=8) | kwargs
+    with pytest.raises(ValueError, match=message):
+        compose_abc(model, AbcPrompt(**args))
+
+
+def test_novelty_index_rejects_corpus_copies(model):
+    from model.data import load_corpus
+
+    tune = load_corpus().train[0]
+    assert model.novelty.copies(tune)
+    assert len(bars_of(tune)) >= 4
+    g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", "Dmaj", bars=16, seed=4))
+    assert not model.novelty.copies(g.body_c)
