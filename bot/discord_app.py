@@ -44,7 +44,8 @@ TOKEN_LIFE = 15 * 60 - 60  # seconds an interaction token may be used (15 min, m
 PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
 MAX_ATTACHMENTS = 10
 HASH_KEY = "discord.commands_hash"
-CONTINUE_LENGTH = 16  # bars the Continue button adds
+CONTINUE_BARS = 16  # bars the Continue button adds
+DEFAULT_CONTINUE_LENGTH = 32  # /continue: total bars when no length is given
 COMMON_KEYS = ["D", "G", "A", "E", "C", "F", "Bb", "Em", "Am", "Bm", "Dm", "Gm", "F#m",
                "Ador", "Edor", "Ddor", "Gdor", "Bdor", "Dmix", "Amix", "Gmix", "Emix", "Cmaj", "Ebmaj", "Cm"]
 
@@ -96,11 +97,13 @@ def build_commands() -> list[app_commands.Command | app_commands.Group]:
 
     @app_commands.command(name="continue", description="Continue a tune you give as ABC text or an attached .abc file")
     @app_commands.describe(abc="The tune as ABC text (header with K: line, then some bars)",
-                           file="The tune as an attached .abc file", length="Bars to add (4-64)",
+                           file="The tune as an attached .abc file",
+                           length=f"Length when done, in bars, counting yours (default {DEFAULT_CONTINUE_LENGTH})",
                            style="Kind of tune (default: guessed from the M: line)")
     @app_commands.choices(style=[c for c in _style_choices() if STYLES[c.value].model == "abc"])
     async def continue_(interaction: discord.Interaction, abc: str | None = None, file: discord.Attachment | None = None,
-                        length: app_commands.Range[int, 4, 64] = 16, style: str | None = None) -> None:
+                        length: app_commands.Range[int, LENGTH[0], LENGTH[1]] = DEFAULT_CONTINUE_LENGTH,
+                        style: str | None = None) -> None:
         await interaction.client.continue_command(interaction, abc, file, length, style)
 
 
@@ -691,7 +694,8 @@ class TunesmithBot(discord.Client):
         tune = await self._tune_or_error(tune_id)
         if tune.text_format != "abc":
             raise FrontEndError("only ABC tunes can be continued")
-        request = from_options(style=tune.style, length=CONTINUE_LENGTH, continue_abc=tune.text)
+        length = min(LENGTH[1], int(tune.request.get("length") or 16) + CONTINUE_BARS)  # length counts every bar
+        request = from_options(style=tune.style, length=length, continue_abc=tune.text)
         await self.compose_flow(interaction, request, parent_id=tune.id)
 
     async def _tune_or_error(self, tune_id: str):

@@ -105,9 +105,11 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
     score = music21.converter.parse(abc, format="abc")
     part = score.parts[0] if score.parts else score
     lengths = [m.duration.quarterLength for m in part.getElementsByClass("Measure") if m.duration.quarterLength > 0]
-    pickup = 1 if lengths[0] < 3.0 else 0  # 6/8: a full bar is three quarter notes
     assert [ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")][:1] == ["6/8"]
-    assert len(lengths) - pickup == 16, (abc, lengths)  # as written: a repeated part counts once
+    # 16 bars of 6/8 as written (a repeated part counts once) = 48 quarter notes. A part may start with a
+    # pickup that its last bar completes; only the tune's very first pickup may stand on its own.
+    pickup = lengths[0] if lengths[0] < 3.0 else 0.0
+    assert 48.0 <= sum(lengths) <= 48.0 + pickup, (abc, lengths)
 
     midi = mido.MidiFile(file=io.BytesIO(attachment(fake, post, "mid")))
     once = 16 * 2 * 60 / tempo  # 16 bars of two dotted-quarter beats
@@ -219,8 +221,29 @@ async def test_continue_with_malformed_abc_is_refused_and_the_bot_keeps_working(
         bad = await fake.slash("continue", file=upload)
         await fake.wait_for(lambda: bad.callback, 10, "the error")
         assert bad.ephemeral and "not an .abc file" in bad.texts()[0]
+        bad = await fake.slash("continue", abc="X:1\nM:6/8\nL:1/8\nK:D\n|:DFA ^^^=g,,,, dfa|")  # the worker finds it
+        await fake.wait_for(lambda: bad.followups, 60, "the error")
+        assert bad.followups[0]["flags"] & 64 and "accidental" in bad.followups[0]["content"]
+        assert "line 5" in bad.followups[0]["content"]
+        await fake.wait_for(lambda: bad.deleted_original, 10, "the thinking message to go")
         rec = await compose_one(fake, style="jig", length=8)
         assert rec.followups
+
+
+async def test_continue_an_attached_abc_file(fake, tmp_path, store, queue):
+    abc = (Path(__file__).parent.parent / "bot" / "examples" / "smiths_jig.abc").read_bytes()  # 16 bars
+    async with running(fake, tmp_path, store, queue):
+        rec = await fake.slash("continue", file=fake.upload("smiths_jig.abc", abc), length=24)
+        await fake.wait_for(lambda: finished(rec), 60, "the continuation")
+        assert rec.followups and rec.followups[0]["attachments"], rec.texts()
+        more = await fake.click(rec.followups[0], buttons(rec.followups[0])["Continue"], fake.owner)
+        await fake.wait_for(lambda: finished(more), 60, "the second continuation")
+    text = attachment(fake, rec.followups[0], "abc").decode()
+    assert "DFA AFA|dfe dBA" in text and "fed ecA|d3 d3:|" in text  # the given tune is kept, and more follows
+    assert field(rec.followups[0], "Style") == "jig" and field(rec.followups[0], "Bars") == "24"
+    assert more.followups and field(more.followups[0], "Bars") == "40", more.texts()
+    first_body = text.strip().removesuffix("|]")  # the continuation goes on where the first one ended
+    assert first_body in attachment(fake, more.followups[0], "abc").decode()
 
 
 async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, tmp_path, store, queue):

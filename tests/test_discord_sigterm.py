@@ -1,5 +1,6 @@
-"""SIGTERM (docker stop) to a real `tunesmith run` process connected to the fake Discord: it stops taking
-requests, tells the user whose tune was cut, closes the database cleanly and exits within 10 s."""
+"""Real `tunesmith` processes against the fake Discord. SIGTERM (docker stop) to `tunesmith run`: it stops
+taking requests, tells the user whose tune was cut, closes the database cleanly and exits within 10 s.
+`tunesmith sync` pushes the commands and exits."""
 from __future__ import annotations
 
 import asyncio
@@ -48,3 +49,18 @@ async def test_sigterm_tells_cut_users_closes_the_db_and_exits_in_time(tmp_path)
         assert statuses == ["failed"]  # cut, and recorded as such: nothing left "running"
     finally:
         conn.close()
+
+
+async def test_tunesmith_sync_pushes_the_commands(tmp_path):
+    async with FakeDiscord() as fake:
+        env = {**os.environ, **fake.env(), "TUNESMITH_DATA_DIR": str(tmp_path)}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "sync", env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, out.decode()
+        assert len(fake.sync_calls) == 1 and not fake.identifies  # REST only, no gateway session
+        bad = {**env, "DISCORD_TOKEN": "wrong"}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "sync", env=bad,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1 and "refused the token" in out.decode()
