@@ -505,18 +505,23 @@ class TunesmithBot(discord.Client):
         log.info("synced %d slash commands %s", len(synced), f"to guild {guild.id}" if guild else "globally")
         return True
 
-    async def _heartbeat(self) -> None:
+    def _touch_heartbeat(self) -> None:
         from bot.health import touch_heartbeat
+        try:
+            touch_heartbeat(self.settings.data_dir)
+        except OSError as exc:
+            log.warning("cannot write the heartbeat file: %s", exc)
+
+    async def _heartbeat(self) -> None:
+        """Touch the heartbeat file (`tunesmith doctor --health`, the Docker HEALTHCHECK) while connected."""
         while True:
-            if self.is_ready():
-                try:
-                    touch_heartbeat(self.settings.data_dir)
-                except OSError as exc:
-                    log.warning("cannot write the heartbeat file: %s", exc)
             await asyncio.sleep(30)
+            if self.is_ready() and not self.is_closed():
+                self._touch_heartbeat()
 
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+        self._touch_heartbeat()
         if self.queue is not None and self.queue.interrupted_jobs:
             jobs, self.queue.interrupted_jobs = self.queue.interrupted_jobs[:20], []
             for job in jobs:  # cut by a crash or restart of an earlier run: say so where they asked

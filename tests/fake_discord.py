@@ -10,7 +10,8 @@ What it does, and no more than the bot needs:
 - Discord's rules it enforces (so the bot is tested against them): an interaction must be answered within
   `ack_deadline` seconds and only once; the interaction token works for `token_life` seconds; at most 10
   attachments per message, each no bigger than `attachment_size_limit`; custom_id <= 100 characters;
-  <= 25 choices per option.
+  <= 25 choices per option; edits of one response no closer together than `edit_interval` (a test's
+  stand-in for Discord's rate limits). Breaches are answered as Discord would and kept in `violations`.
 
 Use `async with FakeDiscord() as fake, fake.patched():` then run the bot with token `fake.token`.
 Everything the bot sent is kept in `fake.interactions`, `fake.messages`, `fake.sync_calls`;
@@ -107,7 +108,8 @@ class Interaction:
 
 
 class FakeDiscord:
-    def __init__(self, *, ack_deadline: float = 3.0, token_life: float = 15 * 60, attachment_size_limit: int = 10 * 1024 * 1024):
+    def __init__(self, *, ack_deadline: float = 3.0, token_life: float = 15 * 60, attachment_size_limit: int = 10 * 1024 * 1024,
+                 edit_interval: float = 0.0):
         self.token = "fake.bot.token-DO-NOT-LOG"
         self.app_id = 900_000_000_000_000_001
         self.bot_user = User(900_000_000_000_000_001, "Tunesmith")
@@ -118,6 +120,7 @@ class FakeDiscord:
         self.ack_deadline = ack_deadline
         self.token_life = token_life
         self.attachment_size_limit = attachment_size_limit
+        self.edit_interval = edit_interval  # the bot's pace for editing one message (0: not checked)
         self._ids = itertools.count(1_000_000_000_000_000_000)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -578,7 +581,11 @@ class FakeDiscord:
                     return self._violation(problem)
                 msg = self._update_message(mid, payload, files)
                 if target == "@original":
-                    record.edits.append({**payload, "at": time.monotonic(), "files": dict(files)})
+                    now = time.monotonic()
+                    if record.edits and now - record.edits[-1]["at"] < self.edit_interval:
+                        self.violations.append(f"interaction {record.id}: edits {now - record.edits[-1]['at']:.3f} s "
+                                               f"apart (pace: {self.edit_interval} s)")
+                    record.edits.append({**payload, "at": now, "files": dict(files)})
                 return _json({k: v for k, v in msg.items() if not k.startswith("_")})
         return _error(404, 0, "404: Not Found")
 

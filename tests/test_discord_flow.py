@@ -25,6 +25,7 @@ from tests.fake_discord import FakeDiscord
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+PROGRESS_EVERY = 0.2  # seconds between progress edits (2 s in production; shorter keeps tests quick)
 SETTINGS = dict(workers=2, job_timeout=120.0, per_user_running=1, per_user_queued=2, queue_cap=20, shutdown_grace=2.0)
 
 
@@ -49,7 +50,7 @@ async def queue(store, tmp_path_factory):
 async def running(fake: FakeDiscord, tmp_path, store: Store, queue: JobQueue, **changes):
     settings = Settings(data_dir=tmp_path, discord_token=fake.token, **{**SETTINGS, **changes})
     bot = make_bot(settings, store, queue, guild_ready_timeout=0.05)
-    bot.progress_every = 0.2
+    bot.progress_every = PROGRESS_EVERY
     task = asyncio.create_task(bot.start(fake.token))
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 15)
@@ -71,6 +72,7 @@ async def fake_server():
 @pytest_asyncio.fixture(loop_scope="module")
 async def fake(fake_server):
     fake_server.attachment_size_limit = 10 * 1024 * 1024
+    fake_server.edit_interval = PROGRESS_EVERY * 0.95  # the bot must keep its pace (asyncio may wake ~1 ms early)
     fake_server.violations.clear()
     yield fake_server
 

@@ -10,6 +10,7 @@ import pytest
 from bot import views
 from bot.config import Settings
 from bot.discord_app import build_commands, command_hash, make_bot
+from bot.health import heartbeat_age
 from bot.instruments import INSTRUMENTS
 from bot.store import Store
 from bot.styles import STYLES
@@ -51,6 +52,7 @@ async def test_login_handshake_and_sync_payload(fake, store, tmp_path):
         assert ("GET", "/oauth2/applications/@me") in fake.requests
         assert len(fake.identifies) == 1 and fake.identifies[0]["intents"] == bot.intents.value
         assert bot.synced is True
+        assert heartbeat_age(tmp_path)[1] == "connected"  # for `tunesmith doctor --health`
     assert len(fake.sync_calls) == 1
     scope, payload = fake.sync_calls[0]
     assert scope is None  # global
