@@ -106,7 +106,6 @@ def build_commands() -> list[app_commands.Command | app_commands.Group]:
                         style: str | None = None) -> None:
         await interaction.client.continue_command(interaction, abc, file, length, style)
 
-
     @app_commands.command(name="rate", description="Rate a tune from 1 to 5 stars (rating again changes your vote)")
     @app_commands.describe(tune="The tune id (shown under each posted tune)", stars="1 (poor) to 5 (great)")
     async def rate(interaction: discord.Interaction, tune: str, stars: app_commands.Range[int, 1, 5]) -> None:
@@ -126,7 +125,6 @@ def build_commands() -> list[app_commands.Command | app_commands.Group]:
     @app_commands.command(name="help", description="How to use Tunesmith: commands, styles and buttons")
     async def help_(interaction: discord.Interaction) -> None:
         await interaction.response.send_message(embed=help_embed(), ephemeral=True)
-
 
     @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
     async def stats(interaction: discord.Interaction) -> None:
@@ -473,7 +471,6 @@ class TunesmithBot(discord.Client):
         self.progress_every = PROGRESS_EVERY
         self.synced: bool | None = None  # after setup_hook: did this start push the commands?
         self.flows: set[asyncio.Task] = set()
-        self.inflight: dict[tuple, int] = {}  # (guild, user) -> requests on the way (per-guild limit)
         self._guild_settings: dict[int, object] = {}
         self._heartbeat_task: asyncio.Task | None = None
 
@@ -490,7 +487,7 @@ class TunesmithBot(discord.Client):
         guild = self.sync_scope()
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        return [c.to_dict(self.tree) for c in self.tree._get_all_commands(guild=guild)]
+        return [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
 
     async def sync_commands(self, force: bool = False) -> bool:
         """Push the commands when they differ from the last push (hash kept in the store), or when forced."""
@@ -776,10 +773,6 @@ class TunesmithBot(discord.Client):
             raise FrontEndError(f"on this server I compose only in {where}")
         if gs.default_instrument and isinstance(request, ComposeRequest) and request.instrument is None:
             request = dataclasses.replace(request, instrument=gs.default_instrument)
-        key = (guild_id, user.id)
-        if gs.per_user_limit and self.inflight.get(key, 0) >= gs.per_user_limit:
-            raise FrontEndError(f"this server allows {gs.per_user_limit} tune(s) per person at a time; "
-                                "wait for yours to finish")
 
         progress: Progress | None = None
         latest = ["Queued"]
@@ -792,8 +785,7 @@ class TunesmithBot(discord.Client):
                 progress.update(latest[0])
 
         job = await self.queue.submit(user.id, request, on_progress, guild_id=guild_id, channel_id=channel_id,
-                                      parent_id=parent_id)  # BusyError / UserLimitError: ValueErrors
-        self.inflight[key] = self.inflight.get(key, 0) + 1
+                                      parent_id=parent_id, max_jobs=gs.per_user_limit)  # BusyError etc.: ValueErrors
         task = asyncio.current_task()
         self.flows.add(task)
         try:
@@ -818,9 +810,6 @@ class TunesmithBot(discord.Client):
                     text = "Tunesmith is restarting and your tune was cut short; please ask again in a minute."
                 await reply.fail(f"Sorry, {text}" if not text.startswith("Tunesmith") else text)
         finally:
-            self.inflight[key] -= 1
-            if not self.inflight[key]:
-                del self.inflight[key]
             self.flows.discard(task)
 
     async def _post_result(self, reply: "Reply", job, user, parent_id: str | None) -> None:

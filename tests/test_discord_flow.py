@@ -308,12 +308,15 @@ async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path, 
         rec = await fake.slash("admin settings", user=fake.user(7), per_user_limit=3)
         await fake.wait_for(lambda: rec.callback, 10, "the refusal")
         assert rec.ephemeral and "Manage Server" in rec.texts()[0]
-        rec = await fake.slash("admin settings", user=fake.owner, per_user_limit=3, default_instrument="harp")
+        rec = await fake.slash("admin settings", user=fake.owner, per_user_limit=1, default_instrument="harp")
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
         gs = await bot.store.guild_settings(fake.guild_id)
-        assert gs.per_user_limit == 3 and gs.default_instrument == "harp"
-        rec = await compose_one(fake, style="jig", length=8)
-        assert field(rec.followups[0], "Instrument") == "harp"  # the server's default instrument
+        assert gs.per_user_limit == 1 and gs.default_instrument == "harp"
+        first = await fake.slash("compose", user=fake.user(9), style="jig", length=8)
+        second = await fake.slash("compose", user=fake.user(9), style="jig", length=8)  # over this server's limit
+        await fake.wait_for(lambda: finished(first) and finished(second), 60, "both answers")
+        assert field(first.followups[0], "Instrument") == "harp"  # the server's default instrument
+        assert second.ephemeral and "limit is 1" in second.texts()[0]
         rec = await fake.slash("admin settings", user=fake.owner, allow_channel=fake.other_channel_id)
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
         assert f"<#{fake.other_channel_id}>" in rec.texts()[0]
