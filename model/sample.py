@@ -309,44 +309,52 @@ def _sample_batch(model, prompt, prime, key, meter, rhythm, rng):
     logp = [0.0] * b
     steps = [0] * b
     limit = prompt.bars * int(bar_length(meter)) * 6 + 400
-    tonic = np.zeros(len(vocab))
+    bias = torch.ones(len(vocab), dtype=torch.float64)
     for c in "Cc":
         if c in index:
-            tonic[index[c]] = 1.0
+            bias[index[c]] = TONIC_BIAS
     inv_t = 1.0 / prompt.temperature
-    for _ in range(limit):
-        probs = torch.softmax(logits * inv_t, dim=-1).double().numpy()
+    active = list(range(b))  # rows still being sampled, in the order of the batch state
+    for step in range(limit):
+        probs = torch.softmax(logits.double() * inv_t, dim=-1)
+        tonic_rows = [i for i, r in enumerate(active)
+                      if modes[r] and trackers[r].in_last_bar and trackers[r].bar_fraction >= 0.5]
+        if tonic_rows:
+            probs[tonic_rows] *= bias
+            probs[tonic_rows] /= probs[tonic_rows].sum(-1, keepdim=True)
+        raw = probs.numpy().copy()
+        nucleus = _nucleus(probs, prompt.top_p).numpy()
         next_ids = []
-        for r in range(b):
-            if done[r]:
-                next_ids.append(index[END])
-                continue
-            p = probs[r]
+        for i, r in enumerate(active):
             if modes[r] is None:  # sampling the mode letters after "K:C"
-                ch = _draw_choice(p, index, [m + "\n" for m in MODES], mode_text[r], rng)
+                ch = _draw_choice(raw[i], index, [m + "\n" for m in MODES], mode_text[r], rng)
                 mode_text[r] += ch
                 if ch == "\n":
                     modes[r] = mode_text[r][:-1]
             else:
-                t = trackers[r]
-                if t.in_last_bar and t.bar_fraction >= 0.5:
-                    p = p * (1.0 + (TONIC_BIAS - 1.0) * tonic)
-                ch = _draw_valid(p, vocab, t, prompt.top_p, rng)
-                if ch is None:
+                drawn = _draw_valid(nucleus[i], raw[i], vocab, trackers[r], rng)
+                if drawn is None:
                     dead[r] = done[r] = True
                     next_ids.append(index[END])
                     continue
-                trackers[r] = ch[1]
-                ch = ch[0]
+                ch, trackers[r] = drawn
                 if ch == END:
                     done[r] = True
-            logp[r] += float(np.log(max(probs[r][index[ch]], 1e-12)))
+            logp[r] += float(np.log(max(raw[i][index[ch]], 1e-12)))
             steps[r] += 1
             texts[r] += ch
             next_ids.append(index[ch])
-        if all(done):
+        finished = [r for r in range(b) if done[r] and not dead[r]]
+        if len(finished) >= (b + 1) // 2 and step > 1.3 * max(steps[r] for r in finished):
+            break  # enough candidates; do not wait for a rambling one
+        keep = [i for i, r in enumerate(active) if not done[r]]
+        if not keep:
             break
-        logits, state = net(torch.tensor(next_ids).view(b, 1), state)
+        x = torch.tensor(next_ids).view(-1, 1)
+        if len(keep) < len(active):  # drop finished rows from the batch
+            x, state = x[keep], (state[0][:, keep], state[1][:, keep])
+            active = [active[i] for i in keep]
+        logits, state = net(x, state)
         logits = logits[:, -1, :]
     out = []
     for r in range(b):
@@ -368,20 +376,18 @@ def _draw_choice(p, index, options, typed, rng):
     return allowed[int(rng.choice(len(allowed), p=w / w.sum()))]
 
 
-def _nucleus(p: np.ndarray, top_p: float) -> np.ndarray:
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Top-p for a batch: keep the smallest set of most likely symbols holding top_p of the mass."""
     if top_p >= 1.0:
-        return p
-    order = np.argsort(-p, kind="stable")
-    cum = np.cumsum(p[order])
-    keep = order[: int(np.searchsorted(cum, top_p * cum[-1])) + 1]
-    q = np.zeros_like(p)
-    q[keep] = p[keep]
-    return q
+        return probs.clone()
+    sorted_p, order = probs.sort(dim=-1, descending=True, stable=True)
+    drop = (sorted_p.cumsum(-1) - sorted_p) > top_p
+    return probs.scatter(-1, order, sorted_p.masked_fill(drop, 0.0))
 
 
-def _draw_valid(p: np.ndarray, vocab: str, tracker: BarTracker, top_p: float, rng):
-    """Draw a character the tracker accepts: -> (char, advanced tracker) or None at a dead end."""
-    q = _nucleus(p, top_p)
+def _draw_valid(q: np.ndarray, p: np.ndarray, vocab: str, tracker: BarTracker, rng):
+    """Draw from `q` (the nucleus) a character the tracker accepts, falling back to the whole
+    distribution `p`: -> (char, advanced tracker), or None at a dead end."""
     for _ in range(_REDRAWS):
         total = q.sum()
         if total <= 0:

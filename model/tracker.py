@@ -81,8 +81,7 @@ class BarTracker:
 
     def copy(self) -> "BarTracker":
         new = BarTracker.__new__(BarTracker)
-        for s in BarTracker.__slots__:
-            setattr(new, s, getattr(self, s))
+        _copy_slots(self, new)
         return new
 
     # ------------------------------------------------------------ public helpers
@@ -468,3 +467,14 @@ def _fixed_text(q: int) -> str:
 
 
 _Q_TEXT = {q: t for t, q in Q_LENGTHS.items()}
+
+
+def _make_copier():
+    """A function copying every slot with plain assignments (the sampler copies a tracker per character)."""
+    lines = ["def _copy_slots(a, b):"] + [f"    b.{n} = a.{n}" for n in BarTracker.__slots__]
+    scope: dict = {}
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from our own slot names
+    return scope["_copy_slots"]
+
+
+_copy_slots = _make_copier()
