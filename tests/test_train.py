@@ -1,0 +1,32 @@
+"""model/train.py: fine-tuning from the shipped weights writes usable weights and a card."""
+import json
+
+import pytest
+
+from model.sample import AbcPrompt, compose_abc, load_abc_model
+from model.train import finetune
+
+TUNES = [
+    "X:1\nT:One\nR:jig\nM:6/8\nL:1/8\nK:D\nA|dfa afd|gbg faf|ede fdB|A3 A2:|\n",
+    "X:2\nT:Two\nR:reel\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dBAG|FGAB cAFA|G2GF G4:|\n",
+]
+
+
+def test_finetune_writes_weights_and_card(tmp_path):
+    base = load_abc_model()
+    out = finetune(None, TUNES + ["this is not ABC"], tmp_path / "ft", epochs=1, seed=3, threads=1,
+                   log=lambda m: None)
+    assert out == tmp_path / "ft" / "abc.pt" and out.exists()
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["base_model_version"] == base.version
+    assert card["finetune"]["extra_tunes"] == 2 and card["finetune"]["skipped"] == 1
+    assert card["model_version"] != base.version
+    tuned = load_abc_model(out)
+    assert tuned is not base and tuned.vocab == base.vocab
+    g = compose_abc(tuned, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=8, seed=1))
+    assert g.model_version == card["model_version"] and g.bars == 8
+
+
+def test_finetune_refuses_when_nothing_is_usable(tmp_path):
+    with pytest.raises(ValueError, match="none of the"):
+        finetune(None, ["hello", "X:1\nK:D\n"], tmp_path / "ft", epochs=1, log=lambda m: None)
