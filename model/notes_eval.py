@@ -142,6 +142,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--temperature", type=float, default=0.9)
+    p.add_argument("--meter", choices=sorted(notes.METERS), default=None, help="default: the chorale style's (4/4)")
     p.add_argument("--raw", action="store_true", help="also sample with no steering rules, for comparison")
     p.add_argument("--write-card", action="store_true", help="store the results in the model card (.json beside the weights)")
     return p.parse_args(argv)
@@ -176,12 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         checks = []
         for seed in range(args.samples):
-            prompt = NotesPrompt(bars=args.bars, temperature=args.temperature, seed=seed)
+            prompt = NotesPrompt(bars=args.bars, temperature=args.temperature, seed=seed, meter=args.meter)
             if steer:
                 checks.append(piece_checks(compose_notes(model, prompt).grid))
             else:
                 checks.append(piece_checks(_raw_sample(model, prompt)))
-        report[f"samples_{label}"] = {**summarise(checks), "bars": args.bars, "temperature": args.temperature,
+        report[f"samples_{label}"] = {**summarise(checks), "bars": args.bars, "meter": args.meter or "4/4",
+                                      "temperature": args.temperature,
                                       "seconds_each": round((time.perf_counter() - started) / args.samples, 3)}
     print("\nsamples (and the validation chorales for reference):")
     for name in ["bach_validation"] + [f"samples_{label}" for label, _ in runs]:

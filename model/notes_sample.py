@@ -23,7 +23,7 @@ from model.notes_nets import NotesConfig, NotesLSTM, Stepper
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "notes.pt"
 MAX_REPEATS = 8
-CHROMATIC_PENALTY = 2.0  # subtracted from the logit of an out-of-key pitch
+CHROMATIC_PENALTY = 1.0  # subtracted from the logit of an out-of-key pitch
 MAX_BARS = 128
 
 # The note-model styles and what they mean to the model (the bot's style table names them).
