@@ -50,6 +50,12 @@ def windowed_chars(net, prime: list[int], n: int, gen: torch.Generator, window: 
 
 
 def main() -> int:
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--card", action="store_true", help="also write the figures into the model card")
+    args = ap.parse_args()
     model = load_abc_model()
     cfg = model.net.config
     print(f"model {model.version}: {cfg.layers}x{cfg.hidden} LSTM, embed {cfg.embed}, vocab {len(cfg.vocab)}")
@@ -69,6 +75,16 @@ def main() -> int:
     print(f"stateful sampling:        {fast:8.0f} chars/s")
     print(f"windowed re-run (100):    {slow:8.0f} chars/s")
     print(f"ratio stateful/windowed:  {fast / slow:8.1f}x                            goal >= 30x")
+    if args.card:
+        card_path = model.path.with_suffix(".json")
+        card = json.loads(card_path.read_text())
+        card["sampling_speed"] = {
+            "jig_32_bars_batch1_s": round(one, 3), "jig_32_bars_8_candidates_s": round(eight, 3),
+            "stateful_chars_per_s": round(fast), "windowed_chars_per_s": round(slow, 1),
+            "ratio": round(fast / slow, 1), "command": "python bench/sample.py --card",
+            "note": "1 torch thread, oneDNN off; figures depend on the machine's load"}
+        card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote the figures into {card_path}")
     return 0
 
 

@@ -178,7 +178,7 @@ class _Prime:
     out_header: str  # the whole header of the output tune
     out_body: str  # the user's body, verbatim, plus the separator
     unit_scale: Fraction  # canonical length / user's written length
-    user_bars: int
+    user_bars: int  # complete bar segments the user wrote (the novelty check starts after them)
 
 
 def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
@@ -219,7 +219,14 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
         f"R:{fields.get('R') or rhythm}", f"M:{fields.get('M', tune.meter)}", f"L:{unit}", *keep,
         f"K:{fields['K']}"])
     return _Prime(header_text(rhythm, tune.meter, tune.key.mode) + body_c, tracker, tune.key, tune.meter,
-                  rhythm, out_header, user_body + sep, UNIT / unit, tracker.bars)
+                  rhythm, out_header, user_body + sep, UNIT / unit, _complete_bars(body_c))
+
+
+def _complete_bars(body: str) -> int:
+    from model.novelty import bars_of
+
+    n = len(bars_of(body))
+    return n if body.rstrip().endswith(("|", "]", ":", "1", "2")) else max(0, n - 1)
 
 
 # ------------------------------------------------------------------ the sampler

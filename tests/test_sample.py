@@ -122,3 +122,17 @@ def test_novelty_index_rejects_corpus_copies(model):
     assert len(bars_of(tune)) >= 4
     g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", "Dmaj", bars=16, seed=4))
     assert not model.novelty.copies(g.body_c)
+
+
+def test_continuing_a_known_tune_is_not_a_copy_of_itself(model):
+    from model.data import load_corpus
+    from model.novelty import bars_of
+
+    tune = next(t for t in load_corpus().train if t.startswith("R:jig\nM:6/8") and "K:Cmaj" in t
+                and len(bars_of(t)) >= 8 and "(3" not in t)
+    body = tune.split("K:Cmaj\n", 1)[1]
+    first_line = body.split("\n")[0]
+    user = "X:1\nM:6/8\nL:1/8\nK:C\n" + first_line + "\n"
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=len(bars_of(first_line)) + 6, seed=1,
+                                     prime_abc=user))
+    assert first_line in g.abc and g.copies_rejected <= g.candidates
