@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -263,13 +264,16 @@ class InteractionReply(Reply):
         return await self._to_channel(content="here is your tune:", embed=embed, files=_files(files), view=view)
 
     async def fail(self, text: str) -> None:
-        try:
-            if self.token_alive():
+        """An ephemeral note to the requester; the public "thinking" message goes away."""
+        if self.token_alive():
+            try:
                 await self.interaction.followup.send(text, ephemeral=True)
-                await self.interaction.delete_original_response()
+            except discord.HTTPException as exc:
+                log.warning("could not send an ephemeral error (%s); posting to the channel", exc)
+            else:
+                with contextlib.suppress(discord.HTTPException):
+                    await self.interaction.delete_original_response()
                 return
-        except discord.HTTPException as exc:
-            log.warning("could not send an ephemeral error (%s); posting to the channel", exc)
         await self._to_channel(content=text)
 
 
