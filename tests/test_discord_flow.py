@@ -334,7 +334,7 @@ async def test_text_form_composes_when_message_commands_are_enabled(fake, tmp_pa
         before = set(fake.messages)
         await fake.say("!compose style:jig length:8", fake.user(8))
         await fake.wait_for(lambda: any(m["attachments"] for m in new_posts(fake, before)), 60, "the posted tune")
-        await fake.say("!compose style:jig length:999", fake.user(8))
+        await fake.say(f"<@{fake.bot_user.id}> compose style:jig length:999", fake.user(8))  # the @mention form
         await fake.wait_for(lambda: any("length" in m["content"] for m in new_posts(fake, before)), 10, "the error reply")
     posted = next(m for m in new_posts(fake, before) if m["attachments"])
     assert len(posted["attachments"]) == 4 and posted["components"]

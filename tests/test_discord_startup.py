@@ -125,3 +125,11 @@ def test_button_custom_ids_fit_discord_limits():
 
 def test_commands_build_twice():  # a fresh tree per bot: restart in one process works
     assert [c.name for c in build_commands()] == [c.name for c in build_commands()]
+
+
+def test_run_without_a_token_says_what_to_do(monkeypatch, tmp_path, capsys):
+    from bot.discord_app import main
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
+    assert main([]) == 2
+    assert "DISCORD_TOKEN is not set" in capsys.readouterr().err
