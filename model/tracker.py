@@ -44,7 +44,7 @@ class BarTracker:
     __slots__ = ("full", "target", "elapsed", "mode", "acc", "upper", "len_str", "kind", "has_pitch",
                  "fixed", "tuplet_left", "last_free", "bar_str", "bars", "pickup", "pending_pickup",
                  "need_section", "counting", "may_pickup", "last", "notes_in_bar", "ended", "last_pitch",
-                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars", "repeat_open")
+                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars", "repeat_open", "note_text", "tie_to")
 
     def __init__(self, meter: str, target: int | None = None):
         self.full = int(bar_length(meter) * 4)
@@ -78,6 +78,8 @@ class BarTracker:
         self.last_token = ""  # the last complete bar line
         self.part_bars = 0  # bars since the last part ended
         self.repeat_open = False  # a |: waits for its :|
+        self.note_text = ""  # letter and octave marks of the open note
+        self.tie_to = ""  # when composing: the pitch a tie must continue with
 
     def copy(self) -> "BarTracker":
         new = BarTracker.__new__(BarTracker)
@@ -169,6 +171,8 @@ class BarTracker:
             raise TrackerError(f"{ch!r} cannot start an element")
 
     def _start(self, ch: str) -> None:
+        if self.tie_to and ch != self.tie_to[0]:
+            raise TrackerError("a tie joins two notes of the same pitch")
         if ch == "{":
             if self.mode == "needs_note" or self.last == "}":
                 raise TrackerError("grace notes cannot come here")
@@ -203,6 +207,7 @@ class BarTracker:
     def _letter(self, ch: str) -> None:
         self.kind, self.len_str, self.mode, self.upper = "note", "", "open", ch.isupper()
         self.octave = 0
+        self.note_text = ch
         self.last_pitch = self.acc + ch if self.mode != "chord" else ""
         self.acc = ""
 
@@ -241,6 +246,10 @@ class BarTracker:
 
     def _open(self, ch: str) -> None:
         """A note/rest/chord is open: its octave marks and length may still grow."""
+        if self.tie_to and ch not in "',":  # the pitch is complete: it must be the tied one
+            if self.note_text != self.tie_to or self.kind != "note":
+                raise TrackerError("a tie joins two notes of the same pitch")
+            self.tie_to = ""
         if ch in _DIGITS:
             s = self.len_str + ch
             best = _PREFIX_MIN.get(s)
@@ -261,11 +270,20 @@ class BarTracker:
             self.octave += 1
             if self.octave > MAX_OCTAVE_MARKS:
                 raise TrackerError("the note is out of range")
+            self.note_text += ch
+            if self.tie_to and not self.tie_to.startswith(self.note_text):
+                raise TrackerError("a tie joins two notes of the same pitch")
             return
         self._commit()
         if ch == "-":
             if self.kind == "rest":
                 raise TrackerError("a rest cannot be tied")
+            if self.target is not None:
+                if self.kind != "note":
+                    raise TrackerError("only single notes are tied")
+                if self.in_last_bar and self.elapsed >= self._limit():
+                    raise TrackerError("the last note cannot be tied")
+                self.tie_to = self.note_text
             self.mode, self.kind = "free", ""
             return
         if ch in "<>":

@@ -95,3 +95,11 @@ def test_copy_is_independent():
     u = t.copy()
     u.feed("d")
     assert t.elapsed == 12 and u.mode == "open" and t.mode == "free"
+
+
+def test_when_composing_a_tie_joins_the_same_pitch():
+    feed("6/8", "A3-A2B|", target=4)
+    feed("6/8", "d3 e2f-|f3 d3|", target=4)  # across the bar line
+    assert "same pitch" in refuses("6/8", "A3-B2B|", target=4)
+    assert "same pitch" in refuses("6/8", "a3-a'2B|", target=4)
+    assert "cannot be tied" in refuses("6/8", "A6-", target=1)
