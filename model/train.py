@@ -250,7 +250,13 @@ def main(argv: list[str]) -> int:
                     log=lambda m: print(m, file=sys.stderr, flush=True))
     if args.export:
         export(Path(cfg.run_dir), args.export, {
-            "kind": "abc char-RNN", "data": {k: v for k, v in corpus.stats.items() if k != "keys"},
+            "kind": "abc char-RNN",
+            "sources": [f"music21 corpus: {c}" for c in data.COLLECTIONS] + [
+                "oneills1850 de-duplicated by tune number; exact duplicates dropped; no essenFolksong, "
+                "no thesession.org data"],
+            "key_handling": "every tune normalised to a C tonic keeping its mode (maj/min/dor/mix); the sampler "
+                            "transposes to the requested tonic with re-spelled accidentals",
+            "data": {k: v for k, v in corpus.stats.items() if k != "keys"},
             "keys": corpus.stats["keys"], "training": asdict(cfg) | summary,
             "command": "tunesmith train abc " + " ".join(argv)})
         print(f"exported {args.export}", file=sys.stderr)
