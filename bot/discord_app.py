@@ -331,12 +331,13 @@ class Progress:
             await asyncio.sleep(wait)  # Discord's pace for edits, not synchronisation
 
     async def _edit(self, text: str) -> None:
-        self.last_edit = time.monotonic()
         try:
             await self.reply.edit(text)
             self.shown = text
         except discord.HTTPException as exc:
             log.warning("progress edit failed: %s", exc)
+        finally:
+            self.last_edit = time.monotonic()  # counted from Discord's answer: a slow request cannot bunch two up
 
     async def _run(self) -> None:
         while True:
