@@ -3,9 +3,10 @@
     python bench/notes.py [--repeat 5] [--weights PATH]
 
 Prints, for 8, 16 and 32 bars: sampling alone and the whole compose_notes (sampling + MIDI +
-MusicXML), median wall and CPU seconds of --repeat runs; then sampling 16 bars with oneDNN on vs
-off side by side (interleaved, so both see the same machine load) and the ratio. Goal: 16 bars in
-<= 0.5 s. Other work on the machine slows wall times; the CPU times show our own cost.
+MusicXML), median wall and CPU seconds of --repeat runs; then the network alone stepping 640
+tokens: our Stepper against nn.LSTM per token with oneDNN off and on, side by side (interleaved,
+so all see the same machine load), with ratios. Goal: 16 bars in <= 0.5 s. Other work on the
+machine slows wall times; the CPU times show our own cost.
 """
 from __future__ import annotations
 
@@ -60,16 +61,34 @@ def main() -> int:
         goal = f"cpu {'met' if cc <= 0.5 else 'MISSED'}, wall {'met' if cw <= 0.5 else 'MISSED'}" if bars == 16 else ""
         print(f"{bars:>4} {tokens:>7} {sw:>11.3f}s {sc:>10.3f}s {cw:>12.3f}s {cc:>11.3f}s  {goal}")
 
-    on, off = [], []
-    for seed in range(args.repeat):
-        for flag, store in ((True, on), (False, off)):
-            torch.backends.mkldnn.enabled = flag
-            store.append(timed(lambda: sample_grid(model, meter="4/4", mode="major", shift=0, bars=16,
-                                                  temperature=0.9, seed=seed)))
+    # The network alone, 640 tokens (16 bars) one at a time: our Stepper against nn.LSTM called per
+    # token with oneDNN on and off, interleaved so all three see the same load.
+    tokens = torch.randint(0, len(notes.VOCAB), (640,), generator=torch.Generator().manual_seed(0)).tolist()
+
+    def stepper_run():
+        model.stepper.reset()
+        for t in tokens:
+            model.stepper.step(t)
+
+    def lstm_run():
+        state = None
+        with torch.inference_mode():
+            for t in tokens:
+                _, state = model.net(torch.tensor([[t]]), state)
+
+    runs = {"stepper": [], "nn.LSTM, oneDNN off": [], "nn.LSTM, oneDNN on": []}
+    for _ in range(args.repeat):
+        torch.backends.mkldnn.enabled = False
+        runs["stepper"].append(timed(stepper_run))
+        runs["nn.LSTM, oneDNN off"].append(timed(lstm_run))
+        torch.backends.mkldnn.enabled = True
+        runs["nn.LSTM, oneDNN on"].append(timed(lstm_run))
     torch.backends.mkldnn.enabled = False
-    (onw, onc), (offw, offc) = median_pair(on), median_pair(off)
-    print(f"\nsampling 16 bars, one thread: oneDNN on {onw:.3f} s wall ({onc:.3f} cpu), "
-          f"off {offw:.3f} s wall ({offc:.3f} cpu); on/off = {onw / offw:.2f}x")
+    base = median_pair(runs["stepper"])[0]
+    print("\n640 tokens one at a time (the network only), one thread:")
+    for name, pairs in runs.items():
+        wall, cpu = median_pair(pairs)
+        print(f"  {name:<20} {wall:.3f} s wall ({cpu:.3f} cpu)  {wall / base:.2f}x the stepper  {640 / wall:,.0f} tokens/s")
     return 0
 
 

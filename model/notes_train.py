@@ -102,7 +102,7 @@ def save(model: NotesLSTM, path: Path, card: dict) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tunesmith train notes", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="weights file (model card written beside it as .json)")
-    p.add_argument("--epochs", type=int, default=24)
+    p.add_argument("--epochs", type=int, default=36)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--window", type=int, default=64, help="grid steps (eighth notes) per training window")
     p.add_argument("--embed", type=int, default=128)
