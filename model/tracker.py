@@ -44,7 +44,7 @@ class BarTracker:
     __slots__ = ("full", "target", "elapsed", "mode", "acc", "upper", "len_str", "kind", "has_pitch",
                  "fixed", "tuplet_left", "last_free", "bar_str", "bars", "pickup", "pending_pickup",
                  "need_section", "counting", "may_pickup", "last", "notes_in_bar", "ended", "last_pitch",
-                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars", "repeat_open", "note_text", "tie_to")
+                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars", "repeat_open", "note_text", "tie_to", "repeats_closed")
 
     def __init__(self, meter: str, target: int | None = None):
         self.full = int(bar_length(meter) * 4)
@@ -80,6 +80,7 @@ class BarTracker:
         self.repeat_open = False  # a |: waits for its :|
         self.note_text = ""  # letter and octave marks of the open note
         self.tie_to = ""  # when composing: the pitch a tie must continue with
+        self.repeats_closed = False  # a :| or :: has been written
 
     def copy(self) -> "BarTracker":
         new = BarTracker.__new__(BarTracker)
@@ -380,16 +381,24 @@ class BarTracker:
         allowed -= {"|1"} if self.ending else {"|2", ":|2"} if self.ending != 1 else set()
         if self.target is None:
             return allowed, why
-        final = self.counting and self.bars + 1 == self.target
-        if final:
-            return allowed & ({":|"} if self.repeat_open else set(FINAL_BARS)), \
-                "the last bar must end with |] or :| (closing any open repeat)"
+        # when composing, repeats and endings must be ones abc2midi reads without complaint
+        closing_ok = self.repeat_open or not self.repeats_closed  # may :| :: :|2 close a repeat here?
+        nb = self.bars + (1 if self.counting else 0)  # bars written once this one is closed
+        if nb == self.target:
+            final = {":|"} if self.repeat_open else set(FINAL_BARS) if closing_ok else {"|]"}
+            return allowed & final, "the last bar must end with |] or :| (closing any open repeat)"
         allowed.discard("|]")
         if self.part_bars + (1 if self.counting else 0) < MIN_PART_BARS:
             allowed -= {":|", "::", "||", "|:", ":|2"} if self.need_section else {":|", "::", "||"}
             why = f"a part has at least {MIN_PART_BARS} bars"
         if self.repeat_open:
             allowed -= {"|:", "||"}
+        if not closing_ok:
+            allowed -= {":|", "::", ":|2", "|1"}
+        if nb + 2 > self.target:
+            allowed.discard("|1")  # no room left for the second ending
+        if self.ending == 1:  # a first ending closes only with :|2
+            allowed &= {":|2"} if nb >= self.target - 1 else {"|", ":|2"}
         return allowed, why
 
     def _check_bar_prefix(self) -> None:
@@ -419,6 +428,8 @@ class BarTracker:
         if s not in allowed:
             raise TrackerError(why)
         self.last_token = s
+        if s in (":|", "::", ":|2"):
+            self.repeats_closed = True
         if s in ("|:", "::"):
             self.repeat_open = True
         elif s in (":|", ":|2", "|]", "||"):
