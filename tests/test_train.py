@@ -30,3 +30,19 @@ def test_finetune_writes_weights_and_card(tmp_path):
 def test_finetune_refuses_when_nothing_is_usable(tmp_path):
     with pytest.raises(ValueError, match="none of the"):
         finetune(None, ["hello", "X:1\nK:D\n"], tmp_path / "ft", epochs=1, log=lambda m: None)
+
+
+def test_train_checkpoints_and_resumes(tmp_path):
+    from model.data import load_corpus
+    from model.train import TrainConfig, train
+
+    tunes = load_corpus().train[:6]
+    cfg = TrainConfig(run_dir=str(tmp_path / "run"), epochs=1, minutes=5, batch=2, seq=16, embed=8, hidden=16,
+                      layers=1, threads=1, seed=5)
+    first = train(cfg, tunes, tunes[:2], log=lambda m: None)
+    assert (tmp_path / "run" / "best.pt").exists() and first["epochs"] == 1
+    cfg.epochs = 2
+    second = train(cfg, tunes, tunes[:2], resume=True, log=lambda m: None)
+    assert [h["epoch"] for h in second["history"]] == [1, 2]
+    assert second["history"][0] == first["history"][0]
+    assert second["history"][1]["train_bits"] < first["history"][0]["train_bits"]  # it went on learning
