@@ -4,8 +4,8 @@
    of the LSTM beside simple baselines fitted on the training chorales: a unigram model and
    Witten-Bell interpolated n-gram models over the same tokens.
 2. Samples (seeds 0..N-1, the seed picks the key): notes in key, longest run of one repeated
-   pitch in a voice, notes inside the voice ranges, time with two or more voices sounding, and
-   endings on a tonic chord. The same figures for the validation chorales themselves, and for
+   pitch in a voice, notes inside the voice ranges, time with two or more voices sounding,
+   endings on a tonic chord, and parallel fifths/octaves (per pair of voices that both move). The same figures for the validation chorales themselves, and for
    the model sampled with no steering rules (--raw), show what the rules add.
 """
 from __future__ import annotations
@@ -106,6 +106,18 @@ def piece_checks(grid: notes.NoteGrid) -> dict:
             elif p == notes.REST:
                 run, last = 0, None
     two_voices = sum(sum(p is not None for p in sounding(grid, t)) >= 2 for t in range(grid.steps))
+    parallels, moving_pairs, previous = 0, 0, None
+    for t in range(grid.steps):
+        current = sounding(grid, t)
+        if previous is not None:
+            for i in range(len(current)):
+                for j in range(i + 1, len(current)):
+                    a0, b0, a1, b1 = previous[i], previous[j], current[i], current[j]
+                    if None in (a0, b0, a1, b1) or a0 == a1 or b0 == b1:
+                        continue  # a voice is silent or holds: no parallel motion
+                    moving_pairs += 1
+                    parallels += (a0 - b0) % 12 in (0, 7) and (a1 - b1) % 12 == (a0 - b0) % 12
+        previous = current
     final = sounding(grid, grid.steps - 1)
     triad = tonic_triad(grid.tonic, grid.mode)
     ends_on_tonic = final[-1] is not None and final[-1] % 12 == grid.tonic and all(p is None or p % 12 in triad for p in final)
@@ -117,6 +129,8 @@ def piece_checks(grid: notes.NoteGrid) -> dict:
         "two_voice_steps": two_voices,
         "steps": grid.steps,
         "ends_on_tonic": ends_on_tonic,
+        "parallels": parallels,  # fifths, octaves or unisons moving in parallel between two voices
+        "moving_pairs": moving_pairs,
     }
 
 
@@ -130,6 +144,9 @@ def summarise(checks: list[dict]) -> dict:
         "pieces_with_run_over_8": sum(c["longest_run"] > 8 for c in checks),
         "two_voices_pct_of_time": round(100 * sum(c["two_voice_steps"] for c in checks) / sum(c["steps"] for c in checks), 2),
         "ends_on_tonic_pct": round(100 * sum(c["ends_on_tonic"] for c in checks) / len(checks), 1),
+        "parallel_5ths_8ves_pct_of_moves": round(
+            100 * sum(c["parallels"] for c in checks) / max(1, sum(c["moving_pairs"] for c in checks)), 2
+        ),
     }
 
 

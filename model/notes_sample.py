@@ -6,6 +6,7 @@ where the last two bars are, so it cadences on time. A few rules steer each voic
   - every voice stays in its SATB range (after transposing to the requested key);
   - notes outside the key are allowed but made less likely (CHROMATIC_PENALTY);
   - a voice never repeats one pitch more than MAX_REPEATS times in a row;
+  - no parallel fifths or octaves (or unisons) between two voices that both move;
   - the last bar starts with a tonic chord (root in the bass) that is held to the end.
 The model works with tonic C; the result is transposed to the requested key.
 """
@@ -160,6 +161,23 @@ class _Rules:
             bias[keep] = 0.0
         return bias
 
+    def no_parallels(self, bias: torch.Tensor, before: list[int | None], now: list[int | None], voice: int) -> torch.Tensor:
+        """Forbid the pitches that would make parallel fifths or octaves with a voice above that
+        has just moved (before: the pitches sounding at the previous step; now: this step's, for
+        the voices above). Keeps the bias as it was if that would forbid everything."""
+        mine = before[voice]
+        if mine is None:
+            return bias
+        banned = bias.clone()
+        for upper in range(voice):
+            old, new = before[upper], now[upper]
+            if old is None or new is None or old == new or (old - mine) % 12 not in (0, 7):
+                continue
+            for p in range(max(notes.PITCH_LOW, new - 36), min(notes.PITCH_HIGH, new) + 1):
+                if p != mine and (new - p) % 12 == (old - mine) % 12:
+                    banned[self.pitch_id[p]] = float("-inf")
+        return banned if torch.isfinite(banned).any() else bias
+
 
 def sample_grid(
     model: NotesModel, *, meter: str, mode: str, shift: int, bars: int, temperature: float, seed: int, steer: bool = True
@@ -186,8 +204,12 @@ def sample_grid(
             final = None
             if t >= steps - spb:
                 final = "chord" if t == steps - spb else "hold"
+            before = list(sounding)
             for v in range(len(notes.VOICES)):
-                bias = rules.bias(v, sounding[v], repeats[v], final) if steer else rules.free[v]
+                if steer:
+                    bias = rules.no_parallels(rules.bias(v, sounding[v], repeats[v], final), before, sounding, v)
+                else:
+                    bias = rules.free[v]
                 scores = logits / temperature + bias
                 choice = int(torch.multinomial(torch.softmax(scores, -1), 1, generator=generator))
                 value = token_value[choice]

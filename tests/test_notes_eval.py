@@ -52,3 +52,16 @@ def test_summary_percentages():
     summary = summarise([a, a])
     assert summary["pieces"] == 2 and summary["in_key_pct"] == pytest.approx(87.5)
     assert summary["pieces_with_run_over_8"] == 0 and summary["two_voices_pct_of_time"] == 100.0
+
+
+def test_parallel_fifths_and_octaves_are_counted_only_when_both_voices_move():
+    checks = piece_checks(grid([
+        [67, 69, 69, 72],
+        [60, 62, 60, 65],
+        [55, 55, 52, 53],
+        [48, 50, 45, 41],
+    ]))
+    # step 0->1: S, A, B move (T holds): pairs S-A (5th->5th: yes), S-B (19 -> 19: yes), A-B (12 -> 12: yes)
+    # step 1->2: S holds; A-T, A-B, T-B move: A 62->60, T 55->52, B 50->45: A-T 7->8 no, A-B 12->15 no, T-B 5->7 no
+    # step 2->3: all move: S-A 9->7 no, S-T 17->19 no, S-B 24->31 no, A-T 8->12 no, A-B 15->24 no, T-B 7->12 no
+    assert checks["moving_pairs"] == 3 + 3 + 6 and checks["parallels"] == 3

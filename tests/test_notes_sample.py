@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import mido
 import pytest
+import torch
 from music21 import converter
 
 from model import notes
@@ -117,3 +118,17 @@ def test_the_sampling_stepper_computes_what_the_network_computes(model):
     stepper = Stepper(model.net)
     got = torch.stack([stepper.step(int(t)) for t in tokens[0]])
     assert torch.allclose(got, expected[0], atol=1e-4)
+
+
+def test_the_parallel_rule_bans_exactly_the_parallel_pitches():
+    from model.notes_sample import _Rules
+
+    rules = _Rules("major", 0)
+    base = rules.bias(1, 60, (60, 1), None)  # the alto sounds C4
+    # the soprano moved G4 -> A4 over the alto's C4 (a fifth): the alto may not move to D
+    banned = rules.no_parallels(base, [67, 60, None, None], [69, None, None, None], 1)
+    newly = {notes.VOCAB[i] for i in range(len(notes.VOCAB)) if banned[i] == float("-inf") and base[i] != float("-inf")}
+    assert newly == {"n62"}  # D4: the only D in the alto's range
+    # if the soprano holds, or the alto is silent, nothing is banned
+    assert torch.equal(rules.no_parallels(base, [67, 60, None, None], [67, None, None, None], 1), base)
+    assert torch.equal(rules.no_parallels(base, [67, None, None, None], [69, None, None, None], 1), base)
