@@ -86,7 +86,8 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
             tune = parse_tune(raw)
             text = to_canonical(tune)
         except (AbcError, ValueError) as e:
-            reasons["unparsed: " + re.sub(r" at line.*| \(.*|'.*", "", str(e))[:60]] += 1
+            reasons["unparsed: " + re.sub(r" at line.*| \(.*|'.*|\s*[{\[(\"!+].*", "",
+                                          re.sub(r"^line \d+: ", "", str(e))).strip()[:60]] += 1
             continue
         bad = is_valid_tune(text)
         if bad:
