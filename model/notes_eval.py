@@ -5,7 +5,8 @@
    Witten-Bell interpolated n-gram models over the same tokens.
 2. Samples (seeds 0..N-1, the seed picks the key): notes in key, longest run of one repeated
    pitch in a voice, notes inside the voice ranges, time with two or more voices sounding,
-   endings on a tonic chord, and parallel fifths/octaves (per pair of voices that both move). The same figures for the validation chorales themselves, and for
+   endings on a tonic chord, endings whose bass goes dominant -> tonic, and parallel
+   fifths/octaves (per pair of voices that both move). The same figures for the validation chorales themselves, and for
    the model sampled with no steering rules (--raw), show what the rules add.
 """
 from __future__ import annotations
@@ -121,6 +122,8 @@ def piece_checks(grid: notes.NoteGrid) -> dict:
     final = sounding(grid, grid.steps - 1)
     triad = tonic_triad(grid.tonic, grid.mode)
     ends_on_tonic = final[-1] is not None and final[-1] % 12 == grid.tonic and all(p is None or p % 12 in triad for p in final)
+    bass_onsets = [p for p in grid.voices[-1] if p >= 0]
+    bass_5_to_1 = len(bass_onsets) >= 2 and [(p - grid.tonic) % 12 for p in bass_onsets[-2:]] == [7, 0]
     return {
         "notes": len(onsets),
         "in_key": in_key,
@@ -129,6 +132,7 @@ def piece_checks(grid: notes.NoteGrid) -> dict:
         "two_voice_steps": two_voices,
         "steps": grid.steps,
         "ends_on_tonic": ends_on_tonic,
+        "bass_5_to_1": bass_5_to_1,  # an authentic cadence: the bass's last move is dominant -> tonic
         "parallels": parallels,  # fifths, octaves or unisons moving in parallel between two voices
         "moving_pairs": moving_pairs,
     }
@@ -144,6 +148,7 @@ def summarise(checks: list[dict]) -> dict:
         "pieces_with_run_over_8": sum(c["longest_run"] > 8 for c in checks),
         "two_voices_pct_of_time": round(100 * sum(c["two_voice_steps"] for c in checks) / sum(c["steps"] for c in checks), 2),
         "ends_on_tonic_pct": round(100 * sum(c["ends_on_tonic"] for c in checks) / len(checks), 1),
+        "cadence_bass_5_to_1_pct": round(100 * sum(c["bass_5_to_1"] for c in checks) / len(checks), 1),
         "parallel_5ths_8ves_pct_of_moves": round(
             100 * sum(c["parallels"] for c in checks) / max(1, sum(c["moving_pairs"] for c in checks)), 2
         ),

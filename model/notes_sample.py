@@ -7,7 +7,8 @@ where the last two bars are, so it cadences on time. A few rules steer each voic
   - notes outside the key are allowed but made less likely (CHROMATIC_PENALTY);
   - a voice never repeats one pitch more than MAX_REPEATS times in a row;
   - no parallel fifths or octaves (or unisons) between two voices that both move;
-  - the last bar starts with a tonic chord (root in the bass) that is held to the end.
+  - the piece ends with a cadence: the last beat before the last bar is a dominant chord (V or
+    V7, root in the bass) and the last bar is a tonic chord (root in the bass) held to the end.
 The model works with tonic C; the result is transposed to the requested key.
 """
 from __future__ import annotations
@@ -135,19 +136,22 @@ class _Rules:
             self.ranges.append((low, high))
         # steer=False: any voice token at all (a HOLD with nothing sounding reads as a rest)
         self.free = [torch.zeros(vocab).masked_fill(_non_voice_mask(), float("-inf"))] * len(notes.VOICES)
-        triad = {0, 7} | ({4} if mode == "major" else {3, 4})  # minor may end with a major third
-        self.final_allowed = [triad, triad, triad, {0}]  # by voice: the bass takes the root
+        tonic = {0, 7} | ({4} if mode == "major" else {3, 4})  # minor may end with a major third
+        dominant = {7, 11, 2, 5}  # V or V7 (in minor too: 11 is the raised leading note)
+        # by voice (S, A, T, B), the pitch classes allowed in the cadence; the bass takes the root
+        self.cadence = {"dominant": [dominant] * 3 + [{7}], "chord": [tonic] * 3 + [{0}]}
 
     def bias(self, voice: int, sounding: int | None, repeat: tuple[int, int], final: str | None) -> torch.Tensor:
         """sounding: the pitch this voice holds now (None: silent). repeat: (pitch, run length).
-        final: None, "chord" (the last bar's first step) or "hold" (the rest of the last bar)."""
+        final: None; "dominant" (the last beat before the last bar: V or V7, root in the bass);
+        "chord" (the last bar's first step: the tonic chord); "hold" (the rest of the last bar)."""
         bias = self.base[voice].clone()
         if sounding is None:
             bias[self.hold_id] = float("-inf")
         if repeat[1] >= MAX_REPEATS and repeat[0] in self.pitch_id:
             bias[self.pitch_id[repeat[0]]] = float("-inf")
-        if final == "chord":
-            allowed = self.final_allowed[voice]
+        if final in self.cadence:
+            allowed = self.cadence[final][voice]
             low, high = self.ranges[voice]
             bias[self.rest_id] = float("-inf")
             for p in range(low, high + 1):
@@ -159,6 +163,8 @@ class _Rules:
             keep = self.hold_id if sounding is not None else self.rest_id
             bias = torch.full_like(bias, float("-inf"))
             bias[keep] = 0.0
+        if not torch.isfinite(bias).any():  # the rules left nothing (cannot happen with 4/4 ranges; be safe)
+            bias = self.base[voice]
         return bias
 
     def no_parallels(self, bias: torch.Tensor, before: list[int | None], now: list[int | None], voice: int) -> torch.Tensor:
@@ -204,6 +210,8 @@ def sample_grid(
             final = None
             if t >= steps - spb:
                 final = "chord" if t == steps - spb else "hold"
+            elif t >= steps - spb - notes.STEPS_PER_QUARTER:
+                final = "dominant"
             before = list(sounding)
             for v in range(len(notes.VOICES)):
                 if steer:

@@ -45,6 +45,8 @@ def test_ending_checks_need_the_root_in_the_bass_and_allow_a_picardy_third():
     assert piece_checks(minor_with_major_third)["ends_on_tonic"]
     first_inversion = grid([[72], [67], [60], [52]])  # C major with E in the bass
     assert not piece_checks(first_inversion)["ends_on_tonic"]
+    authentic = grid([[71, 72], [67, 67], [62, 64], [43, 48]])  # G7-ish -> C, bass G -> C
+    assert piece_checks(authentic)["bass_5_to_1"] and not piece_checks(first_inversion)["bass_5_to_1"]
 
 
 def test_summary_percentages():

@@ -68,7 +68,7 @@ def test_the_rules_hold_in_the_piece(piece):
     checks = piece_checks(piece.grid)
     assert checks["in_range"] == checks["notes"]
     assert checks["longest_run"] <= 8
-    assert checks["ends_on_tonic"]
+    assert checks["ends_on_tonic"] and checks["bass_5_to_1"]  # a V-I cadence at the requested length
 
 
 def test_three_four_and_a_key_left_to_the_model(model):
