@@ -7,6 +7,7 @@ temporary WAV, an exact cap at `max_seconds`, and the release tail rendered unti
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import math
@@ -59,9 +60,12 @@ def find_soundfont(setting: str = "") -> Path:
                       "put a .sf2 file in soundfonts/, or set TUNESMITH_SOUNDFONT to a .sf2 file")
 
 
-def _import_fluidsynth():
+def import_fluidsynth():
+    """pyfluidsynth, imported quietly: with CI set in the environment it prints where it found the
+    library to stdout, which would corrupt `tunesmith compose --json`."""
     try:
-        import fluidsynth
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except (ImportError, OSError) as exc:  # pyfluidsynth raises ImportError when libfluidsynth is missing
         raise RenderError("FluidSynth is not available (Debian/Ubuntu: apt-get install libfluidsynth3; "
                           f"pip install pyfluidsynth): {exc}") from None
@@ -93,7 +97,7 @@ class Synth:
     """A FluidSynth synthesizer with one soundfont, rendering offline (no audio driver)."""
 
     def __init__(self, soundfont: Path | str):
-        fluidsynth = _import_fluidsynth()
+        fluidsynth = import_fluidsynth()
         self.soundfont = Path(soundfont)
         if not self.soundfont.is_file():
             raise RenderError(f"soundfont {self.soundfont} does not exist")

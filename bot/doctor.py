@@ -41,9 +41,11 @@ def _tool(name: str, version_args: list[str]) -> Check:
 
 
 def check_fluidsynth() -> Check:
+    from bot.audio import import_fluidsynth
+
     try:
-        import fluidsynth  # noqa: F401  (pyfluidsynth loads libfluidsynth on import)
-    except (ImportError, OSError) as exc:
+        import_fluidsynth()  # pyfluidsynth loads libfluidsynth on import
+    except ValueError as exc:
         return Check("libfluidsynth", "fail", f"cannot load: {exc}", f"{INSTALL_HINT}; pip install pyfluidsynth")
     return Check("libfluidsynth", "ok", "pyfluidsynth loads the library")
 

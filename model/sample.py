@@ -199,20 +199,21 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
     user_body = "\n".join(lines[k_line + 1:]).rstrip()
     sep = "\n" if body_c.endswith(("|", "]", ":", "1", "2")) or user_body.endswith("\n") else " "
     body_c += sep
-    tracker = None
-    for target in (None, p.bars):  # first count the user's bars, then check them against the target
-        tracker = BarTracker(tune.meter, target)
-        for i, ch in enumerate(body_c):
-            try:
-                tracker.feed(ch)
-            except TrackerError as e:
-                raise AbcError(f"your ABC does not fit the bar rules in bar {tracker.bars + 1} "
-                               f"(not counting a pickup): {e}") from None
-        if tracker.mode != "free":
-            raise AbcError("your ABC ends in the middle of a chord, triplet or broken rhythm; "
-                           "end it after a whole note")
-        if tracker.bars >= p.bars:
-            raise PromptError(f"your tune already has {tracker.bars} bars; ask for more than that to continue it")
+    # The user's bars are held to the bar-length rules only; the stricter composing rules (part
+    # lengths, repeat layout) apply from the first generated bar, once the target is set.
+    tracker = BarTracker(tune.meter)
+    for ch in body_c:
+        try:
+            tracker.feed(ch)
+        except TrackerError as e:
+            raise AbcError(f"your ABC does not fit the bar rules in bar {tracker.bars + 1} "
+                           f"(not counting a pickup): {e}") from None
+    if tracker.mode != "free":
+        raise AbcError("your ABC ends in the middle of a chord, triplet or broken rhythm; "
+                       "end it after a whole note")
+    if tracker.bars >= p.bars:
+        raise PromptError(f"your tune already has {tracker.bars} bars; ask for more than that to continue it")
+    tracker.target = p.bars
     keep = [h for h in header_lines if h[0] not in "XTRMLKQ"]
     out_header = "".join(f"{h}\n" for h in [
         f"X:{fields.get('X', '1') or '1'}", f"T:{fields.get('T') or 'Continued tune'}",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,8 +10,9 @@ import pytest
 
 
 def compose(*args, cwd=None):
+    # CI=true: pyfluidsynth then prints to stdout on import; --json output must stay clean anyway
     return subprocess.run([sys.executable, "-m", "bot.cli", "compose", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=300, cwd=cwd, env={**os.environ, "CI": "true"})
 
 
 def test_compose_writes_the_files_and_json(tmp_path):
