@@ -136,3 +136,13 @@ def test_continuing_a_known_tune_is_not_a_copy_of_itself(model):
     g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=len(bars_of(first_line)) + 6, seed=1,
                                      prime_abc=user))
     assert first_line in g.abc and g.copies_rejected <= g.candidates
+
+
+def test_continuation_accepts_repeats_written_with_closing_marks_only(model):
+    """Many old collections write AABB as `A:| B:|` with no `|:`; the user's layout is theirs to keep."""
+    user = "X:1\nM:6/8\nL:1/8\nK:D\nDFA AFA|dfe dBA|GBd gfe|dcB AFE:|\nfga afd|gfg bag|fga afd|ecA ABc:|\n"
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=16, seed=4, prime_abc=user))
+    assert "DFA AFA|dfe dBA|GBd gfe|dcB AFE:|\nfga afd|gfg bag|fga afd|ecA ABc:|\n" in g.abc
+    body = to_canonical(parse_tune(g.abc, strict=True)).split("K:", 1)[1].split("\n", 1)[1]
+    assert len(bars_of(body)) == 16
+    assert abc2midi_ok(g.abc)
