@@ -36,7 +36,7 @@ from discord import app_commands
 from bot import views
 from bot.config import ConfigError, Settings, load_settings
 from bot.instruments import INSTRUMENTS
-from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, ComposeRequest, RequestError, from_options, parse_text
+from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, ComposeRequest, from_options, parse_text
 from bot.styles import STYLES
 
 log = logging.getLogger("tunesmith.discord")

@@ -6,7 +6,6 @@ shows the effective settings (token masked). Exit code 0 when nothing failed.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys

@@ -634,3 +634,18 @@ def _walk_options(options: list[dict]):
     for opt in options:
         yield opt
         yield from _walk_options(opt.get("options") or [])
+
+
+@contextlib.asynccontextmanager
+async def running_bot(fake: FakeDiscord, settings, store, queue=None, **kwargs):
+    """The real Tunesmith client connected to `fake` until the block ends (then closed cleanly)."""
+    from bot.discord_app import make_bot
+
+    bot = make_bot(settings, store, queue, guild_ready_timeout=0.05, **kwargs)
+    task = asyncio.create_task(bot.start(fake.token))
+    try:
+        await asyncio.wait_for(bot.wait_until_ready(), 15)
+        yield bot
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 10)

@@ -17,10 +17,9 @@ from PIL import Image
 from pydub import AudioSegment
 
 from bot.config import Settings
-from bot.discord_app import make_bot
 from bot.jobs import JobQueue
 from bot.store import GuildSettings, Store
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import FakeDiscord, running_bot
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -49,15 +48,9 @@ async def queue(store, tmp_path_factory):
 @contextlib.asynccontextmanager
 async def running(fake: FakeDiscord, tmp_path, store: Store, queue: JobQueue, **changes):
     settings = Settings(data_dir=tmp_path, discord_token=fake.token, **{**SETTINGS, **changes})
-    bot = make_bot(settings, store, queue, guild_ready_timeout=0.05)
-    bot.progress_every = PROGRESS_EVERY
-    task = asyncio.create_task(bot.start(fake.token))
-    try:
-        await asyncio.wait_for(bot.wait_until_ready(), 15)
+    async with running_bot(fake, settings, store, queue) as bot:
+        bot.progress_every = PROGRESS_EVERY
         yield bot
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, 10)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -1,32 +1,18 @@
 """Start-up against the fake Discord: login, gateway handshake, the command sync payload, no re-sync."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 
 import pytest
 
 from bot import views
 from bot.config import Settings
-from bot.discord_app import build_commands, command_hash, make_bot
+from bot.discord_app import build_commands, command_hash
 from bot.health import heartbeat_age
 from bot.instruments import INSTRUMENTS
 from bot.store import Store
 from bot.styles import STYLES
-from tests.fake_discord import FakeDiscord, _walk_options
-
-
-@contextlib.asynccontextmanager
-async def running_bot(fake: FakeDiscord, settings: Settings, store, queue=None, **kwargs):
-    bot = make_bot(settings, store, queue, guild_ready_timeout=0.05, **kwargs)
-    task = asyncio.create_task(bot.start(fake.token))
-    try:
-        await asyncio.wait_for(bot.wait_until_ready(), 15)
-        yield bot
-    finally:
-        await bot.close()
-        await asyncio.wait_for(task, 10)
+from tests.fake_discord import FakeDiscord, _walk_options, running_bot
 
 
 @pytest.fixture
