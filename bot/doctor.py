@@ -77,10 +77,19 @@ def check_sheet_music() -> Check:
 
 
 def check_weights(name: str, setting: str, default: Path) -> Check:
+    """The weights exist and load (a stale or truncated file fails here, not at the first request)."""
     path = Path(setting) if setting else default
     if not path.is_file():
         return Check(f"{name} model", "fail", f"no weights at {path}", f"`tunesmith train {name}` or unset TUNESMITH_{name.upper()}_WEIGHTS")
-    return Check(f"{name} model", "ok", f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    try:
+        if name == "abc":
+            from model.sample import load_abc_model as load
+        else:
+            from model.notes_sample import load_notes_model as load
+        version = getattr(load(path), "version", "")
+    except Exception as exc:  # noqa: BLE001  (any failure to load is what this check reports)
+        return Check(f"{name} model", "fail", f"{path} does not load: {exc}", f"`tunesmith train {name}`, or reinstall")
+    return Check(f"{name} model", "ok", f"{path} ({path.stat().st_size / 1e6:.1f} MB) loads {version}".rstrip())
 
 
 def check_data_dir(settings: Settings) -> Check:

@@ -61,3 +61,19 @@ def test_backup_refuses_missing_db_and_existing_output(tmp_path):
     proc = run_cli("backup", "--out", str(tmp_path / "b.sqlite3"), "--force", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "integrity ok" in proc.stdout
+
+
+def test_doctor_passes_on_a_complete_installation(tmp_path):
+    proc = run_cli("doctor", env={"DISCORD_TOKEN": "x" * 70, "TUNESMITH_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stdout
+    for part in ("abc2midi", "ffmpeg", "libfluidsynth", "soundfont", "verovio", "abc model", "notes model", "data dir"):
+        assert any(line.split()[:1] == ["OK"] and part in line for line in proc.stdout.splitlines()), part
+    assert "all good" in proc.stdout
+
+
+def test_doctor_fails_on_broken_weights(tmp_path):
+    bad = tmp_path / "abc.pt"
+    bad.write_bytes(b"not a checkpoint")
+    proc = run_cli("doctor", env={"TUNESMITH_ABC_WEIGHTS": str(bad), "TUNESMITH_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 1
+    assert "abc model" in proc.stdout and "does not load" in proc.stdout and "fix:" in proc.stdout
