@@ -36,14 +36,15 @@ from discord import app_commands
 from bot import views
 from bot.config import ConfigError, Settings, load_settings
 from bot.instruments import INSTRUMENTS
-from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, ComposeRequest, from_options, parse_text
+from bot.attachments import fit_files, human_size
+from bot.export import guild_dataset, top_tunes
+from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, ComposeRequest, from_options, guess_style_from_abc, parse_text
 from bot.styles import STYLES
 
 log = logging.getLogger("tunesmith.discord")
 
 TOKEN_LIFE = 15 * 60 - 60  # seconds an interaction token may be used (15 min, minus a safety margin)
 PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
-MAX_ATTACHMENTS = 10
 HASH_KEY = "discord.commands_hash"
 CONTINUE_BARS = 16  # bars the Continue button adds
 DEFAULT_CONTINUE_LENGTH = 32  # /continue: total bars when no length is given
@@ -174,35 +175,6 @@ def command_hash(payload: list[dict]) -> str:
 def _user_message(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, ValueError) and str(exc) else "something went wrong"
 
-
-def guess_style_from_abc(text: str) -> str:
-    """The style whose meter matches the tune's M: line (jig for 6/8, reel for 4/4 ...)."""
-    for line in text.splitlines():
-        if line.startswith("M:"):
-            meter = line[2:].strip().replace("C|", "2/2").replace("C", "4/4")
-            for style in STYLES.values():
-                if style.model == "abc" and style.meter == meter:
-                    return style.name
-    return "reel"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Reading the database for reports (run in a thread by TunesmithBot.read_db).
-
-def guild_dataset(conn, guild_id: int | None) -> list[dict]:
-    """The export records (bot/export.py) of the tunes composed on one server: a server admin gets
-    their own community's ratings, not every server's. No user ids."""
-    from bot.export import rated_tunes
-    ours = {row[0] for row in conn.execute("SELECT id FROM tunes WHERE guild_id IS ?", (guild_id,))}
-    return [r for r in rated_tunes(conn) if r["id"] in ours]
-
-
-def top_tunes(conn, guild_id: int | None, style: str | None, since: float | None, limit: int) -> list[dict]:
-    """The best-rated tunes of a server: highest mean first, then most ratings."""
-    rows = [r for r in guild_dataset(conn, guild_id)
-            if (style is None or r["style"] == style) and (since is None or r["created_at"] >= since)]
-    rows.sort(key=lambda r: (-r["ratings"]["mean"], -r["ratings"]["count"], r["created_at"]))
-    return rows[:limit]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -361,52 +333,7 @@ class Progress:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The result: which files fit, and the embed.
-
-async def reencode_mp3(data: bytes, kbps: int, timeout: float = 60.0) -> bytes:
-    """The same MP3 at a lower bitrate (ffmpeg in a subprocess: no CPU work on the event loop)."""
-    proc = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "mp3", "-i", "pipe:0", "-b:a", f"{kbps}k", "-f", "mp3",
-        "pipe:1", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise RuntimeError("ffmpeg took too long re-encoding the MP3") from None
-    if proc.returncode != 0 or not out:
-        raise RuntimeError(f"ffmpeg could not re-encode the MP3: {err.decode(errors='replace')[:200]}")
-    return out
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KiB"
-
-
-async def fit_files(art, stem: str, limit: int) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """The artifacts' files renamed `tunesmith-<id>.<ext>`, each within the upload limit: an MP3 that is
-    too big is re-encoded at a lower bitrate, anything still too big is left out with a note."""
-    files, notes = [], []
-    for name, data in art.files.items():
-        ext = name.rsplit(".", 1)[-1]
-        if ext == "mp3" and len(data) > limit:
-            seconds = float(art.meta.get("duration_s") or 0) or len(data) * 8 / 128_000
-            kbps = next((k for k in (96, 64, 48, 32) if k * 1000 / 8 * seconds * 1.05 <= limit), None)
-            if kbps is not None:
-                try:
-                    smaller = await reencode_mp3(data, kbps)
-                    if len(smaller) <= limit:
-                        data = smaller
-                        notes.append(f"The audio is at {kbps} kbps to fit this server's upload limit.")
-                except RuntimeError as exc:
-                    log.warning("%s", exc)
-        if len(data) > limit:
-            notes.append(f"The .{ext} file ({_size(len(data))}) is over this server's upload limit "
-                         f"({_size(limit)}) and was left out.")
-            continue
-        files.append((f"tunesmith-{stem}.{ext}", data))
-    return files[:MAX_ATTACHMENTS], notes
-
+# The result: the embed (which files fit: bot/attachments.py).
 
 def tune_title(art) -> str:
     if art.text_format == "abc":
@@ -652,7 +579,7 @@ class TunesmithBot(discord.Client):
         if not records:
             await interaction.followup.send("No rated tunes on this server yet: nothing to export.", ephemeral=True)
         elif len(data) > interaction.filesize_limit:
-            await interaction.followup.send(f"The dataset is {_size(len(data))}, over the upload limit; use "
+            await interaction.followup.send(f"The dataset is {human_size(len(data))}, over the upload limit; use "
                                             "`tunesmith export` on the bot's machine.", ephemeral=True)
         else:
             await interaction.followup.send(f"{len(records)} rated tune(s), one JSON object per line "

@@ -148,3 +148,18 @@ def main(argv: list[str]) -> int:
     write_text(args.out, text)
     print(f"exported {count} tune{'s' if count != 1 else ''} to {args.out}", file=sys.stderr)
     return 0
+
+
+def guild_dataset(conn, guild_id: int | None) -> list[dict]:
+    """The export records (bot/export.py) of the tunes composed on one server: a server admin gets
+    their own community's ratings, not every server's. No user ids."""
+    ours = {row[0] for row in conn.execute("SELECT id FROM tunes WHERE guild_id IS ?", (guild_id,))}
+    return [r for r in rated_tunes(conn) if r["id"] in ours]
+
+
+def top_tunes(conn, guild_id: int | None, style: str | None, since: float | None, limit: int) -> list[dict]:
+    """The best-rated tunes of a server: highest mean first, then most ratings."""
+    rows = [r for r in guild_dataset(conn, guild_id)
+            if (style is None or r["style"] == style) and (since is None or r["created_at"] >= since)]
+    rows.sort(key=lambda r: (-r["ratings"]["mean"], -r["ratings"]["count"], r["created_at"]))
+    return rows[:limit]

@@ -261,3 +261,14 @@ def describe(request: ComposeRequest) -> str:
     if not request.accompaniment:
         parts.append("accompaniment:no")
     return "compose " + " ".join(parts)
+
+
+def guess_style_from_abc(text: str) -> str:
+    """The style whose meter matches the tune's M: line (jig for 6/8, reel for 4/4 ...)."""
+    for line in text.splitlines():
+        if line.startswith("M:"):
+            meter = line[2:].strip().replace("C|", "2/2").replace("C", "4/4")
+            for style in STYLES.values():
+                if style.model == "abc" and style.meter == meter:
+                    return style.name
+    return "reel"
