@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch 2.13.0 is the CPU build kept on this project's machines; elsewhere pick a CPU wheel with
-# TORCH_SPEC / PIP_EXTRA (see README).
+# TORCH_SPEC, e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" (see README).
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: setup system-deps demo test bench lint clean
@@ -15,7 +15,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
