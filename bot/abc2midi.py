@@ -194,7 +194,10 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
         beat = beat or default_beat
     beat = beat or beat_for_meter(meter)
 
-    head = [line for line in header if not line.startswith("Q:")]
+    # R: is dropped from what abc2midi reads: for R:hornpipe it swings every unmarked pair of quavers,
+    # which plays a tune differently from how it is written and fails ("Cannot apply broken rhythm")
+    # where an unmarked pair meets a written `>`. The tune keeps its R: everywhere else.
+    head = [line for line in header if not line.startswith(("Q:", "R:"))]
     directives = [f"%%MIDI program {program}"]
     if accompaniment:
         directives += [f"%%MIDI bassprog {BASS_PROGRAM}", f"%%MIDI chordprog {CHORD_PROGRAM}",

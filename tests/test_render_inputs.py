@@ -159,3 +159,21 @@ def test_the_tunes_own_directives_never_reach_abc2midi(renderer, tmp_path):
     notes = [m.note for t in parsed.tracks for m in t if m.type == "note_on" and m.velocity]
     programs = {m.program for t in parsed.tracks for m in t if m.type == "program_change"}
     assert notes == [69, 69] and programs == {40}  # only the tune's own two A notes, on the fiddle
+
+
+def test_a_hornpipe_plays_as_written():
+    """abc2midi swings unmarked quaver pairs under R:hornpipe and fails where one meets a written `>`;
+    the rhythm on the page is what we play."""
+    abc = "X:1\nR:hornpipe\nM:4/4\nL:1/8\nK:Em\nG>A B>c d2 B>A|GE>F E>D E2 D2|]\n"
+    prepared = abc2midi.prepare_abc(abc, program=40, tempo=120)
+    assert "R:" not in prepared.playable and "R:hornpipe" in prepared.tune
+    made = abc2midi.abc_to_midi(prepared.playable, accompaniment=False)
+    assert not made.errors, made.errors
+    midi = mido.MidiFile(file=io.BytesIO(made.midi))
+    starts, now = [], 0.0
+    for msg in midi:  # seconds; at 120 quarters a minute a quaver lasts 0.25 s
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity:
+            starts.append(round(now, 3))
+    # bar 2: G (straight quaver), E> (dotted), F (semiquaver): onsets 0, 0.25, 0.625, 0.75 s into the bar
+    assert [t - starts[7] for t in starts[7:11]] == pytest.approx([0, 0.25, 0.625, 0.75], abs=0.005), starts
