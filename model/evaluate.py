@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,10 +36,11 @@ SCALES = {"maj": (0, 2, 4, 5, 7, 9, 11), "min": (0, 2, 3, 5, 7, 8, 10), "dor": (
 
 
 def abc2midi_ok(abc: str) -> bool:
-    """abc2midi writes a MIDI file and reports no error (it always exits 0)."""
+    """abc2midi writes a MIDI file and reports no error (it always exits 0). Like the bot's renderer,
+    it reads the tune without R: (R:hornpipe would swing unmarked quaver pairs, not what is written)."""
     with tempfile.TemporaryDirectory() as d:
         src, out = Path(d) / "t.abc", Path(d) / "t.mid"
-        src.write_text(abc)
+        src.write_text(re.sub(r"(?m)^R:.*\n", "", abc))
         r = subprocess.run(["abc2midi", str(src), "-o", str(out)], capture_output=True, text=True, timeout=30)
         return out.exists() and out.stat().st_size > 0 and "error" not in (r.stdout + r.stderr).lower()
 

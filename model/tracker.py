@@ -388,6 +388,9 @@ class BarTracker:
             final = {":|"} if self.repeat_open else set(FINAL_BARS) if closing_ok else {"|]"}
             return allowed & final, "the last bar must end with |] or :| (closing any open repeat)"
         allowed.discard("|]")
+        if self.target - nb < MIN_PART_BARS:  # a part starting here would end the tune too short
+            allowed -= {":|", "::", "||", "|:", ":|2"} if self.need_section else {":|", "::", "||", "|:"}
+            why = f"the last part has at least {MIN_PART_BARS} bars"
         if self.part_bars + (1 if self.counting else 0) < MIN_PART_BARS:
             allowed -= {":|", "::", "||", "|:", ":|2"} if self.need_section else {":|", "::", "||"}
             why = f"a part has at least {MIN_PART_BARS} bars"

@@ -102,3 +102,12 @@ def test_when_composing_a_tie_joins_the_same_pitch():
     assert "same pitch" in refuses("6/8", "A3-B2B|", target=4)
     assert "same pitch" in refuses("6/8", "a3-a'2B|", target=4)
     assert "cannot be tied" in refuses("6/8", "A6-", target=1)
+
+
+def test_when_composing_the_last_part_has_at_least_four_bars():
+    a_part = "ABcd|dcBA|ABcd|dcBA"
+    assert "last part" in refuses("2/4", a_part + "||", target=7)  # a new part of 3 bars would end the tune
+    assert "last part" in refuses("2/4", a_part + ":|", target=6)
+    feed("2/4", a_part + "||", target=8)  # room for a 4-bar part
+    feed("2/4", a_part + "||")  # a corpus tune may do as it likes
+    assert "last part" in refuses("2/4", "z|ABcd|dcBA|ABcd|dcBA|ABc||", target=7)  # a short bar ends a part too
