@@ -10,6 +10,8 @@ and runs while the audio renders, so on two cores it costs almost nothing.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -79,14 +81,8 @@ class Renderer:
         job = self._start_sheet(prepared.tune, "abc", warnings) if sheet else None
         if sheet and trim_abc(prepared.tune)[1]:
             warnings.append("the sheet music shows only the beginning of this long tune")
-        try:
-            sound = self._play_abc(made, max_seconds)
-            mp3 = _to_mp3(sound, bitrate)
-        except BaseException:
-            if job is not None:
-                job.cancel()
-            raise
-        png = self._finish_sheet(job, warnings)
+        play = functools.partial(self._play_abc, made, max_seconds)
+        sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
         if sound.cut:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
@@ -108,14 +104,8 @@ class Renderer:
         midi_bytes = bytes(midi_bytes)
         warnings: list[str] = []
         job = self._start_sheet(musicxml, "musicxml", warnings) if musicxml is not None else None
-        try:
-            sound = self._synth.render(midi_bytes, max_seconds=max_seconds)
-            mp3 = _to_mp3(sound, bitrate)
-        except BaseException:
-            if job is not None:
-                job.cancel()
-            raise
-        png = self._finish_sheet(job, warnings)
+        play = functools.partial(self._synth.render, midi_bytes, max_seconds=max_seconds)
+        sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
         if sound.cut:
             warnings.append(f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         tempo, bar_quarters, program = _midi_facts(midi_bytes)
@@ -124,6 +114,18 @@ class Renderer:
         return RenderResult(midi=midi_bytes, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
                             beat="1/4", cut=sound.cut, warnings=tuple(warnings))
+
+    def _sound_and_sheet(self, play, bitrate: int, job: sheet.SheetJob | None, warnings: list[str]):
+        """Render the audio (`play()`) and encode it while the sheet child draws; then collect the
+        sheet. A failure on the way stops the child."""
+        try:
+            sound = play()
+            mp3 = _to_mp3(sound, bitrate)
+        except BaseException:
+            if job is not None:
+                job.cancel()
+            raise
+        return sound, mp3, self._finish_sheet(job, warnings)
 
     def _start_sheet(self, text: str, fmt: str, warnings: list[str]) -> sheet.SheetJob | None:
         try:
