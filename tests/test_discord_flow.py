@@ -111,7 +111,7 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
     assert 0.9 * once <= midi.length <= 2.2 * once  # played once, or with its repeats
 
     mp3 = AudioSegment.from_file(io.BytesIO(attachment(fake, post, "mp3")), format="mp3")
-    assert abs(mp3.duration_seconds - midi.length) < 2.0 and mp3.dBFS > -40  # as long as the MIDI, not silent
+    assert mp3.duration_seconds == pytest.approx(midi.length, abs=2.0) and mp3.dBFS > -40  # as long as the MIDI, not silent
 
     png = Image.open(io.BytesIO(attachment(fake, post, "png")))
     assert png.format == "PNG" and png.width > 200 and png.height > 100
@@ -140,7 +140,7 @@ async def test_tune_reposts_a_stored_tune_and_fits_the_upload_limit(fake, tmp_pa
     assert len(smaller) <= fake.attachment_size_limit or len(smaller) < len(full_mp3) * 0.7
     assert "kbps" in rec2.followups[0]["embeds"][0]["description"]
     long = AudioSegment.from_file(io.BytesIO(full_mp3), format="mp3").duration_seconds
-    assert abs(AudioSegment.from_file(io.BytesIO(smaller), format="mp3").duration_seconds - long) < 0.5
+    assert AudioSegment.from_file(io.BytesIO(smaller), format="mp3").duration_seconds == pytest.approx(long, abs=0.5)
     names = [a["filename"] for a in rec3.followups[0]["attachments"]]
     assert not any(n.endswith(".mp3") for n in names) and any(n.endswith(".abc") for n in names)
     assert "left out" in rec3.followups[0]["embeds"][0]["description"]
