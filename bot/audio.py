@@ -250,6 +250,24 @@ def check_bitrate(bitrate: int) -> None:
                           f"{', '.join(map(str, MP3_BITRATES))}")
 
 
+def encode_ogg(samples: np.ndarray, *, quality: int = 4, timeout: float = 120.0) -> bytes:
+    """Stereo float32 samples -> Ogg Vorbis bytes (ffmpeg's libvorbis; quality 4 is ~128 kbps)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "2",
+             "-i", "pipe:0", "-c:a", "libvorbis", "-q:a", str(quality), "-f", "ogg", "pipe:1"],
+            input=to_int16(samples).tobytes(), capture_output=True, timeout=timeout)
+    except FileNotFoundError:
+        raise RenderError("ffmpeg is not installed (Debian/Ubuntu: apt-get install ffmpeg); it makes the OGG") from None
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"OGG encoding took longer than {timeout:g} s") from None
+    if proc.returncode != 0 or not proc.stdout:
+        raise RenderError(f"ffmpeg could not make the OGG: {proc.stderr.decode(errors='replace')[:200]}")
+    return proc.stdout
+
+
 def encode_mp3(samples: np.ndarray, *, bitrate: int = 128, quality: int = MP3_QUALITY) -> bytes:
     """Stereo float32 samples in [-1, 1] -> MP3 bytes (constant bitrate, LAME via lameenc)."""
     import lameenc

@@ -37,6 +37,7 @@ class RenderResult:
     beat: str = "1/4"  # what one tempo beat is, as an ABC length
     cut: bool = False  # True when the tune was longer than max_seconds and was faded out there
     warnings: tuple[str, ...] = field(default_factory=tuple)  # abc2midi warnings, sheet failures
+    ogg: bytes | None = None  # Ogg Vorbis of the same audio, when asked for
 
 
 def _check_max_seconds(max_seconds: float) -> None:
@@ -64,7 +65,7 @@ class Renderer:
 
     def render_abc(self, abc: str | bytes, *, instrument: str, tempo: int | None = None,
                    beat: str | None = None, accompaniment: bool = True, bitrate: int = 128,
-                   max_seconds: float = 600, sheet: bool = True) -> RenderResult:
+                   max_seconds: float = 600, sheet: bool = True, ogg: bool = False) -> RenderResult:
         """One ABC tune -> MIDI, MP3 and (if `sheet`) a PNG. `tempo` counts `beat`s per minute
         (beat "3/8" = dotted quarter, a jig's beat); beat None: the usual beat of the tune's M:;
         tempo None: the tune's Q:, else its style's tempo (by R:), else 120. RenderError on bad input."""
@@ -83,16 +84,17 @@ class Renderer:
             warnings.append("the sheet music shows only the beginning of this long tune")
         play = functools.partial(self._play_abc, made, max_seconds)
         sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
+        ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
         if sound.cut:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
         bars = round(sound.music_seconds * prepared.tempo / 60 / float(bar_beats))
         return RenderResult(midi=made.midi, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=prepared.tempo, instrument=instrument, beat=prepared.beat, cut=sound.cut,
-                            warnings=tuple(warnings))
+                            warnings=tuple(warnings), ogg=ogg_bytes)
 
     def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600,
-                    musicxml: str | None = None) -> RenderResult:
+                    musicxml: str | None = None, ogg: bool = False) -> RenderResult:
         """MIDI from the note model -> MP3; with `musicxml`, also its sheet music PNG, drawn while the
         audio renders (else png is None; `sheet_png(text, "musicxml")` draws one separately)."""
         _check_max_seconds(max_seconds)
@@ -106,6 +108,7 @@ class Renderer:
         job = self._start_sheet(musicxml, "musicxml", warnings) if musicxml is not None else None
         play = functools.partial(self._synth.render, midi_bytes, max_seconds=max_seconds)
         sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
+        ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
         if sound.cut:
             warnings.append(f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         tempo, bar_quarters, program = _midi_facts(midi_bytes)
@@ -113,7 +116,7 @@ class Renderer:
         names = [name for name, p in INSTRUMENTS.items() if p == program]
         return RenderResult(midi=midi_bytes, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
-                            beat="1/4", cut=sound.cut, warnings=tuple(warnings))
+                            beat="1/4", cut=sound.cut, warnings=tuple(warnings), ogg=ogg_bytes)
 
     def _sound_and_sheet(self, play, bitrate: int, job: sheet.SheetJob | None, warnings: list[str]):
         """Render the audio (`play()`) and encode it while the sheet child draws; then collect the

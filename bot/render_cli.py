@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beat", help="what one beat is, e.g. 3/8 for a jig (default: from the tune's M:)")
     p.add_argument("--no-accompaniment", action="store_true", help="melody only: ignore chord symbols")
     p.add_argument("--no-sheet", action="store_true", help="skip the sheet music PNG")
+    p.add_argument("--ogg", action="store_true", help="also write tune.ogg (Ogg Vorbis)")
     p.add_argument("--bitrate", type=int, default=128, choices=MP3_BITRATES, metavar="KBPS",
                    help="MP3 bitrate (default 128)")
     p.add_argument("--max-seconds", type=float, default=600, help="cut the audio after this many seconds (default 600)")
@@ -65,12 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         with Renderer(soundfont or None) as renderer:
             result = renderer.render_abc(abc, instrument=args.instrument, tempo=args.tempo, beat=args.beat,
                                          accompaniment=not args.no_accompaniment, bitrate=args.bitrate,
-                                         max_seconds=args.max_seconds, sheet=not args.no_sheet)
+                                         max_seconds=args.max_seconds, sheet=not args.no_sheet, ogg=args.ogg)
         try:
             out.mkdir(parents=True, exist_ok=True)
             paths = {"midi": out / "tune.mid", "mp3": out / "tune.mp3", "png": out / "tune.png" if result.png else None}
             paths["midi"].write_bytes(result.midi)
             paths["mp3"].write_bytes(result.mp3)
+            if result.ogg:
+                paths["ogg"] = out / "tune.ogg"
+                paths["ogg"].write_bytes(result.ogg)
             if result.png:
                 paths["png"].write_bytes(result.png)
             else:  # no picture this time: do not leave an older tune's picture beside the new files
@@ -82,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     summary = {
         "midi": str(paths["midi"]), "mp3": str(paths["mp3"]), "png": str(paths["png"]) if paths["png"] else None,
+        **({"ogg": str(paths["ogg"])} if "ogg" in paths else {}),
         "duration_s": result.duration_s, "bars": result.bars, "tempo": result.tempo, "beat": result.beat,
         "instrument": result.instrument, "cut": result.cut, "warnings": list(result.warnings),
     }

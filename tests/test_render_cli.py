@@ -66,3 +66,18 @@ def test_bad_files_exit_1_with_a_message(tmp_path, capsys):
         assert message in capsys.readouterr().err
     assert cli.main(["render", str(EXAMPLES / "anvil_reel.abc")]) == 1  # --out is required
     assert "--out" in capsys.readouterr().err
+
+
+def test_ogg_on_request_is_the_same_audio(tmp_path, capsys):
+    from pydub import AudioSegment
+
+    out = tmp_path / "out"
+    assert cli.main(["render", str(EXAMPLES / "forge_waltz.abc"), "--out", str(out), "--no-sheet", "--json"]) == 0
+    assert "ogg" not in json.loads(capsys.readouterr().out) and not (out / "tune.ogg").exists()
+    assert cli.main(["render", str(EXAMPLES / "forge_waltz.abc"), "--out", str(out), "--no-sheet", "--ogg", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ogg = AudioSegment.from_file(report["ogg"], format="ogg")
+    mp3 = AudioSegment.from_file(report["mp3"], format="mp3")
+    assert Path(report["ogg"]).read_bytes()[:4] == b"OggS"
+    assert ogg.duration_seconds == pytest.approx(mp3.duration_seconds, abs=0.1)
+    assert ogg.dBFS == pytest.approx(mp3.dBFS, abs=1.0) and ogg.dBFS > -30  # same loudness, not silent
