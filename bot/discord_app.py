@@ -37,7 +37,7 @@ from bot import views
 from bot.config import ConfigError, Settings, load_settings
 from bot.instruments import INSTRUMENTS
 from bot.attachments import fit_files, human_size
-from bot.export import guild_dataset, top_tunes
+from bot.export import guild_jsonl, top_tunes
 from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, ComposeRequest, from_options, guess_style_from_abc, parse_text
 from bot.styles import STYLES
 
@@ -574,15 +574,14 @@ class TunesmithBot(discord.Client):
     async def export_command(self, interaction: discord.Interaction) -> None:
         self._require_manage_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        records = await self.read_db(guild_dataset, interaction.guild_id)
-        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-        if not records:
+        count, data = await self.read_db(guild_jsonl, interaction.guild_id)
+        if not count:
             await interaction.followup.send("No rated tunes on this server yet: nothing to export.", ephemeral=True)
         elif len(data) > interaction.filesize_limit:
             await interaction.followup.send(f"The dataset is {human_size(len(data))}, over the upload limit; use "
                                             "`tunesmith export` on the bot's machine.", ephemeral=True)
         else:
-            await interaction.followup.send(f"{len(records)} rated tune(s), one JSON object per line "
+            await interaction.followup.send(f"{count} rated tune(s), one JSON object per line "
                                             "(the format of `tunesmith export`).", ephemeral=True,
                                             file=discord.File(io.BytesIO(data), filename="tunesmith-ratings.jsonl"))
 

@@ -55,6 +55,11 @@ def rated_tunes(conn: sqlite3.Connection, *, min_stars: float = 1.0, min_votes: 
     return records
 
 
+def to_jsonl(records: list[dict]) -> str:
+    """The feedback dataset's file format: one JSON object per line (schema in the README)."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
 def to_abc(records: list[dict]) -> str:
     """ABC tunes of the records (MusicXML ones skipped), numbered X:1.., each with a comment saying
     where it came from and how it was rated."""
@@ -140,7 +145,7 @@ def main(argv: list[str]) -> int:
     finally:
         conn.close()
     if args.format == "jsonl":
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        text = to_jsonl(records)
         count = len(records)
     else:
         text = to_abc(records)
@@ -163,3 +168,10 @@ def top_tunes(conn, guild_id: int | None, style: str | None, since: float | None
             if (style is None or r["style"] == style) and (since is None or r["created_at"] >= since)]
     rows.sort(key=lambda r: (-r["ratings"]["mean"], -r["ratings"]["count"], r["created_at"]))
     return rows[:limit]
+
+
+def guild_jsonl(conn, guild_id: int | None) -> tuple[int, bytes]:
+    """(number of tunes, the JSONL file) of one server's dataset: built in the database thread, so a
+    large export does no CPU work on the bot's event loop."""
+    records = guild_dataset(conn, guild_id)
+    return len(records), to_jsonl(records).encode()
