@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from model import notes  # noqa: E402
-from model.notes_sample import NotesPrompt, compose_notes, load_notes_model, sample_grid  # noqa: E402
+from model.notes.sample import NotesPrompt, compose_notes, load_notes_model, sample_grid  # noqa: E402
 
 
 def timed(fn) -> tuple[float, float]:

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import abc2midi, audio, sheet  # noqa: E402
+from bot.render import abc2midi, audio, sheet  # noqa: E402
 from bot.instruments import INSTRUMENTS  # noqa: E402
-from bot.render import Renderer  # noqa: E402
+from bot.render.renderer import Renderer  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
 

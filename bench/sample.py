@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from model.abc import END, header_text  # noqa: E402
-from model.sample import AbcPrompt, compose_abc, load_abc_model, sampling_mode  # noqa: E402
+from model.abc.notation import END, header_text  # noqa: E402
+from model.abc.sample import AbcPrompt, compose_abc, load_abc_model, sampling_mode  # noqa: E402
 
 
 def time_compose(model, candidates: int, seeds: range) -> tuple[float, int]:

@@ -40,7 +40,7 @@ def _tool(name: str, version_args: list[str]) -> Check:
 
 
 def check_fluidsynth() -> Check:
-    from bot.audio import import_fluidsynth
+    from bot.render.audio import import_fluidsynth
 
     try:
         import_fluidsynth()  # pyfluidsynth loads libfluidsynth on import
@@ -51,7 +51,7 @@ def check_fluidsynth() -> Check:
 
 def check_soundfont(settings: Settings) -> Check:
     try:
-        from bot import render
+        from bot.render import renderer as render
 
         path = render.find_soundfont(settings.soundfont)
         detail = render.check_soundfont(path)
@@ -64,7 +64,7 @@ def check_soundfont(settings: Settings) -> Check:
 
 def check_sheet_music() -> Check:
     try:
-        from bot import render
+        from bot.render import renderer as render
 
         png = render.sheet_png("X:1\nM:6/8\nL:1/8\nK:D\nDFA dfa|]\n", fmt="abc")
     except (ImportError, AttributeError) as exc:
@@ -83,9 +83,9 @@ def check_weights(name: str, setting: str, default: Path) -> Check:
         return Check(f"{name} model", "fail", f"no weights at {path}", f"`tunesmith train {name}` or unset TUNESMITH_{name.upper()}_WEIGHTS")
     try:
         if name == "abc":
-            from model.sample import load_abc_model as load
+            from model.abc.sample import load_abc_model as load
         else:
-            from model.notes_sample import load_notes_model as load
+            from model.notes.sample import load_notes_model as load
         version = getattr(load(path), "version", "")
     except Exception as exc:  # noqa: BLE001  (any failure to load is what this check reports)
         return Check(f"{name} model", "fail", f"{path} does not load: {exc}", f"`tunesmith train {name}`, or reinstall")

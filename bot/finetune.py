@@ -2,7 +2,7 @@
 
     tunesmith finetune abc [--min-stars 4] [--min-votes 1] [--epochs 3] [--base WEIGHTS] [--dry-run]
 
-The well-rated tunes are mixed with a sample of the base corpus (model.train.finetune does the
+The well-rated tunes are mixed with a sample of the base corpus (model.abc.train.finetune does the
 mixing, so the model does not collapse onto a few tunes) and the result is written, with its model
 card, to <data_dir>/weights/abc-ft-<time>/abc.pt. Nothing changes until you point the bot at it:
 TUNESMITH_ABC_WEIGHTS=<that path>. --dry-run only prints what would be used.
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     except (ExportError, ConfigError) as exc:
         return fail(str(exc))
 
-    from model.train import canonical_texts  # torch: only once we know there is work
+    from model.abc.train import canonical_texts  # torch: only once we know there is work
     texts = [r["text"] for r in records]
     usable, skipped = canonical_texts(texts)
     versions: dict[str, int] = {}
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
 
     base = args.base or settings.abc_weights or None
     out = Path(args.out) if args.out else settings.data_dir / "weights" / time.strftime("abc-ft-%Y%m%d-%H%M%S")
-    from model.train import finetune
+    from model.abc.train import finetune
     try:
         weights = finetune(base, texts, out, epochs=args.epochs, base_share=args.base_share, seed=args.seed,
                            threads=args.threads, log=lambda m: print(m, file=sys.stderr))

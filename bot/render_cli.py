@@ -6,9 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from bot.abc2midi import MAX_ABC_CHARS
-from bot.audio import MP3_BITRATES
-from bot.render import Renderer, RenderError
+from bot.render.abc2midi import MAX_ABC_CHARS
+from bot.render.audio import MP3_BITRATES
+from bot.render.renderer import Renderer, RenderError
 
 
 class UsageError(ValueError):

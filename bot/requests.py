@@ -50,7 +50,7 @@ MAX_CONTINUE_CHARS = 8000
 MAX_TEXT_CHARS = 2000
 DEFAULT_LENGTH = 32
 METERS = ("2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2")
-# What each model can do (model/sample.py, model/notes_sample.py): checked here so that the user
+# What each model can do (model/abc/sample.py, model/notes/sample.py): checked here so that the user
 # hears about it at once, not after waiting in the queue.
 MODEL_MODES = {"abc": ("maj", "min", "dor", "mix"), "notes": ("maj", "min")}
 MODEL_METERS = {"abc": METERS, "notes": ("4/4", "3/4")}

@@ -78,7 +78,7 @@ def _one_thread() -> None:
 def renderer():
     global _renderer
     if _renderer is None:
-        from bot.render import Renderer
+        from bot.render.renderer import Renderer
         _renderer = Renderer(settings().soundfont or None)
     return _renderer
 
@@ -88,10 +88,10 @@ def model(kind: str):
     if kind not in _models:
         _one_thread()
         if kind == "abc":
-            from model.sample import load_abc_model
+            from model.abc.sample import load_abc_model
             _models[kind] = load_abc_model(settings().abc_weights or None)
         elif kind == "notes":
-            from model.notes_sample import load_notes_model
+            from model.notes.sample import load_notes_model
             _models[kind] = load_notes_model(settings().notes_weights or None)
         else:
             raise ValueError(f"no model of kind {kind!r}")
@@ -155,7 +155,7 @@ def compose(request: ComposeRequest | RerenderRequest, progress: Callable[[str],
 
 
 def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
-    from model.sample import AbcPrompt, GenerationError, compose_abc
+    from model.abc.sample import AbcPrompt, GenerationError, compose_abc
     meter = request.meter or style.meter
     prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
                        bars=request.length, temperature=request.temperature, seed=seed,
@@ -188,7 +188,7 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
 
 
 def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
-    from model.notes_sample import NotesPrompt, compose_notes
+    from model.notes.sample import NotesPrompt, compose_notes
     instrument = request.instrument or style.instrument
     tempo = request.tempo or style.tempo
     prompt = NotesPrompt(style=style.name, key=request.key, bars=request.length, temperature=request.temperature,

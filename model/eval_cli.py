@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-EVALUATORS = {"abc": "model.evaluate", "notes": "model.notes_eval"}
+EVALUATORS = {"abc": "model.abc.evaluate", "notes": "model.notes.evaluate"}
 
 
 def main(argv: list[str]) -> int:

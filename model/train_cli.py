@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-TRAINERS = {"abc": "model.train", "notes": "model.notes_train"}
+TRAINERS = {"abc": "model.abc.train", "notes": "model.notes.train"}
 
 
 def main(argv: list[str]) -> int:

@@ -1,11 +1,11 @@
-"""model/abc.py: parsing, canonical text, keys, transposition, errors that say where."""
+"""model/abc/notation.py: parsing, canonical text, keys, transposition, errors that say where."""
 from fractions import Fraction
 
 import pytest
 
-from model.abc import (AbcError, Key, LENGTHS, UNIT, emit, length_text, parse_body, parse_key, parse_length,
+from model.abc.notation import (AbcError, Key, LENGTHS, UNIT, emit, length_text, parse_body, parse_key, parse_length,
                        parse_tune, shift_between, to_canonical, transpose_elements)
-from model.data import load_corpus
+from model.abc.data import load_corpus
 
 
 @pytest.fixture(scope="module")

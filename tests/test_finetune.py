@@ -28,8 +28,8 @@ async def make_db(path):
 
 def tiny_base(path):
     """A tiny untrained network whose vocabulary covers plain ASCII ABC (keeps the run short)."""
-    from model.abc import END
-    from model.nets import AbcNet, AbcNetConfig, save_checkpoint
+    from model.abc.notation import END
+    from model.abc.net import AbcNet, AbcNetConfig, save_checkpoint
 
     vocab = "".join(sorted(set("\n" + string.printable.replace("\r", "").replace("\x0b", "").replace("\x0c", "") + END)))
     save_checkpoint(path, AbcNet(AbcNetConfig(vocab, embed=8, hidden=16, layers=1, dropout=0.0)))
@@ -56,7 +56,7 @@ async def test_finetune_writes_loadable_versioned_weights_and_a_card(tmp_path, c
                           "--threads", "1"])
     assert code == 0, capsys.readouterr().err
     assert f"TUNESMITH_ABC_WEIGHTS={out / 'abc.pt'}" in capsys.readouterr().out
-    from model.nets import load_checkpoint
+    from model.abc.net import load_checkpoint
     net, _ = load_checkpoint(out / "abc.pt")
     assert net.config.hidden == 16
     card = json.loads((out / "abc.json").read_text())

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from music21 import converter, corpus, key, meter, note, stream
 
-from model import notes
+from model.notes import grid as notes
 
 
 def note_list(score) -> list[list[tuple[float, float, int | None]]]:

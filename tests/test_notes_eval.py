@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from model import notes
-from model.notes_eval import VOICE_TOKENS, WittenBell, piece_checks, summarise
+from model.notes import grid as notes
+from model.notes.evaluate import VOICE_TOKENS, WittenBell, piece_checks, summarise
 
 H, R = notes.HOLD, notes.REST
 

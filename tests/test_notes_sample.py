@@ -9,9 +9,9 @@ import pytest
 import torch
 from music21 import converter
 
-from model import notes
-from model.notes_eval import piece_checks
-from model.notes_sample import DEFAULT_KEYS, NotesPrompt, compose_notes, load_notes_model
+from model.notes import grid as notes
+from model.notes.evaluate import piece_checks
+from model.notes.sample import DEFAULT_KEYS, NotesPrompt, compose_notes, load_notes_model
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_missing_weights_say_how_to_make_them(tmp_path):
 def test_the_sampling_stepper_computes_what_the_network_computes(model):
     import torch
 
-    from model.notes_nets import Stepper
+    from model.notes.net import Stepper
 
     tokens = torch.randint(0, len(notes.VOCAB), (1, 60), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -121,7 +121,7 @@ def test_the_sampling_stepper_computes_what_the_network_computes(model):
 
 
 def test_the_parallel_rule_bans_exactly_the_parallel_pitches():
-    from model.notes_sample import _Rules
+    from model.notes.sample import _Rules
 
     rules = _Rules("major", 0)
     base = rules.bias(1, 60, (60, 1), None)  # the alto sounds C4

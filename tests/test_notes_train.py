@@ -6,8 +6,8 @@ import json
 
 import torch
 
-from model import notes_train
-from model.notes_sample import NotesPrompt, compose_notes, load_notes_model
+from model.notes import train as notes_train
+from model.notes.sample import NotesPrompt, compose_notes, load_notes_model
 
 TINY = ["--first", "8", "--epochs", "2", "--batch", "4", "--embed", "16", "--hidden", "32", "--layers", "1", "--quiet"]
 

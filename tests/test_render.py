@@ -11,8 +11,8 @@ import mido
 import numpy as np
 import pytest
 
-from bot.audio import TAIL_MAX_SECONDS
-from bot.render import Renderer, RenderResult
+from bot.render.audio import TAIL_MAX_SECONDS
+from bot.render.renderer import Renderer, RenderResult
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
 RATE = 44100

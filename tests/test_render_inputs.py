@@ -8,8 +8,8 @@ from pathlib import Path
 import mido
 import pytest
 
-from bot import abc2midi
-from bot.render import Renderer, RenderError, check_soundfont, find_soundfont
+from bot.render import abc2midi
+from bot.render.renderer import Renderer, RenderError, check_soundfont, find_soundfont
 
 GOOD = "X:1\nT:Short\nM:4/4\nL:1/4\nK:C\nCDEF|G4|]\n"
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")

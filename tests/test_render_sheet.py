@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.render import Renderer, RenderError, sheet_png
-from bot.sheet import MAX_DRAWN_ABC_CHARS, PNG_WIDTH, SheetDrawer, _stack, sanitise_abc, start_sheet, trim_abc
+from bot.render.renderer import Renderer, RenderError, sheet_png
+from bot.render.sheet import MAX_DRAWN_ABC_CHARS, PNG_WIDTH, SheetDrawer, _stack, sanitise_abc, start_sheet, trim_abc
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
 CRASHES_VEROVIO = 'X:1\nT:Ending then chord\nM:4/4\nL:1/8\nK:Am\n|:ABcd efga|[1"Am"a8:|[2"E"e8|]\n'
@@ -103,7 +103,7 @@ def test_a_spare_drawing_process_goes_away_with_its_parent_or_on_close():
     assert spare.proc.poll() is not None and not spare.dir.exists()
     # a spare whose parent vanished sees stdin close, and removes its own folder
     folder = Path(tempfile.mkdtemp(prefix="tunesmith-sheet-test-"))
-    child = subprocess.run([sys.executable, "-m", "bot.sheet", "--serve", str(folder)], input=b"", timeout=60)
+    child = subprocess.run([sys.executable, "-m", "bot.render.sheet", "--serve", str(folder)], input=b"", timeout=60)
     assert child.returncode == 0 and not folder.exists()
 
 

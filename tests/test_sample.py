@@ -1,15 +1,15 @@
-"""model/sample.py with the shipped weights: valid, exact, reproducible tunes; clear errors."""
+"""model/abc/sample.py with the shipped weights: valid, exact, reproducible tunes; clear errors."""
 import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.abc import AbcError, parse_key, parse_tune, to_canonical
-from model.evaluate import abc2midi_ok
-from model.novelty import bars_of
-from model.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
-from model.tracker import BarTracker
+from model.abc.notation import AbcError, parse_key, parse_tune, to_canonical
+from model.abc.evaluate import abc2midi_ok
+from model.abc.novelty import bars_of
+from model.abc.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
+from model.abc.tracker import BarTracker
 
 STYLES = [("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("slip jig", "9/8"), ("march", "2/4"),
           ("waltz", "3/4"), ("strathspey", "4/4")]
@@ -115,7 +115,7 @@ def test_bad_requests_get_clear_errors(model, kwargs, message):
 
 
 def test_novelty_index_rejects_corpus_copies(model):
-    from model.data import load_corpus
+    from model.abc.data import load_corpus
 
     tune = load_corpus().train[0]
     assert model.novelty.copies(tune)
@@ -125,8 +125,8 @@ def test_novelty_index_rejects_corpus_copies(model):
 
 
 def test_continuing_a_known_tune_is_not_a_copy_of_itself(model):
-    from model.data import load_corpus
-    from model.novelty import bars_of
+    from model.abc.data import load_corpus
+    from model.abc.novelty import bars_of
 
     tune = next(t for t in load_corpus().train if t.startswith("R:jig\nM:6/8") and "K:Cmaj" in t
                 and len(bars_of(t)) >= 8 and "(3" not in t)

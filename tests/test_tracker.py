@@ -1,11 +1,11 @@
-"""model/tracker.py: the bar/duration tracker behind constrained decoding."""
+"""model/abc/tracker.py: the bar/duration tracker behind constrained decoding."""
 from collections import Counter
 
 import pytest
 
-from model.abc import AbcError, parse_tune, to_canonical
-from model.data import is_valid_tune, load_corpus, raw_tunes
-from model.tracker import BarTracker, TrackerError
+from model.abc.notation import AbcError, parse_tune, to_canonical
+from model.abc.data import is_valid_tune, load_corpus, raw_tunes
+from model.abc.tracker import BarTracker, TrackerError
 
 
 def feed(meter: str, text: str, target=None) -> BarTracker:

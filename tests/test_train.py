@@ -1,10 +1,10 @@
-"""model/train.py: fine-tuning from the shipped weights writes usable weights and a card."""
+"""model/abc/train.py: fine-tuning from the shipped weights writes usable weights and a card."""
 import json
 
 import pytest
 
-from model.sample import AbcPrompt, compose_abc, load_abc_model
-from model.train import finetune
+from model.abc.sample import AbcPrompt, compose_abc, load_abc_model
+from model.abc.train import finetune
 
 TUNES = [
     "X:1\nT:One\nR:jig\nM:6/8\nL:1/8\nK:D\nA|dfa afd|gbg faf|ede fdB|A3 A2:|\n",
@@ -33,8 +33,8 @@ def test_finetune_refuses_when_nothing_is_usable(tmp_path):
 
 
 def test_train_checkpoints_and_resumes(tmp_path):
-    from model.data import load_corpus
-    from model.train import TrainConfig, train
+    from model.abc.data import load_corpus
+    from model.abc.train import TrainConfig, train
 
     tunes = load_corpus().train[:6]
     cfg = TrainConfig(run_dir=str(tmp_path / "run"), epochs=1, minutes=5, batch=2, seq=16, embed=8, hidden=16,

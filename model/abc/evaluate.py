@@ -48,7 +48,7 @@ def abc2midi_ok(abc: str) -> bool:
 def judge(abc: str, key_name: str, bars_asked: int | None = None) -> dict:
     """Figures for one tune from music21's reading of it."""
     import music21
-    from model.abc import parse_key
+    from model.abc.notation import parse_key
 
     out = {"music21": False}
     try:
@@ -118,7 +118,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def sample_report(model, n: int, log=print) -> tuple[dict, list[dict]]:
-    from model.sample import AbcPrompt, compose_abc
+    from model.abc.sample import AbcPrompt, compose_abc
 
     rows, t0 = [], time.time()
     for i in range(n):
@@ -162,9 +162,9 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from model import data
-    from model.sample import load_abc_model
-    from model.train import bits_per_char, canonical_texts
+    from model.abc import data
+    from model.abc.sample import load_abc_model
+    from model.abc.train import bits_per_char, canonical_texts
 
     model = load_abc_model(args.weights)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731

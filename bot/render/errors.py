@@ -1,6 +1,6 @@
-"""The one error type of the rendering steps (bot/abc2midi.py, bot/audio.py, bot/sheet.py).
+"""The one error type of the rendering steps (bot/render/abc2midi.py, bot/render/audio.py, bot/render/sheet.py).
 
-Kept in its own file so each step can raise it without importing the others; bot/render.py
+Kept in its own file so each step can raise it without importing the others; bot/render/renderer.py
 re-exports it as `bot.render.RenderError`.
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ Bars are counted as written (a repeated part counts once); pickups are not count
 """
 from __future__ import annotations
 
-from model.abc import BAR_TOKENS, END, FINAL_BARS, LENGTHS, SECTION_BARS, bar_length
+from model.abc.notation import BAR_TOKENS, END, FINAL_BARS, LENGTHS, SECTION_BARS, bar_length
 
 Q_LENGTHS = {text: int(f * 4) for text, f in LENGTHS.items()}  # suffix -> quarter units
 _PREFIX_MIN: dict[str, int] = {}  # length prefix -> shortest completion (quarter units)

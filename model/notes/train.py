@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from model import notes
-from model.notes_data import cache_dir, load_chorales, split
-from model.notes_nets import NotesConfig, NotesLSTM
+from model.notes import grid as notes
+from model.notes.data import cache_dir, load_chorales, split
+from model.notes.net import NotesConfig, NotesLSTM
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_OUT = WEIGHTS_DIR / "notes.pt"
 FRAME = 1 + len(notes.VOICES)  # tokens per grid step
 HEADER = 3  # <bos> meter mode
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{model.parameter_count():,} parameters",
         "data": f"Bach chorales from the music21 corpus (BSD licence): {len(train_ids)} train / {len(valid_ids)} "
         "validation pieces, split by piece; four voices on an eighth-note grid, transposed to tonic C",
-        "tokens": "see model/notes.py: <bos> meter mode, then per eighth note a position token and one token per voice",
+        "tokens": "see model/notes/grid.py: <bos> meter mode, then per eighth note a position token and one token per voice",
         "command": "tunesmith train notes " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seed": args.seed,
         "config": config.to_dict(),

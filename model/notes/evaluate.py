@@ -19,9 +19,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from model import notes
-from model.notes_data import load_chorales, split
-from model.notes_sample import DEFAULT_WEIGHTS, NotesPrompt, compose_notes, load_notes_model
+from model.notes import grid as notes
+from model.notes.data import load_chorales, split
+from model.notes.sample import DEFAULT_WEIGHTS, NotesPrompt, compose_notes, load_notes_model
 
 VOICE_TOKENS = [notes.HOLD_TOKEN, notes.REST_TOKEN] + [t for t in notes.VOCAB if t.startswith("n")]
 VOICE_SET = frozenset(VOICE_TOKENS)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import torch
 
-    from model.notes_train import evaluate, piece_ids
+    from model.notes.train import evaluate, piece_ids
 
     torch.set_num_threads(1)
     model = load_notes_model(args.weights)
@@ -224,7 +224,7 @@ def _raw_sample(model, prompt: NotesPrompt) -> notes.NoteGrid:
     """A sample with no steering rules (for comparison only), transposed to its key."""
     import torch
 
-    from model.notes_sample import check_prompt, sample_grid
+    from model.notes.sample import check_prompt, sample_grid
 
     meter, key = check_prompt(prompt)
     tonic, mode = notes.parse_key(key)

@@ -4,8 +4,8 @@
     result = renderer.render_abc(abc, instrument="fiddle", tempo=116, beat="3/8")
     result.mp3, result.midi, result.png, result.duration_s
 
-The steps live in their own files: bot/abc2midi.py (ABC -> MIDI), bot/audio.py (MIDI -> samples ->
-MP3, soundfont lookup), bot/sheet.py (verovio in a child process). The sheet child is started first
+The steps live in their own files: bot/render/abc2midi.py (ABC -> MIDI), bot/render/audio.py (MIDI -> samples ->
+MP3, soundfont lookup), bot/render/sheet.py (verovio in a child process). The sheet child is started first
 and runs while the audio renders, so on two cores it costs almost nothing.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from bot import abc2midi, audio, sheet
-from bot.audio import check_soundfont, find_soundfont
+from bot.render import abc2midi, audio, sheet
+from bot.render.audio import check_soundfont, find_soundfont
 from bot.instruments import INSTRUMENTS, resolve_instrument
-from bot.render_errors import RenderError
-from bot.sheet import sheet_png, trim_abc
+from bot.render.errors import RenderError
+from bot.render.sheet import sheet_png, trim_abc
 
 __all__ = ["RenderError", "RenderResult", "Renderer", "find_soundfont", "check_soundfont", "sheet_png"]
 

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import asdict
 from pathlib import Path
 
-from model.notes import NoteGrid, NotesError, encode, grid_from_score, normalise
+from model.notes.grid import NoteGrid, NotesError, encode, grid_from_score, normalise
 
 CACHE_VERSION = 1  # bump when the grid or the key choice changes
 VALID_PERCENT = 10

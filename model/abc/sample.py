@@ -5,11 +5,11 @@
     print(tune.abc)
 
 Sampling is stateful, one character at a time (the prefix is never re-run), for a batch of
-candidates at once. Every drawn character is checked by a BarTracker (model/tracker.py); a refused
+candidates at once. Every drawn character is checked by a BarTracker (model/abc/tracker.py); a refused
 character is removed from the distribution and another one drawn, so bars always add up, the tune
 has exactly the requested number of bars and ends with a final bar line. In the last bar the tonic
 is favoured. Candidates that copy 4 or more consecutive bars of a training tune are rejected
-(model/novelty.py); of the rest the one ending on the tonic with the best mean log-probability wins.
+(model/abc/novelty.py); of the rest the one ending on the tonic with the best mean log-probability wins.
 The model writes in C; the chosen tune is transposed to the requested key afterwards.
 """
 from __future__ import annotations
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.abc import (END, MODES, UNIT, AbcError, Key, bar_length, emit, header_text, normalise_meter,
+from model.abc.notation import (END, MODES, UNIT, AbcError, Key, bar_length, emit, header_text, normalise_meter,
                        parse_body, parse_key, parse_tune, shift_between, transpose_elements)
-from model.nets import AbcNet, load_checkpoint
-from model.tracker import BarTracker, TrackerError
+from model.abc.net import AbcNet, load_checkpoint
+from model.abc.tracker import BarTracker, TrackerError
 
-WEIGHTS = Path(__file__).parent / "weights" / "abc.pt"
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "abc.pt"
 MAX_BARS = 256
 TONIC_BIAS = 8.0  # multiplies the tonic's probability in the second half of the last bar
 _REDRAWS = 6  # refused draws before falling back to the full mask
@@ -93,7 +93,7 @@ class AbcModel:
     @property
     def novelty(self):
         if self._novelty is None:
-            from model.novelty import NoveltyIndex
+            from model.abc.novelty import NoveltyIndex
 
             self._novelty = NoveltyIndex.load_or_build(self.path.parent / "abc-novelty.gz")
         return self._novelty
@@ -224,7 +224,7 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
 
 
 def _complete_bars(body: str) -> int:
-    from model.novelty import bars_of
+    from model.abc.novelty import bars_of
 
     n = len(bars_of(body))
     return n if body.rstrip().endswith(("|", "]", ":", "1", "2")) else max(0, n - 1)

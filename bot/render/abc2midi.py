@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from bot.render_errors import RenderError
+from bot.render.errors import RenderError
 from bot.styles import STYLES
 
 MAX_ABC_CHARS = 100_000  # a long tune is ~2,000 characters; a whole collection is not one tune

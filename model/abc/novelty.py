@@ -68,6 +68,6 @@ class NoveltyIndex:
     def load_or_build(cls, path: Path) -> "NoveltyIndex":
         if Path(path).exists():
             return cls.load(path)
-        from model.data import load_corpus
+        from model.abc.data import load_corpus
 
         return cls.build(load_corpus().tunes)

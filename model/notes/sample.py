@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from model import notes
-from model.notes_nets import NotesConfig, NotesLSTM, Stepper
+from model.notes import grid as notes
+from model.notes.net import NotesConfig, NotesLSTM, Stepper
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "notes.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "notes.pt"
 MAX_REPEATS = 8
 CHROMATIC_PENALTY = 1.0  # subtracted from the logit of an out-of-key pitch
 MAX_BARS = 128

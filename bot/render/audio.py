@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.render_errors import RenderError
+from bot.render.errors import RenderError
 
 SAMPLE_RATE = 44100
 TAIL_MAX_SECONDS = 3.0  # keep rendering after the last note until the reverb fades, at most this

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.abc import END, AbcError, parse_tune, split_tunes, to_canonical
+from model.abc.notation import END, AbcError, parse_tune, split_tunes, to_canonical
 
 COLLECTIONS = ("ryansMammoth", "oneills1850", "airdsAirs", "miscFolk")
 VALID_PERCENT = 5
@@ -59,7 +59,7 @@ def raw_tunes() -> list[tuple[str, str]]:
 
 def is_valid_tune(text: str) -> str | None:
     """None if the tracker accepts a canonical tune text, else the reason."""
-    from model.tracker import BarTracker, TrackerError
+    from model.abc.tracker import BarTracker, TrackerError
 
     header, _, body = text.partition("K:")
     meter = re.search(r"M:(\S+)", header).group(1)

@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from model import data
-from model.abc import END, AbcError, parse_tune, split_tunes, to_canonical
-from model.nets import AbcNet, AbcNetConfig, load_checkpoint, save_checkpoint
+from model.abc import data
+from model.abc.notation import END, AbcError, parse_tune, split_tunes, to_canonical
+from model.abc.net import AbcNet, AbcNetConfig, load_checkpoint, save_checkpoint
 
 DEFAULT_RUNS = Path(os.environ.get("TUNESMITH_CACHE", Path.home() / ".cache" / "tunesmith")) / "runs"
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 @dataclass

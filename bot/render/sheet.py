@@ -1,7 +1,7 @@
 """Sheet music as a PNG: verovio (ABC or MusicXML -> SVG) and cairosvg (SVG -> PNG).
 
 verovio can ABORT or SEGFAULT the whole interpreter on malformed ABC (e.g. `[1"Am"`), so the drawing
-runs in a child process (`python -m bot.sheet --serve DIR`), one child per drawing, with a timeout;
+runs in a child process (`python -m bot.render.sheet --serve DIR`), one child per drawing, with a timeout;
 a crash there becomes a RenderError here. A `SheetDrawer` keeps one child started ahead of time
 (verovio and cairosvg already imported, waiting on stdin), which saves ~0.3 s per tune, and
 `start()` returns at once so the caller can render audio while the child draws.
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.render_errors import RenderError
+from bot.render.errors import RenderError
 
 SHEET_TIMEOUT = 20.0  # seconds
 FORMATS = ("abc", "musicxml")
@@ -56,7 +56,7 @@ class _Child:
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="tunesmith-sheet-"))
         self._err = open(self.dir / "stderr.txt", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.sheet", "--serve", str(self.dir)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.render.sheet", "--serve", str(self.dir)],
                                      stdin=subprocess.PIPE, stdout=self._err, stderr=self._err)
         self.timeout = SHEET_TIMEOUT
 
@@ -225,4 +225,4 @@ def _serve(directory: str) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         sys.exit(_serve(sys.argv[2]))
-    sys.exit("usage: python -m bot.sheet --serve DIR  (used by bot/sheet.py; not a user command)")
+    sys.exit("usage: python -m bot.render.sheet --serve DIR  (used by bot/render/sheet.py; not a user command)")

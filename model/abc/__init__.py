@@ -1,0 +1,1 @@
+"""The ABC char-RNN: notation, bar tracker, data, network, training, sampling, evaluation."""

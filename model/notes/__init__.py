@@ -1,0 +1,1 @@
+"""The note model for chorales: grid, data, network, training, sampling, evaluation."""
