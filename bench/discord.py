@@ -26,7 +26,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.discord_app import make_bot  # noqa: E402
+from bot.discord.app import make_bot  # noqa: E402
 from bot.jobs import JobQueue  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.fake_discord import FakeDiscord  # noqa: E402

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
+from bot.store import reports
 
 
 def backup_database(source: Path, dest: Path) -> dict[str, int]:
@@ -21,20 +22,7 @@ def backup_database(source: Path, dest: Path) -> dict[str, int]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
-    try:
-        out = sqlite3.connect(tmp)
-        try:
-            src.backup(out)  # one step: a snapshot; WAL writers carry on
-            check = out.execute("PRAGMA integrity_check").fetchone()[0]
-            if check != "ok":
-                raise RuntimeError(f"the copy failed integrity_check: {check}")
-            tables = [r[0] for r in out.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-            counts = {t: out.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
-        finally:
-            out.close()
-    finally:
-        src.close()
+    counts = reports.backup(source, tmp)
     tmp.replace(dest)
     return counts
 

@@ -9,8 +9,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "compose": ("bot.compose_cli", "main", "compose a tune into files (tune.abc, .mid, .mp3, .png)"),
     "render": ("bot.render_cli", "main", "render an ABC file to MIDI, MP3 and sheet music"),
-    "run": ("bot.discord_app", "main", "run the Discord bot (token from DISCORD_TOKEN)"),
-    "sync": ("bot.discord_app", "sync_main", "push the slash commands to Discord now"),
+    "run": ("bot.discord.main", "main", "run the Discord bot (token from DISCORD_TOKEN)"),
+    "sync": ("bot.discord.main", "sync_main", "push the slash commands to Discord now"),
     "train": ("model.train_cli", "main", "train a model: `train abc ...` or `train notes ...`"),
     "eval": ("model.eval_cli", "main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
     "export": ("bot.export", "main", "export the feedback dataset (ratings) as JSONL or ABC"),

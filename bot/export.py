@@ -21,38 +21,12 @@ from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 from bot.store import open_sync
-
-SCHEMA = 1
+from bot.store.reports import DATASET_SCHEMA as SCHEMA
+from bot.store.reports import rated_tunes
 
 
 class ExportError(ValueError):
     """Bad export options or an unreadable dataset file; the message says which."""
-
-
-def rated_tunes(conn: sqlite3.Connection, *, min_stars: float = 1.0, min_votes: int = 1,
-                with_user_ids: bool = False, text_format: str | None = None) -> list[dict]:
-    """Dataset records (see the module docstring) from an open database, oldest first."""
-    rows = conn.execute(
-        "SELECT t.id, t.created_at, t.style, t.request, t.model, t.model_version, t.seed, t.text_format, t.text,"
-        " t.parent_id, count(r.stars) AS votes, avg(r.stars) AS mean,"
-        " sum(r.stars = 1), sum(r.stars = 2), sum(r.stars = 3), sum(r.stars = 4), sum(r.stars = 5)"
-        " FROM tunes t JOIN ratings r ON r.tune_id = t.id"
-        " WHERE (? IS NULL OR t.text_format = ?)"
-        " GROUP BY t.id HAVING votes >= ? AND mean >= ? ORDER BY t.created_at, t.id",
-        (text_format, text_format, min_votes, min_stars)).fetchall()
-    records = []
-    for row in rows:
-        (tune_id, created_at, style, request, model, version, seed, fmt, text, parent, votes, mean, *stars) = tuple(row)
-        record = {"schema": SCHEMA, "id": tune_id, "created_at": created_at, "style": style,
-                  "request": json.loads(request), "model": model, "model_version": version, "seed": seed,
-                  "text_format": fmt, "text": text, "parent_id": parent,
-                  "ratings": {"count": votes, "mean": round(mean, 4),
-                              "stars": {str(i + 1): n for i, n in enumerate(stars)}}}
-        if with_user_ids:
-            record["user_ratings"] = [{"user_id": u, "stars": s} for u, s in conn.execute(
-                "SELECT user_id, stars FROM ratings WHERE tune_id = ? ORDER BY user_id", (tune_id,))]
-        records.append(record)
-    return records
 
 
 def to_jsonl(records: list[dict]) -> str:
@@ -155,23 +129,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def guild_dataset(conn, guild_id: int | None) -> list[dict]:
-    """The export records (bot/export.py) of the tunes composed on one server: a server admin gets
-    their own community's ratings, not every server's. No user ids."""
-    ours = {row[0] for row in conn.execute("SELECT id FROM tunes WHERE guild_id IS ?", (guild_id,))}
-    return [r for r in rated_tunes(conn) if r["id"] in ours]
-
-
-def top_tunes(conn, guild_id: int | None, style: str | None, since: float | None, limit: int) -> list[dict]:
-    """The best-rated tunes of a server: highest mean first, then most ratings."""
-    rows = [r for r in guild_dataset(conn, guild_id)
-            if (style is None or r["style"] == style) and (since is None or r["created_at"] >= since)]
-    rows.sort(key=lambda r: (-r["ratings"]["mean"], -r["ratings"]["count"], r["created_at"]))
-    return rows[:limit]
-
-
 def guild_jsonl(conn, guild_id: int | None) -> tuple[int, bytes]:
-    """(number of tunes, the JSONL file) of one server's dataset: built in the database thread, so a
-    large export does no CPU work on the bot's event loop."""
-    records = guild_dataset(conn, guild_id)
+    """(number of tunes, the JSONL file) of one server's dataset, no user ids: built in the database
+    thread (`Store.report`), so a large export does no CPU work on the bot's event loop."""
+    records = rated_tunes(conn, guild_id=guild_id, any_guild=False)
     return len(records), to_jsonl(records).encode()

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
-from bot.export import ExportError, open_database, rated_tunes
+from bot.export import ExportError, open_database
+from bot.store.reports import rated_tunes
 
 
 def select(db: str | None, min_stars: float, min_votes: int) -> list[dict]:

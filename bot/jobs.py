@@ -1,11 +1,11 @@
 """The job engine: an asyncio queue in front of worker processes. The event loop never composes.
 
-    queue = JobQueue(settings, store=store)          # worker defaults to bot.worker.compose
+    queue = JobQueue(settings)                       # worker defaults to bot.worker.compose
     await queue.start()
     job = await queue.submit(user_id, request, on_progress)   # BusyError / UserLimitError / ShuttingDownError
     job.id, job.position                             # at once: the id and place in line (1 = next)
     await job.wait()                                 # job.state: done / failed / cancelled / timed_out
-    job.result (worker.Artifacts), job.error (text safe to show), job.tune_id (when a store is given)
+    job.result (worker.Artifacts), job.error (text safe to show)
     await queue.cancel(job.id, user_id)              # only the requester may cancel
     await queue.close()                              # stop taking jobs, finish or fail within the grace
 
@@ -25,19 +25,18 @@ import logging
 import math
 import multiprocessing
 import secrets
-import signal
-import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
+from bot.job_state import FINAL_STATES, JobState
+from bot.pool import Crashed, Done, Exited, Failed, Progress, WorkerProcess
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED, TIMED_OUT = "queued", "running", "done", "failed", "cancelled", "timed_out"
-FINAL_STATES = (DONE, FAILED, CANCELLED, TIMED_OUT)
+QUEUED, RUNNING, DONE, FAILED, CANCELLED, TIMED_OUT = JobState
+STARTING = "starting"  # the stage of a job just handed to a worker
 SHUTDOWN_MESSAGE = "the bot is shutting down; please ask again in a minute"
 
 
@@ -95,12 +94,12 @@ class Job:
         self.finished_at: float | None = None
         self.result: Any = None
         self.error: str | None = None
-        self.tune_id: str | None = None
+        self.tune_id: str | None = None  # set by the service (bot/tunes.py) once the tune is stored
         self._on_progress = on_progress
         self._events: asyncio.Queue[JobEvent | None] = asyncio.Queue()
         self._deliverer: asyncio.Task | None = None
         self._outcome: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._proc: _WorkerProcess | None = None
+        self._proc: WorkerProcess | None = None
         self._kill_reason: str | None = None  # "cancelled" / "shutdown" when we killed its worker
 
     @property
@@ -128,102 +127,6 @@ class Job:
         return f"<Job {self.id} user={self.user_id} {self.state}>"
 
 
-# ---- the worker process side ---------------------------------------------------------------------
-
-def _worker_main(conn, func, initializer) -> None:
-    """Loop in a worker process: receive (job_id, request), send progress and one outcome."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's business
-    if initializer is not None:
-        try:
-            initializer()
-        except Exception:  # the job will meet the same problem and report it
-            traceback.print_exc()
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        job_id, request = message
-
-        def progress(stage: str, _job_id=job_id) -> None:
-            conn.send(("progress", _job_id, str(stage)))
-
-        try:
-            result = func(request, progress=progress)
-            conn.send(("done", job_id, result))
-        except ValueError as exc:
-            conn.send(("failed", job_id, str(exc) or type(exc).__name__))
-        except Exception as exc:
-            conn.send(("error", job_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-
-
-class _WorkerProcess:
-    """Main-process handle on one worker process: a pipe, and a thread that turns its replies
-    into items of an asyncio.Queue (the event loop never blocks on the pipe)."""
-
-    def __init__(self, ctx, func, initializer, loop: asyncio.AbstractEventLoop, name: str):
-        self.loop = loop
-        self.messages: asyncio.Queue[tuple] = asyncio.Queue()
-        parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, func, initializer), name=name, daemon=True)
-        self.process.start()
-        child.close()
-        self.conn = parent
-        self.exited = False  # set when it died or was killed: the slot starts a new one
-        self._reader = threading.Thread(target=self._read, name=name + "-reader", daemon=True)
-        self._reader.start()
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
-    def _put(self, item: tuple) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.messages.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
-
-    def _read(self) -> None:
-        while True:
-            try:
-                item = self.conn.recv()
-            except (EOFError, OSError):
-                break
-            except Exception as exc:  # a reply that does not unpickle
-                item = ("error", None, f"unreadable reply from the worker: {exc}", "")
-            self._put(item)
-        self.exited = True
-        self.process.join()
-        self._put(("exit", None, self.process.exitcode))
-
-    def send(self, job_id: str, request: Any) -> None:
-        self.conn.send((job_id, request))
-
-    def kill(self) -> None:
-        self.exited = True
-        if self.process.exitcode is None:
-            try:
-                self.process.kill()
-            except (OSError, ValueError):
-                pass
-
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Ask the worker to leave, kill it if it does not, and wait for it."""
-        try:
-            self.conn.send(None)
-        except (OSError, ValueError):
-            pass
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.process.join, timeout)
-        if self.process.exitcode is None:
-            self.kill()
-            await loop.run_in_executor(None, self.process.join, timeout)
-        await loop.run_in_executor(None, self._reader.join, timeout)
-        self.conn.close()
-
-
 # ---- the queue -----------------------------------------------------------------------------------
 
 def _default_worker(settings: Settings):
@@ -235,18 +138,17 @@ class JobQueue:
     """See the module docstring. One per bot process; start() before submit()."""
 
     def __init__(self, settings: Settings | None = None, *, worker: Callable | None = None,
-                 initializer: Callable | None = None, store=None, workers: int | None = None,
+                 initializer: Callable | None = None, workers: int | None = None,
                  start_method: str = "spawn"):
-        self.settings = settings or load_settings()
+        self.settings = settings
         if worker is None:
             worker, default_init = _default_worker(self.settings)
             initializer = initializer or default_init
         self.worker, self.initializer = worker, initializer
-        self.store = store
         self.workers = workers or self.settings.workers
         self.timeout = float(self.settings.job_timeout)
         self._ctx = multiprocessing.get_context(start_method)
-        self._procs: list[_WorkerProcess | None] = [None] * self.workers
+        self._procs: list[WorkerProcess | None] = [None] * self.workers
         self._slots: list[asyncio.Task] = []
         self._pending: collections.deque[Job] = collections.deque()
         self._active: dict[str, Job] = {}  # every unfinished job, queued or running
@@ -255,22 +157,19 @@ class JobQueue:
         self._wake: asyncio.Condition | None = None
         self._closing = False  # no new jobs
         self._stopped = False  # slots leave
-        self.interrupted_jobs: list = []  # jobs an earlier run left unfinished (from the store)
 
     # -- life cycle --
 
     async def start(self) -> None:
-        """Start the worker processes (they warm up in the background) and recover old jobs."""
+        """Start the worker processes (they warm up in the background)."""
         loop = asyncio.get_running_loop()
         self._wake = asyncio.Condition()
-        if self.store is not None:
-            self.interrupted_jobs = await self.store.fail_unfinished_jobs()
         for i in range(self.workers):
             self._procs[i] = self._spawn(loop, i)
             self._slots.append(asyncio.create_task(self._slot_loop(i), name=f"tunesmith-slot-{i}"))
 
-    def _spawn(self, loop, index: int) -> _WorkerProcess:
-        return _WorkerProcess(self._ctx, self.worker, self.initializer, loop, f"tunesmith-worker-{index}")
+    def _spawn(self, loop, index: int) -> WorkerProcess:
+        return WorkerProcess(self._ctx, self.worker, self.initializer, loop, f"tunesmith-worker-{index}")
 
     async def close(self, grace: float | None = None) -> dict[str, int]:
         """Stop taking jobs; let queued and running jobs finish for up to `grace` seconds
@@ -334,22 +233,12 @@ class JobQueue:
         self._active[job.id] = job  # counted against the limits from here on
         if on_progress is not None:
             job._deliverer = asyncio.create_task(self._deliver(job), name=f"tunesmith-events-{job.id}")
-        if self.store is not None:
-            try:
-                await self.store.job_created(job.id, request=_as_dict(request), user_id=user_id,
-                                             guild_id=guild_id, channel_id=channel_id, created_at=job.created_at)
-            except Exception:
-                log.exception("could not record job %s", job.id)
         async with self._wake:
             self._pending.append(job)
             job.position = len(self._pending)
             self._emit(job, f"queued, position {job.position}")
             self._wake.notify_all()
         return job
-
-    def get(self, job_id: str) -> Job | None:
-        """An unfinished job by id (finished jobs are the caller's to keep)."""
-        return self._active.get(job_id)
 
     async def cancel(self, job_id: str, user_id: int | None = None) -> bool:
         """Cancel a queued or running job. Only its requester may (user_id None: the admin/bot).
@@ -429,7 +318,7 @@ class JobQueue:
                 for job in self._pending:
                     if self._running_by_user[job.user_id] < self.settings.per_user_running:
                         self._pending.remove(job)
-                        job.state, job.stage, job.position = RUNNING, "starting", None
+                        job.state, job.stage, job.position = RUNNING, STARTING, None
                         job.started_at = time.time()
                         self._running_by_user[job.user_id] += 1
                         await self._announce_positions()
@@ -451,18 +340,13 @@ class JobQueue:
                 if not job.finished:
                     await self._finish(job, FAILED, error=f"internal error ({type(exc).__name__})")
 
-    async def _run(self, proc: _WorkerProcess, job: Job) -> None:
+    async def _run(self, proc: WorkerProcess, job: Job) -> None:
         if job._kill_reason:  # cancelled, or shutdown began, between taking the job and starting it
             await self._finish(job, CANCELLED if job._kill_reason == "cancelled" else FAILED,
                                error="cancelled" if job._kill_reason == "cancelled" else SHUTDOWN_MESSAGE)
             return
         job._proc = proc
-        self._emit(job, "starting")
-        if self.store is not None:
-            try:
-                await self.store.job_started(job.id, job.started_at)
-            except Exception:
-                log.exception("could not record the start of job %s", job.id)
+        self._emit(job, STARTING)
         try:
             proc.send(job.id, job.request)
         except (OSError, ValueError):
@@ -479,32 +363,31 @@ class JobQueue:
                 await self._finish(job, TIMED_OUT, error=f"composing took longer than {self.timeout:g} s and was stopped; "
                                                          f"try a shorter tune")
                 return
-            kind, job_id = item[0], item[1]
-            if job_id not in (job.id, None):
+            if item.job_id not in (job.id, None):
                 continue  # a late reply for an earlier job
-            if kind == "progress":
-                job.stage = item[2]
-                self._emit(job, item[2])
-            elif kind == "done":
-                await self._finish(job, DONE, result=item[2])
+            if isinstance(item, Progress):
+                job.stage = item.stage
+                self._emit(job, item.stage)
+            elif isinstance(item, Done):
+                await self._finish(job, DONE, result=item.result)
                 return
-            elif kind == "failed":
-                await self._finish(job, FAILED, error=item[2])
+            elif isinstance(item, Failed):
+                await self._finish(job, FAILED, error=item.error)
                 return
-            elif kind == "error":
-                log.error("job %s failed in the worker: %s\n%s", job.id, item[2], item[3])
-                await self._finish(job, FAILED, error=f"something went wrong while composing ({item[2].split(':')[0]}); "
+            elif isinstance(item, Crashed):
+                log.error("job %s failed in the worker: %s\n%s", job.id, item.error, item.traceback)
+                await self._finish(job, FAILED, error=f"something went wrong while composing ({item.error.split(':')[0]}); "
                                                       f"please try again")
                 return
-            elif kind == "exit":
+            elif isinstance(item, Exited):
                 proc.exited = True
                 if job._kill_reason == "cancelled":
                     await self._finish(job, CANCELLED, error="cancelled")
                 elif job._kill_reason == "shutdown":
                     await self._finish(job, FAILED, error=SHUTDOWN_MESSAGE)
                 else:
-                    log.error("worker pid %s died (exit code %s) running job %s", proc.pid, item[2], job.id)
-                    await self._finish(job, FAILED, error=f"the composer process crashed (exit code {item[2]}) "
+                    log.error("worker pid %s died (exit code %s) running job %s", proc.pid, item.code, job.id)
+                    await self._finish(job, FAILED, error=f"the composer process crashed (exit code {item.code}) "
                                                           f"while making this tune; please try again")
                 return
 
@@ -515,36 +398,14 @@ class JobQueue:
         job._proc = None  # from here on a cancel cannot kill the worker (it may be running the next job)
         job.finished_at = time.time()
         job.result, job.error = result, error
-        existing = getattr(job.request, "tune_id", None)  # a worker.RerenderRequest: the tune is stored already
-        if state == DONE and existing:
-            job.tune_id = existing
-        elif state == DONE and self.store is not None:
-            try:
-                job.tune_id = await self.store.add_tune(
-                    request=_as_dict(job.request), text=result.text, text_format=result.text_format,
-                    meta=result.meta, user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id,
-                    parent_id=job.parent_id)
-            except Exception:
-                log.exception("could not store the tune of job %s", job.id)
         job.state, job.stage, job.position = state, "finished", None
         self._active.pop(job.id, None)
         if was_running:
             self._running_by_user[job.user_id] -= 1
             if state == DONE:
                 self._durations.append(job.finished_at - job.started_at)
-        if self.store is not None:
-            try:
-                await self.store.job_finished(job.id, state, error=error, tune_id=job.tune_id,
-                                              finished_at=job.finished_at)
-            except Exception:
-                log.exception("could not record the end of job %s", job.id)
         self._emit(job, error or "done")
         job._outcome.set_result(state)
         async with self._wake:
             self._wake.notify_all()
-
-
-def _as_dict(request: Any) -> dict:
-    to_dict = getattr(request, "to_dict", None)
-    return to_dict() if callable(to_dict) else {"value": repr(request)}
 

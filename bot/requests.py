@@ -12,11 +12,12 @@ import dataclasses
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.instruments import INSTRUMENTS, resolve_instrument
-from bot.keys import parse_key
 from bot.styles import DEFAULT_STYLE, STYLES
+from model.abc.notation import read_header
+from model.keys import MODE_NAMES, parse_key
 
 
 class RequestError(ValueError):
@@ -54,7 +55,6 @@ METERS = ("2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2")
 # hears about it at once, not after waiting in the queue.
 MODEL_MODES = {"abc": ("maj", "min", "dor", "mix"), "notes": ("maj", "min")}
 MODEL_METERS = {"abc": METERS, "notes": ("4/4", "3/4")}
-_MODE_NAMES = {"maj": "major", "min": "minor", "dor": "dorian", "mix": "mixolydian"}
 
 # Option names people type -> field name.
 ALIASES = {
@@ -175,14 +175,14 @@ def from_options(**options) -> ComposeRequest:
     out["length"] = _number("length", values.get("length", DEFAULT_LENGTH), int, *LENGTH)
     if "key" in values:
         try:
-            out["key"] = parse_key(str(values["key"]))
+            out["key"] = parse_key(str(values["key"])).name
         except ValueError as exc:
             raise RequestError(str(exc)) from None
         modes = MODEL_MODES[STYLES[style].model]
         if out["key"][-3:] not in modes:
             examples = {"maj": "D", "min": "Em", "dor": "Ador", "mix": "Gmix"}
             raise RequestError(f"key '{_clip(values['key'])}': {style} tunes can be in "
-                               f"{_or_list([_MODE_NAMES[m] for m in modes])} keys; "
+                               f"{_or_list([MODE_NAMES[m] for m in modes])} keys; "
                                f"try e.g. {', '.join(examples[m] for m in modes)}")
     if "tempo" in values:
         out["tempo"] = _number("tempo", values["tempo"], int, *TEMPO)
@@ -265,10 +265,28 @@ def describe(request: ComposeRequest) -> str:
 
 def guess_style_from_abc(text: str) -> str:
     """The style whose meter matches the tune's M: line (jig for 6/8, reel for 4/4 ...)."""
-    for line in text.splitlines():
-        if line.startswith("M:"):
-            meter = line[2:].strip().replace("C|", "2/2").replace("C", "4/4")
-            for style in STYLES.values():
-                if style.model == "abc" and style.meter == meter:
-                    return style.name
+    meter = read_header(text).meter
+    for style in STYLES.values():
+        if style.model == "abc" and style.meter == meter:
+            return style.name
     return "reel"
+
+
+@dataclass(frozen=True)
+class RerenderRequest:
+    """Render a stored tune again (the `/tune id:` re-post): submit it to the JobQueue like a
+    ComposeRequest; the job's tune_id is this tune's and no new tune is stored."""
+    tune_id: str
+    text: str
+    text_format: str  # "abc" | "musicxml"
+    request: ComposeRequest
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_tune(cls, tune) -> "RerenderRequest":
+        """From a bot.store.Tune row."""
+        meta = {"seed": tune.seed, "model_version": tune.model_version}
+        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), meta)
+
+    def to_dict(self) -> dict:
+        return {"rerender": self.tune_id, **self.request.to_dict()}

@@ -11,6 +11,8 @@ import sys
 
 from bot.config import ConfigError
 from bot.export import ExportError, open_database
+from bot.job_state import JobState
+from bot.store import reports
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -25,33 +27,15 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def collect(conn: sqlite3.Connection) -> dict:
-    one = lambda sql, *p: conn.execute(sql, p).fetchone()[0]  # noqa: E731
-    styles = [{"style": s, "tunes": n, "ratings": v, "mean": round(m, 2) if m is not None else None}
-              for s, n, v, m in conn.execute(
-                  "SELECT t.style, count(DISTINCT t.id), count(r.stars), avg(r.stars) FROM tunes t"
-                  " LEFT JOIN ratings r ON r.tune_id = t.id GROUP BY t.style ORDER BY count(DISTINCT t.id) DESC, t.style")]
-    jobs = dict(conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall())
-    run_times = [r[0] for r in conn.execute(
-        "SELECT finished_at - started_at FROM jobs WHERE status = 'done' AND started_at IS NOT NULL")]
-    waits = [r[0] for r in conn.execute(
-        "SELECT started_at - created_at FROM jobs WHERE started_at IS NOT NULL")]
-    errors = [{"error": e, "count": n} for e, n in conn.execute(
-        "SELECT error, count(*) FROM jobs WHERE status IN ('failed', 'timed_out') GROUP BY error"
-        " ORDER BY count(*) DESC LIMIT 5")]
-    mean = one("SELECT avg(stars) FROM ratings")
-    return {
-        "tunes": one("SELECT count(*) FROM tunes"),
-        "ratings": one("SELECT count(*) FROM ratings"),
-        "raters": one("SELECT count(DISTINCT user_id) FROM ratings"),
-        "mean_rating": round(mean, 2) if mean is not None else None,
-        "styles": styles,
-        "jobs": jobs,
-        "failures": jobs.get("failed", 0) + jobs.get("timed_out", 0),
-        "top_errors": errors,
-        "job_seconds": {"p50": _round(percentile(run_times, 50)), "p95": _round(percentile(run_times, 95)),
-                        "count": len(run_times)},
-        "queue_wait_seconds": {"p50": _round(percentile(waits, 50)), "p95": _round(percentile(waits, 95))},
-    }
+    """The report of bot/store/reports.py, with percentiles instead of raw times."""
+    s = reports.stats(conn)
+    run_times, waits = s.pop("run_times"), s.pop("waits")
+    s["mean_rating"] = _round(s["mean_rating"])
+    s["failures"] = s["jobs"].get(JobState.FAILED, 0) + s["jobs"].get(JobState.TIMED_OUT, 0)
+    s["job_seconds"] = {"p50": _round(percentile(run_times, 50)), "p95": _round(percentile(run_times, 95)),
+                        "count": len(run_times)}
+    s["queue_wait_seconds"] = {"p50": _round(percentile(waits, 50)), "p95": _round(percentile(waits, 95))}
+    return s
 
 
 def _round(x: float | None) -> float | None:

@@ -10,7 +10,6 @@ The same functions run in-process for `tunesmith compose` (bot/compose_cli.py).
 from __future__ import annotations
 
 import io
-import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -18,9 +17,9 @@ from typing import Callable
 
 from bot.config import Settings, load_settings
 from bot.instruments import INSTRUMENTS
-from bot.keys import parse_key
-from bot.requests import ComposeRequest
+from bot.requests import ComposeRequest, RerenderRequest
 from bot.styles import STYLES, Style
+from model.abc.notation import read_header
 
 _settings: Settings | None = None
 _renderer = None
@@ -39,27 +38,6 @@ class Artifacts:
     text_format: str  # "abc" | "musicxml"
     meta: dict = field(default_factory=dict)  # style, key, meter, tempo, bars, seed, instrument,
     # model, model_version, duration_s
-
-
-@dataclass(frozen=True)
-class RerenderRequest:
-    """Render a stored tune again (the `/tune id:` re-post): submit it to the JobQueue like a
-    ComposeRequest; the job's tune_id is this tune's and no new tune is stored."""
-    tune_id: str
-    text: str
-    text_format: str  # "abc" | "musicxml"
-    request: ComposeRequest
-    meta: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_tune(cls, tune) -> "RerenderRequest":
-        """From a bot.store.Tune row."""
-        from bot.requests import from_options
-        meta = {"seed": tune.seed, "model_version": tune.model_version}
-        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), meta)
-
-    def to_dict(self) -> dict:
-        return {"rerender": self.tune_id, **self.request.to_dict()}
 
 
 def settings() -> Settings:
@@ -117,22 +95,6 @@ def pick_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def _abc_field(abc: str, name: str) -> str | None:
-    """The first header field `name` (e.g. "M", "K") of an ABC tune, without comments."""
-    match = re.search(rf"^{name}:\s*([^%\n]*)", abc, re.MULTILINE)
-    return match.group(1).strip() or None if match else None
-
-
-def _abc_key(abc: str) -> str | None:
-    text = _abc_field(abc, "K")
-    if text is None:
-        return None
-    try:
-        return parse_key(text)
-    except ValueError:
-        return text
-
-
 def _noop(stage: str) -> None:
     pass
 
@@ -173,7 +135,8 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
                 bars: int | None = None) -> Artifacts:
     s = settings()
     instrument = request.instrument or style.instrument
-    meter = _abc_field(abc, "M") or request.meter or style.meter
+    header = read_header(abc)
+    meter = header.meter or request.meter or style.meter
     beat = style.beat if meter == style.meter else None  # another meter: the renderer's usual beat for it
     result = renderer().render_abc(abc, instrument=instrument, tempo=request.tempo or style.tempo, beat=beat,
                                    accompaniment=request.accompaniment, bitrate=s.mp3_bitrate,
@@ -181,7 +144,7 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
     files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
     if result.png:
         files["tune.png"] = result.png
-    meta = dict(style=style.name, key=_abc_key(abc), meter=meter, tempo=result.tempo,
+    meta = dict(style=style.name, key=header.key.name if header.key else header.fields.get("K"), meter=meter, tempo=result.tempo,
                 bars=bars or request.length, seed=seed, instrument=instrument, model="abc", model_version=model_version,
                 duration_s=round(result.duration_s, 2))
     return Artifacts(files, abc, "abc", meta)

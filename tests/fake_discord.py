@@ -639,7 +639,7 @@ def _walk_options(options: list[dict]):
 @contextlib.asynccontextmanager
 async def running_bot(fake: FakeDiscord, settings, store, queue=None, **kwargs):
     """The real Tunesmith client connected to `fake` until the block ends (then closed cleanly)."""
-    from bot.discord_app import make_bot
+    from bot.discord.app import make_bot
 
     bot = make_bot(settings, store, queue, guild_ready_timeout=0.05, **kwargs)
     task = asyncio.create_task(bot.start(fake.token))

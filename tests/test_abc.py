@@ -3,7 +3,7 @@ from fractions import Fraction
 
 import pytest
 
-from model.abc.notation import (AbcError, Key, LENGTHS, UNIT, emit, length_text, parse_body, parse_key, parse_length,
+from model.abc.notation import (AbcError, abc_key, Key, LENGTHS, UNIT, emit, length_text, parse_body, parse_key, parse_length,
                        parse_tune, shift_between, to_canonical, transpose_elements)
 from model.abc.data import load_corpus
 
@@ -55,7 +55,7 @@ def test_keys(text, name, fifths):
 
 def test_unsupported_mode_is_a_clear_error():
     with pytest.raises(ValueError, match="lydian|mode"):
-        parse_key("F lydian")
+        abc_key("F lydian")
 
 
 def test_transposition_respells_accidentals():

@@ -39,7 +39,7 @@ async def store(tmp_path_factory):
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def queue(store, tmp_path_factory):
-    q = JobQueue(Settings(data_dir=tmp_path_factory.mktemp("data"), **SETTINGS), store=store)
+    q = JobQueue(Settings(data_dir=tmp_path_factory.mktemp("data"), **SETTINGS))
     await q.start()
     yield q
     await q.close(0)
@@ -256,7 +256,7 @@ async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, 
 
 async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path, store):
     limits = dict(SETTINGS, workers=1, per_user_running=1, per_user_queued=0, queue_cap=4)
-    busy_queue = JobQueue(Settings(data_dir=tmp_path, **limits), store=store)
+    busy_queue = JobQueue(Settings(data_dir=tmp_path, **limits))
     await busy_queue.start()
     try:
         async with running(fake, tmp_path, store, busy_queue, **limits):

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from bot import views
+from bot.discord import buttons
 from bot.config import Settings
-from bot.discord_app import build_commands, command_hash
+from bot.discord.app import command_hash
 from bot.health import heartbeat_age
 from bot.instruments import INSTRUMENTS
 from bot.store import Store
@@ -100,21 +100,17 @@ def test_command_hash_changes_with_the_commands():
 
 def test_button_custom_ids_fit_discord_limits():
     tune_id = "A" * 40  # the longest id the templates accept
-    view = views.tune_view(tune_id)
+    view = buttons.tune_view(tune_id)
     ids = [item.custom_id for item in view.children]
     assert len(ids) == 8 and all(len(i) <= 100 for i in ids)
-    for item in views.DYNAMIC_ITEMS:
-        template = item.__discord_ui_compiled_template__
-        assert any(template.fullmatch(i) for i in ids)
-    assert re.fullmatch(views.RateButton.__discord_ui_compiled_template__, "ts:rate:abc_-9:6") is None
-
-
-def test_commands_build_twice():  # a fresh tree per bot: restart in one process works
-    assert [c.name for c in build_commands()] == [c.name for c in build_commands()]
+    template = buttons.TuneButton.__discord_ui_compiled_template__
+    assert all(template.fullmatch(i) for i in ids)
+    for wrong in ("ts:rate:abc_-9:6", "ts:rate:abc", "ts:var:abc:3", "ts:del:" + "A" * 41):
+        assert re.fullmatch(template, wrong) is None, wrong
 
 
 def test_run_without_a_token_says_what_to_do(monkeypatch, tmp_path, capsys):
-    from bot.discord_app import main
+    from bot.discord.main import main
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
     assert main([]) == 2

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.jobs import (CANCELLED, DONE, FAILED, QUEUED, TIMED_OUT, BusyError, JobQueue, NotYourJobError,
                       ShuttingDownError, UserLimitError)
 from bot.store import Store
+from bot.tunes import TuneService
 
 
 @dataclasses.dataclass
@@ -76,8 +77,8 @@ class Recorder:
 async def make_queue(tmp_path):
     queues = []
 
-    async def make(store=None, **changes):
-        q = JobQueue(settings(tmp_path, **changes), worker=work, store=store)
+    async def make(**changes):
+        q = JobQueue(settings(tmp_path, **changes), worker=work)
         await q.start()
         queues.append(q)
         return q
@@ -204,13 +205,14 @@ async def test_cancel_queued_and_running_jobs_by_the_requester_only(make_queue):
 async def test_graceful_shutdown_finishes_within_the_grace_and_records_the_rest(make_queue, tmp_path):
     store = await Store.open(tmp_path / "db.sqlite3")
     try:
-        q = await make_queue(store=store, workers=1)
+        q = await make_queue(workers=1)
+        service = TuneService(store, q)  # the service records what the queue does
         rec = Recorder()
-        quick = await q.submit(1, ("ok", "quick"))
-        stuck = await q.submit(2, ("sleep", 60), rec)
-        waiting = await q.submit(3, ("ok", "waiting"))
+        quick = await service.submit(1, ("ok", "quick"))
+        stuck = await service.submit(2, ("sleep", 60), rec)
+        waiting = await service.submit(3, ("ok", "waiting"))
         await rec.reached("composing")
-        counts = await q.close(grace=0.2)
+        counts = await service.close(grace=0.2)
         assert quick.state == DONE
         assert stuck.state == FAILED and "shutting down" in stuck.error
         assert waiting.state == FAILED and "shutting down" in waiting.error
@@ -241,11 +243,13 @@ async def test_the_store_records_jobs_and_a_restart_reports_unfinished_ones(make
     store = await Store.open(path)
     await store.job_created("old-job", request={"style": "jig"}, user_id=5)
     await store.job_started("old-job")
-    q = await make_queue(store=store)
-    assert [j.id for j in q.interrupted_jobs] == ["old-job"] and q.interrupted_jobs[0].user_id == 5
+    q = await make_queue()
+    service = TuneService(store, q)
+    await service.start()
+    assert [j.id for j in service.interrupted_jobs] == ["old-job"] and service.interrupted_jobs[0].user_id == 5
     assert (await store.get_job("old-job")).status == "failed"
-    bad = await q.submit(1, ("bad", "length 999 is out of range"))
-    await bad.wait()
+    bad = await service.submit(1, ("bad", "length 999 is out of range"))
+    await service.settled(bad)
     record = await store.get_job(bad.id)
     assert record.status == "failed" and record.error == "length 999 is out of range"
     assert record.started_at <= record.finished_at

@@ -113,14 +113,14 @@ def test_position_tokens_mark_the_last_two_bars():
 
 @pytest.mark.parametrize("text, expected", [("Dmaj", (2, "major")), ("F#min", (6, "minor")), ("Bb", (10, "major")),
                                             ("am", (9, "minor")), ("Eb minor", (3, "minor"))])
-def test_parse_key(text, expected):
-    assert notes.parse_key(text) == expected
+def test_key_of(text, expected):
+    assert notes.key_of(text) == expected
 
 
 @pytest.mark.parametrize("text", ["Ador", "H", "", "C##maj", "Gmix"])
-def test_parse_key_rejects_what_it_cannot_use(text):
+def test_key_of_rejects_what_it_cannot_use(text):
     with pytest.raises(notes.NotesError, match="major or minor"):
-        notes.parse_key(text)
+        notes.key_of(text)
 
 
 def test_normalise_moves_the_tonic_to_c_by_the_smaller_step():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bot.keys import parse_key
+from model.keys import parse_key
 from bot.requests import ComposeRequest, RequestError, describe, from_options, parse_text
 from bot.styles import STYLES
 
@@ -17,7 +17,7 @@ from bot.styles import STYLES
     ("F lydian", "Flyd"), ("Eb", "Ebmaj"), ("B flat minor", "Bbmin"),
 ])
 def test_keys_are_normalised(typed, canonical):
-    assert parse_key(typed) == canonical
+    assert parse_key(typed).name == canonical
 
 
 @pytest.mark.parametrize("bad", ["H", "", "Dblues", "#D", "D##", "x" * 100])

@@ -138,7 +138,7 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
     path = tmp_path / "half.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, target=1)
-    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS[:1] + ["CREATE TABLE kv (key TEXT); CREATE TABLE oops ("])
+    monkeypatch.setattr("bot.store.schema.MIGRATIONS", MIGRATIONS[:1] + ["CREATE TABLE kv (key TEXT); CREATE TABLE oops ("])
     with pytest.raises(sqlite3.Error):
         migrate(conn, target=2)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1

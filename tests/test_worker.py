@@ -8,8 +8,9 @@ import pytest
 from bot import worker
 from bot.config import Settings
 from bot.jobs import DONE, FAILED, JobQueue
-from bot.requests import from_options
+from bot.requests import RerenderRequest, from_options
 from bot.store import Store
+from bot.tunes import TuneService
 from bot.styles import STYLES
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -69,7 +70,8 @@ def test_unreadable_abc_to_continue_is_a_clear_value_error():
 async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
     settings = Settings(data_dir=tmp_path, workers=1, job_timeout=120, shutdown_grace=5, mp3_bitrate=96)
     store = await Store.open(settings.db_path)
-    queue = JobQueue(settings, store=store)  # the real worker.compose in a real worker process
+    queue = JobQueue(settings)  # the real worker.compose in a real worker process
+    service = TuneService(store, queue)  # which stores the tunes
     await queue.start()
     try:
         events = []
@@ -77,8 +79,9 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
         async def on_progress(event):
             events.append(event.stage)
 
-        job = await queue.submit(11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1, channel_id=2)
-        await job.wait()
+        job = await service.submit(11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1,
+                                   channel_id=2)
+        await service.settled(job)
         assert job.state == DONE, job.error
         assert job.result.files["tune.mid"][:4] == b"MThd"
         bytes_per_s = len(job.result.files["tune.mp3"]) / job.result.meta["duration_s"]
@@ -89,16 +92,16 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
         await job.events_delivered()
         assert events == ["queued", "starting", "composing", "rendering", "finished"]
 
-        again = await queue.submit(12, worker.RerenderRequest.from_tune(tune))
-        await again.wait()
+        again = await service.submit(12, RerenderRequest.from_tune(tune))
+        await service.settled(again)
         assert again.state == DONE and again.tune_id == tune.id and again.result.text == tune.text
         assert await store.count_tunes() == 1
 
-        bad = await queue.submit(13, from_options(style="jig", length=8, continue_abc="K:D\n|: D3 ^^^=g,,,, |"))
+        bad = await service.submit(13, from_options(style="jig", length=8, continue_abc="K:D\n|: D3 ^^^=g,,,, |"))
         await bad.wait()
         assert bad.state == FAILED and bad.error and "Error" not in bad.error.split()[0]
     finally:
-        await queue.close(grace=0)
+        await service.close(grace=0)
         await store.close()
 
 

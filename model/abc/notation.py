@@ -24,19 +24,16 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from model.keys import LETTERS as _LETTERS
+from model.keys import MODE_NAMES, Key, parse_key
+from model.keys import NATURAL_SEMITONES as _NATURAL
+
 UNIT = Fraction(1, 8)  # the canonical L:
 MIN_LENGTH = Fraction(1, 4)  # shortest canonical note, in units of L:1/8 (a 1/32 note)
 MAX_LENGTH = Fraction(16)
 MODES = ("maj", "min", "dor", "mix")
 END = "$"  # end-of-tune symbol in the model's alphabet (never used by ABC itself)
 
-_NATURAL = [0, 2, 4, 5, 7, 9, 11]  # semitones of C D E F G A B
-_LETTERS = "CDEFGAB"
-_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F": -1}  # naturals on the circle of fifths
-_MODE_FIFTHS = {"maj": 0, "mix": -1, "dor": -2, "min": -3}
-_MODE_WORDS = {"": "maj", "maj": "maj", "ion": "maj", "major": "maj", "m": "min", "min": "min",
-               "aeo": "min", "minor": "min", "aeolian": "min", "dor": "dor", "dorian": "dor",
-               "mix": "mix", "mixolydian": "mix", "ionian": "maj"}
 SECTION_BARS = ("||", "|]", ":|", "::", "|:", ":|2")  # bar lines that may close a short bar
 FINAL_BARS = ("|]", ":|")  # bar lines a tune may end with
 BAR_TOKENS = ("|", "||", "|]", "|:", ":|", "::", "|1", "|2", ":|2")
@@ -90,61 +87,13 @@ def parse_length(text: str) -> Fraction:
 
 # ---------------------------------------------------------------- keys
 
-@dataclass(frozen=True)
-class Key:
-    tonic: str  # letter with optional '#' or 'b', e.g. "F#"
-    mode: str  # one of MODES
-
-    @property
-    def letter(self) -> str:
-        return self.tonic[0]
-
-    @property
-    def alter(self) -> int:
-        return {"": 0, "#": 1, "b": -1}[self.tonic[1:]]
-
-    @property
-    def fifths(self) -> int:
-        """Sharps (>0) or flats (<0) in the key signature."""
-        return _FIFTHS[self.letter] + 7 * self.alter + _MODE_FIFTHS[self.mode]
-
-    @property
-    def name(self) -> str:
-        """Canonical name as used by ComposeRequest: 'Dmaj', 'F#min'."""
-        return self.tonic + self.mode
-
-    def abc(self) -> str:
-        """The K: value for standard ABC readers: 'D', 'Em', 'Ador', 'Gmix'."""
-        return self.tonic + {"maj": "", "min": "m", "dor": "dor", "mix": "mix"}[self.mode]
-
-    def respelled(self) -> "Key":
-        """The enharmonic spelling with at most 7 sharps or flats (G#maj -> Abmaj)."""
-        if -7 <= self.fifths <= 7:
-            return self
-        i = _LETTERS.index(self.letter)
-        semis = _NATURAL[i] + self.alter
-        step = 1 if self.fifths > 7 else -1
-        letter = _LETTERS[(i + step) % 7]
-        alter = (semis - _NATURAL[_LETTERS.index(letter)] + 6) % 12 - 6
-        return Key(letter + {0: "", 1: "#", -1: "b"}[alter], self.mode)
-
-
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)")
-
-
-def parse_key(text: str) -> Key:
-    """'G', 'Gm', 'A Dorian', 'F#min', 'Bbmix', 'Dmaj' -> Key. Raises ValueError if unsupported."""
-    m = _KEY_RE.match(text)
-    if not m:
-        raise ValueError(f"unsupported key {text.strip()!r}")
-    word = m.group(3).lower()
-    rest = text[m.end():].strip()
-    if rest and not rest.startswith("%"):
-        raise ValueError(f"unsupported key {text.strip()!r} (extra accidentals or clef)")
-    mode = _MODE_WORDS.get(word) or _MODE_WORDS.get(word[:3])
-    if mode is None or (word not in _MODE_WORDS and len(word) < 3):
-        raise ValueError(f"unsupported mode {m.group(3)!r} in key {text.strip()!r} (use maj, min, dor or mix)")
-    return Key(m.group(1).upper() + m.group(2), mode).respelled()
+def abc_key(text: str) -> Key:
+    """A K: value -> Key, for the modes the ABC model writes (MODES); ValueError names the problem."""
+    key = parse_key(text)
+    if key.mode not in MODES:
+        raise ValueError(f"unsupported mode {MODE_NAMES[key.mode]!r} in key {text.strip()!r} "
+                         f"(use maj, min, dor or mix)")
+    return key
 
 
 def natural_semitone(step: int) -> int:
@@ -265,15 +214,68 @@ class Tune:
 
 
 _DECORATION_LETTERS = set("HLMOPSTuvkJRy")
-_METER_ALIASES = {"C": "4/4", "C|": "4/4", "2/2": "4/4"}
+METER_ALIASES = {"C": "4/4", "C|": "2/2"}  # common time and cut time, as ABC defines them
 
 
 def normalise_meter(text: str) -> str:
+    """An M: value as the model writes it: 'C' and 'C|' spelled out, and 2/2 as 4/4 (the same bar length;
+    the corpora write reels both ways and the model learns one)."""
     m = text.split("%")[0].strip().replace(" ", "")
-    m = _METER_ALIASES.get(m, m)
+    m = METER_ALIASES.get(m, m)
     if not re.fullmatch(r"\d+/\d+", m):
         raise ValueError(f"unsupported meter {text.strip()!r}")
-    return m
+    return "4/4" if m == "2/2" else m
+
+
+@dataclass(frozen=True)
+class Header:
+    """The header of one tune as written: the first value of each field up to K:, comments removed."""
+    fields: dict[str, str]
+    lines: list[str]  # the whole text, split into lines
+    key_line: int | None  # index of the K: line in `lines` (None: no K: before the music)
+    stray: tuple[int, str] | None  # (index, text) of a non-field line met before K:
+
+    @property
+    def title(self) -> str:
+        return self.fields.get("T", "")
+
+    @property
+    def meter(self) -> str | None:
+        """The M: value with C and C| spelled out ('6/8', '2/2'), or None."""
+        if "M" not in self.fields:
+            return None
+        m = self.fields["M"].replace(" ", "")
+        return METER_ALIASES.get(m, m) or None
+
+    @property
+    def key(self) -> Key | None:
+        """The K: value read as a key (any mode), or None when absent or unreadable."""
+        try:
+            return parse_key(self.fields["K"]) if "K" in self.fields else None
+        except ValueError:
+            return None
+
+    @property
+    def body(self) -> str:
+        """The lines after K: (empty without a K: line)."""
+        return "\n".join(self.lines[self.key_line + 1:]) if self.key_line is not None else ""
+
+
+def read_header(text: str) -> Header:
+    """The one ABC header reader: every part of Tunesmith that needs a tune's fields asks it."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    fields: dict[str, str] = {}
+    for n, line in enumerate(lines):
+        s = line.strip()
+        if not s or s.startswith("%"):
+            continue
+        m = re.match(r"([A-Za-z]):(.*)$", s)
+        if not m:
+            return Header(fields, lines, None, (n, s))
+        fields.setdefault(m.group(1), m.group(2).split("%")[0].strip())
+        if m.group(1) == "K":
+            return Header(fields, lines, n, None)
+    return Header(fields, lines, None, None)
 
 
 def default_unit(meter: str) -> Fraction:
@@ -648,28 +650,18 @@ def infer_rhythm(label: str, title: str, meter: str) -> str:
 
 def parse_tune(text: str, strict: bool = False) -> Tune:
     """One whole tune (X: ... K: ... body) -> Tune. strict: user text, errors say where."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    fields: dict[str, str] = {}
-    key_line = None
-    for n, line in enumerate(lines):
-        s = line.strip()
-        if not s or s.startswith("%"):
-            continue
-        m = re.match(r"([A-Za-z]):(.*)$", s)
-        if not m:
-            if strict:
-                raise AbcError(f"line {n + 1}: expected a header field such as 'K:D' before the music, "
-                               f"found {s[:30]!r}")
-            return _fail("no K: line before the music")
-        name, value = m.group(1), m.group(2).split("%")[0].strip()
-        fields.setdefault(name, value)
-        if name == "K":
-            key_line = n
-            break
+    header = read_header(text)
+    fields, key_line = header.fields, header.key_line
+    if header.stray is not None:
+        n, s = header.stray
+        if strict:
+            raise AbcError(f"line {n + 1}: expected a header field such as 'K:D' before the music, "
+                           f"found {s[:30]!r}")
+        raise AbcError("no K: line before the music")
     if key_line is None:
         raise AbcError("no K: (key) line: a tune needs a header ending with a K: line, e.g. 'K:D'")
     try:
-        key = parse_key(fields["K"])
+        key = abc_key(fields["K"])
     except ValueError as e:
         raise AbcError(f"line {key_line + 1}: {e}") from None
     try:
@@ -683,16 +675,11 @@ def parse_tune(text: str, strict: bool = False) -> Tune:
             raise AbcError(f"L: field: bad unit length {fields['L']!r}") from None
     else:
         unit = default_unit(meter)
-    body = "\n".join(lines[key_line + 1:])
-    elements = parse_body(body, unit, strict=strict, first_line=key_line + 2)
+    elements = parse_body(header.body, unit, strict=strict, first_line=key_line + 2)
     if not any(isinstance(e, Note) for e in elements):
         raise AbcError("the tune has no notes after the K: line")
     rhythm = infer_rhythm(fields.get("R", ""), fields.get("T", ""), meter)
     return Tune(rhythm, meter, key, elements, fields.get("T", ""), fields.get("X", ""))
-
-
-def _fail(msg: str):
-    raise AbcError(msg)
 
 
 def bar_length(meter: str) -> Fraction:

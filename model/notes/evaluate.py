@@ -227,7 +227,7 @@ def _raw_sample(model, prompt: NotesPrompt) -> notes.NoteGrid:
     from model.notes.sample import check_prompt, sample_grid
 
     meter, key = check_prompt(prompt)
-    tonic, mode = notes.parse_key(key)
+    tonic, mode = notes.key_of(key)
     shift = tonic if tonic <= 6 else tonic - 12
     torch.backends.mkldnn.enabled = False
     grid = sample_grid(model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from dataclasses import dataclass, field, replace
+
+from model.keys import parse_key
 
 STEPS_PER_QUARTER = 2  # eighth-note grid
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -72,26 +73,23 @@ def scale_of(tonic: int, mode: str) -> frozenset[int]:
     return frozenset((tonic + pc) % 12 for pc in base)
 
 
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b♯♭]?)\s*(maj|major|min|minor|m|)\s*$")
-
-
-def parse_key(text: str) -> tuple[int, str]:
-    """'Dmaj', 'F#min', 'Bb', 'Am', 'C minor' -> (tonic pitch class, mode)."""
-    match = _KEY_RE.match(text or "")
-    if not match:
+def key_of(text: str) -> tuple[int, str]:
+    """'Dmaj', 'F#min', 'Bb', 'Am', 'C minor' -> (tonic pitch class, "major" | "minor"): the keys the note
+    model can write (model/keys.py reads them)."""
+    try:
+        key = parse_key(text or "")
+    except ValueError:
+        key = None
+    if key is None or key.mode not in ("maj", "min"):
         raise NotesError(
             f"key '{text}' is not one the note model can use; give a major or minor key such as 'Dmaj', 'Gmin' or 'F#min'"
         )
-    letter, accidental, mode = match.groups()
-    pc = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
-    pc += {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(accidental, 0)
-    return pc % 12, ("minor" if mode in ("min", "minor", "m") else "major")
+    return key.pitch_class, "major" if key.mode == "maj" else "minor"
 
 
 def tonic_spelling(text: str) -> str:
-    """The tonic as written in a key parse_key accepts: 'dbmaj' -> 'Db', 'F♯ minor' -> 'F#'."""
-    letter, accidental, _ = _KEY_RE.match(text).groups()
-    return letter.upper() + {"♯": "#", "♭": "b"}.get(accidental, accidental)
+    """The tonic as written in a key key_of accepts: 'dbmaj' -> 'Db', 'F♯ minor' -> 'F#'."""
+    return parse_key(text).tonic
 
 
 def transpose(grid: NoteGrid, semitones: int) -> NoteGrid:

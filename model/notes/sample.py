@@ -108,7 +108,7 @@ def check_prompt(prompt: NotesPrompt) -> tuple[str, str]:
     if not isinstance(prompt.program, int) or not 0 <= prompt.program <= 127:
         raise notes.NotesError(f"instrument program {prompt.program!r} is out of range (General MIDI 0-127)")
     key = prompt.key if prompt.key is not None else random.Random(prompt.seed).choice(DEFAULT_KEYS)
-    notes.parse_key(key)
+    notes.key_of(key)
     return meter, key
 
 
@@ -234,7 +234,7 @@ def sample_grid(
 def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
     """Compose a piece for the prompt. Raises NotesError (a ValueError) for a bad prompt."""
     meter, key = check_prompt(prompt)
-    tonic, mode = notes.parse_key(key)
+    tonic, mode = notes.key_of(key)
     shift = tonic if tonic <= 6 else tonic - 12  # from the model's C to the key, by the smaller step
     threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
     torch.set_num_threads(1)

@@ -10,190 +10,19 @@ last transactions, never corrupt the file).
 """
 from __future__ import annotations
 
+import asyncio
 import json
-import secrets
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosqlite
 
 
-class StoreError(ValueError):
-    """A request the store cannot honour (unknown tune, stars out of range); safe to show."""
-
-
-# Each entry takes the schema from version i to i+1. Never edit a released step; append a new one.
-MIGRATIONS: list[str] = [
-    # 1: tunes, ratings, jobs
-    """
-    CREATE TABLE tunes (
-        id            TEXT PRIMARY KEY,
-        created_at    REAL NOT NULL,
-        user_id       INTEGER,
-        guild_id      INTEGER,
-        channel_id    INTEGER,
-        request       TEXT NOT NULL,           -- ComposeRequest as JSON
-        style         TEXT NOT NULL,
-        model         TEXT NOT NULL,           -- "abc" | "notes"
-        model_version TEXT NOT NULL,
-        seed          INTEGER,
-        text          TEXT NOT NULL,           -- ABC or MusicXML
-        text_format   TEXT NOT NULL,           -- "abc" | "musicxml"
-        duration_s    REAL,
-        parent_id     TEXT REFERENCES tunes(id) ON DELETE SET NULL,
-        message_id    INTEGER
-    );
-    CREATE INDEX tunes_created ON tunes(created_at);
-    CREATE TABLE ratings (
-        tune_id    TEXT NOT NULL REFERENCES tunes(id) ON DELETE CASCADE,
-        user_id    INTEGER NOT NULL,
-        stars      INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (tune_id, user_id)
-    );
-    CREATE TABLE jobs (
-        id          TEXT PRIMARY KEY,
-        user_id     INTEGER,
-        guild_id    INTEGER,
-        channel_id  INTEGER,
-        request     TEXT NOT NULL,
-        status      TEXT NOT NULL,
-        created_at  REAL NOT NULL,
-        started_at  REAL,
-        finished_at REAL,
-        error       TEXT,
-        tune_id     TEXT REFERENCES tunes(id) ON DELETE SET NULL
-    );
-    CREATE INDEX jobs_status ON jobs(status);
-    """,
-    # 2: per-guild settings and a small key/value table (e.g. the synced command-set hash)
-    """
-    CREATE TABLE guild_settings (
-        guild_id           INTEGER PRIMARY KEY,
-        allowed_channels   TEXT NOT NULL DEFAULT '[]',  -- JSON list of channel ids; [] = all channels
-        per_user_limit     INTEGER,                     -- NULL = the bot's setting
-        default_instrument TEXT,                        -- NULL = each style's own
-        updated_at         REAL NOT NULL
-    );
-    CREATE TABLE kv (
-        key        TEXT PRIMARY KEY,
-        value      TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX ratings_user ON ratings(user_id);
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled", "timed_out")
-UNFINISHED = ("queued", "running")
-
-
-def new_id() -> str:
-    """A short URL-safe id that cannot be guessed from the previous one (48 random bits)."""
-    return secrets.token_urlsafe(6)
-
-
-@dataclass(frozen=True)
-class Tune:
-    id: str
-    created_at: float
-    user_id: int | None
-    guild_id: int | None
-    channel_id: int | None
-    request: dict
-    style: str
-    model: str
-    model_version: str
-    seed: int | None
-    text: str
-    text_format: str
-    duration_s: float | None
-    parent_id: str | None
-    message_id: int | None
-
-
-@dataclass(frozen=True)
-class RatingSummary:
-    count: int
-    mean: float | None  # None when nobody has rated
-    stars: dict[int, int] = field(default_factory=dict)  # 1..5 -> how many people gave that
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    id: str
-    user_id: int | None
-    guild_id: int | None
-    channel_id: int | None
-    request: dict
-    status: str
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    error: str | None
-    tune_id: str | None
-
-
-@dataclass(frozen=True)
-class GuildSettings:
-    guild_id: int
-    allowed_channels: tuple[int, ...] = ()  # empty: every channel
-    per_user_limit: int | None = None
-    default_instrument: str | None = None
-
-
-def _tune(row) -> Tune:
-    d = dict(row)
-    d["request"] = json.loads(d["request"])
-    return Tune(**d)
-
-
-def _job(row) -> JobRecord:
-    d = dict(row)
-    d["request"] = json.loads(d["request"])
-    return JobRecord(**d)
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring a plain sqlite3 connection's schema up to `target`; returns the version it started at.
-
-    Each step runs in one transaction together with its user_version bump, so a crash mid-way
-    leaves the database at the previous version, never half-migrated.
-    """
-    start = conn.execute("PRAGMA user_version").fetchone()[0]
-    if start > SCHEMA_VERSION:
-        raise StoreError(f"the database schema is version {start}, newer than this Tunesmith knows "
-                         f"({SCHEMA_VERSION}); upgrade Tunesmith")
-    for version in range(start, target):
-        try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]};\nPRAGMA user_version = {version + 1:d};\nCOMMIT;")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    return start
-
-
-def _connect_sync(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def open_sync(path: Path | str) -> sqlite3.Connection:
-    """A plain migrated sqlite3 connection (rows as sqlite3.Row) for CLI commands and tests."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = _connect_sync(path)
-    migrate(conn)
-    conn.row_factory = sqlite3.Row
-    return conn
-
+from bot.job_state import FINAL_STATES, UNFINISHED_STATES, JobState
+from bot.store.records import GuildSettings, JobRecord, RatingSummary, Tune, job_record, new_id, tune_record
+from bot.store import reports
+from bot.store.schema import StoreError, connect, migrate, open_sync
 
 class Store:
     """Async access to the database. `async with await Store.open(path) as store: ...`"""
@@ -207,7 +36,7 @@ class Store:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Migrate with a plain connection first (synchronous, once, at start-up).
-        conn = _connect_sync(path)
+        conn = connect(path)
         try:
             migrate(conn)
         finally:
@@ -269,7 +98,7 @@ class Store:
 
     async def get_tune(self, tune_id: str) -> Tune | None:
         row = await self._one("SELECT * FROM tunes WHERE id = ?", (str(tune_id),))
-        return _tune(row) if row else None
+        return tune_record(row) if row else None
 
     async def set_message_id(self, tune_id: str, message_id: int) -> None:
         await self._write("UPDATE tunes SET message_id = ? WHERE id = ?", (message_id, tune_id))
@@ -312,31 +141,31 @@ class Store:
                           guild_id: int | None = None, channel_id: int | None = None,
                           created_at: float | None = None) -> None:
         await self._write(
-            "INSERT INTO jobs (id, user_id, guild_id, channel_id, request, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-            (job_id, user_id, guild_id, channel_id, json.dumps(request), created_at or time.time()))
+            "INSERT INTO jobs (id, user_id, guild_id, channel_id, request, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job_id, user_id, guild_id, channel_id, json.dumps(request), JobState.QUEUED, created_at or time.time()))
 
     async def job_started(self, job_id: str, started_at: float | None = None) -> None:
-        await self._write("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?",
-                          (started_at or time.time(), job_id))
+        await self._write("UPDATE jobs SET status = ?, started_at = ? WHERE id = ?",
+                          (JobState.RUNNING, started_at or time.time(), job_id))
 
     async def job_finished(self, job_id: str, status: str, *, error: str | None = None,
                            tune_id: str | None = None, finished_at: float | None = None) -> None:
-        if status not in JOB_STATES or status in UNFINISHED:
+        if status not in FINAL_STATES:
             raise ValueError(f"job status {status!r} is not a final state")
         await self._write("UPDATE jobs SET status = ?, error = ?, tune_id = ?, finished_at = ? WHERE id = ?",
                           (status, error, tune_id, finished_at or time.time(), job_id))
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return _job(row) if row else None
+        return job_record(row) if row else None
 
     async def fail_unfinished_jobs(self, error: str = "the bot restarted before this tune was finished") -> list[JobRecord]:
         """Mark jobs left queued/running by an earlier run as failed; returns them (to tell their users)."""
-        rows = await self._all("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at")
+        rows = await self._all("SELECT * FROM jobs WHERE status IN (?, ?) ORDER BY created_at", UNFINISHED_STATES)
         if rows:
-            await self._write("UPDATE jobs SET status = 'failed', error = ?, finished_at = ?"
-                              " WHERE status IN ('queued', 'running')", (error, time.time()))
-        return [_job(r) for r in rows]
+            await self._write("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)",
+                              (JobState.FAILED, error, time.time(), *UNFINISHED_STATES))
+        return [job_record(r) for r in rows]
 
     # ---- guild settings and key/value -----------------------------------------------------------
 
@@ -366,3 +195,24 @@ class Store:
         await self._write("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                           (key, str(value), time.time()))
+
+    # ---- reports (many rows: in a thread, on a connection of their own) -------------------------
+
+    async def report(self, func, *args, **kwargs):
+        """func(sqlite3 connection, *args, **kwargs) from bot/store/reports.py, run in a thread."""
+        def run():
+            conn = open_sync(self.path)
+            try:
+                return func(conn, *args, **kwargs)
+            finally:
+                conn.close()
+        return await asyncio.to_thread(run)
+
+    async def top_tunes(self, guild_id: int | None, style: str | None, since: float | None, limit: int) -> list[dict]:
+        """A server's best-rated tunes: highest mean first, then most ratings."""
+        return await self.report(reports.rated_tunes, guild_id=guild_id, any_guild=False, style=style, since=since,
+                                 best_first=True, limit=limit)
+
+    async def guild_dataset(self, guild_id: int | None) -> list[dict]:
+        """The dataset records of the tunes made on one server (no user ids)."""
+        return await self.report(reports.rated_tunes, guild_id=guild_id, any_guild=False)

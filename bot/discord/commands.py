@@ -1,0 +1,262 @@
+"""Every slash command and button of Tunesmith, as methods of one cog next to their signatures.
+
+The work is the service's (bot/tunes.py) and the request flow's (bot/flow.py); this class only turns
+Discord's options into their calls and their answers into messages. A ValueError raised here is
+shown to the user as it is (bot/discord/app.py's error handler).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.attachments import human_size
+from bot.discord import embeds
+from bot.discord.buttons import STAR_EMOJI
+from bot.discord.replies import InteractionReply, MessageReply
+from bot.export import guild_jsonl
+from bot.instruments import INSTRUMENTS
+from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, from_options, guess_style_from_abc, parse_text
+from bot.store import GuildSettings
+from bot.styles import STYLES
+from bot.tunes import TuneError
+
+log = logging.getLogger("tunesmith.discord")
+
+DEFAULT_CONTINUE_LENGTH = 32  # /continue: total bars when no length is given
+MAX_ATTACHED_ABC = 32_000  # bytes
+COMMON_KEYS = ["D", "G", "A", "E", "C", "F", "Bb", "Em", "Am", "Bm", "Dm", "Gm", "F#m",
+               "Ador", "Edor", "Ddor", "Gdor", "Bdor", "Dmix", "Amix", "Gmix", "Emix", "Cmaj", "Ebmaj", "Cm"]
+STYLE_CHOICES = [app_commands.Choice(name=f"{s.name} ({s.meter})", value=s.name) for s in STYLES.values()][:25]
+ABC_STYLE_CHOICES = [c for c in STYLE_CHOICES if STYLES[c.value].model == "abc"]
+INSTRUMENT_CHOICES = [app_commands.Choice(name=name, value=name) for name in INSTRUMENTS][:25]
+PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in ("day", "week", "month", "all")]
+MANAGE_SERVER = "only members with the Manage Server permission can do that"
+
+
+def manage_server_only():
+    """A check: the member may manage the server (the admin commands are hidden from others too)."""
+    def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None or not interaction.permissions.manage_guild:
+            raise app_commands.CheckFailure(MANAGE_SERVER)
+        return True
+    return app_commands.check(predicate)
+
+
+async def key_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    typed = current.strip().lower()
+    keys = [k for k in COMMON_KEYS if k.lower().startswith(typed)] or COMMON_KEYS
+    return [app_commands.Choice(name=k, value=k) for k in keys[:25]]
+
+
+class TuneCommands(commands.Cog, name="Tunesmith"):
+    def __init__(self, bot) -> None:
+        self.bot = bot  # bot/discord/app.py TunesmithBot: .service, .flow, .tell, .token_life
+
+    @property
+    def service(self):
+        return self.bot.service
+
+    async def run(self, interaction: discord.Interaction, request, parent_id: str | None = None) -> None:
+        await self.bot.flow.run(InteractionReply(interaction, self.bot.token_life), interaction.user.id,
+                                interaction.guild_id, interaction.channel_id, request, parent_id=parent_id)
+
+    # ---- composing ----------------------------------------------------------------------------------
+    @app_commands.command(name="compose", description="Compose a new tune and post it with audio, ABC, MIDI and sheet music")
+    @app_commands.describe(
+        style="Kind of tune (sets meter, rhythm, tempo and instrument)",
+        length=f"Length in bars ({LENGTH[0]}-{LENGTH[1]}; a repeated part counts once)",
+        key="Key, e.g. D, Em, Ador, Bbmix (default: the model chooses)",
+        tempo=f"Beats per minute ({TEMPO[0]}-{TEMPO[1]}; default: the style's)",
+        instrument="Instrument for the melody (default: the style's)",
+        temperature=f"Adventurousness ({TEMPERATURE[0]}-{TEMPERATURE[1]}; 0.9 is usual, higher is wilder)",
+        seed="Random seed, to get the same tune again",
+    )
+    @app_commands.choices(style=STYLE_CHOICES, instrument=INSTRUMENT_CHOICES)
+    @app_commands.autocomplete(key=key_autocomplete)
+    async def compose(self, interaction: discord.Interaction, style: str | None = None,
+                      length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None, key: str | None = None,
+                      tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None, instrument: str | None = None,
+                      temperature: app_commands.Range[float, TEMPERATURE[0], TEMPERATURE[1]] | None = None,
+                      seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None) -> None:
+        options = dict(style=style, length=length, key=key, tempo=tempo, instrument=instrument,
+                       temperature=temperature, seed=seed)
+        await self.run(interaction, from_options(**{k: v for k, v in options.items() if v is not None}))
+
+    @app_commands.command(name="continue", description="Continue a tune you give as ABC text or an attached .abc file")
+    @app_commands.describe(abc="The tune as ABC text (header with K: line, then some bars)",
+                           file="The tune as an attached .abc file",
+                           length=f"Length when done, in bars, counting yours (default {DEFAULT_CONTINUE_LENGTH})",
+                           style="Kind of tune (default: guessed from the M: line)")
+    @app_commands.choices(style=ABC_STYLE_CHOICES)
+    async def continue_(self, interaction: discord.Interaction, abc: str | None = None,
+                        file: discord.Attachment | None = None,
+                        length: app_commands.Range[int, LENGTH[0], LENGTH[1]] = DEFAULT_CONTINUE_LENGTH,
+                        style: str | None = None) -> None:
+        if (abc is None) == (file is None):
+            raise TuneError("give the tune to continue either as `abc` text or as an attached .abc `file` (one of them)")
+        if file is not None:
+            abc = await _read_abc_attachment(file)
+        request = from_options(style=style or guess_style_from_abc(abc), length=length, continue_abc=abc)
+        await self.run(interaction, request)
+
+    @app_commands.command(name="tune", description="Post a stored tune again, freshly rendered")
+    @app_commands.describe(id="The tune id (shown under each posted tune)")
+    async def tune(self, interaction: discord.Interaction, id: str) -> None:
+        tune = await self.service.tune(id.strip())
+        await self.run(interaction, self.service.rerender_of(tune))
+
+    # ---- ratings and reports ------------------------------------------------------------------------
+    @app_commands.command(name="rate", description="Rate a tune from 1 to 5 stars (rating again changes your vote)")
+    @app_commands.describe(tune="The tune id (shown under each posted tune)", stars="1 (poor) to 5 (great)")
+    async def rate(self, interaction: discord.Interaction, tune: str, stars: app_commands.Range[int, 1, 5]) -> None:
+        await self._rate(interaction, tune.strip(), stars)
+
+    async def _rate(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
+        summary = await self.service.rate(tune_id, interaction.user.id, stars)
+        mean = f"{summary.mean:.1f}" if summary.mean is not None else "-"
+        await interaction.response.send_message(
+            f"You rated tune `{tune_id}` {stars}/5 {STAR_EMOJI * stars}. "
+            f"It now has {summary.count} rating{'s' if summary.count != 1 else ''}, average {mean}.", ephemeral=True)
+
+    @app_commands.command(name="top", description="The best-rated tunes")
+    @app_commands.describe(style="Only this kind of tune", period="Only tunes from this period")
+    @app_commands.choices(style=STYLE_CHOICES, period=PERIOD_CHOICES)
+    async def top(self, interaction: discord.Interaction, style: str | None = None, period: str = "all") -> None:
+        rows = await self.service.top(interaction.guild_id, style, period)
+        if not rows:
+            where = f" for {style}" if style else ""
+            await interaction.response.send_message(f"No rated tunes yet{where} ({period}).", ephemeral=True)
+            return
+        await interaction.response.send_message(embed=embeds.top_embed(rows, style, period))
+
+    @app_commands.command(name="help", description="How to use Tunesmith: commands, styles and buttons")
+    async def help_(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(embed=embeds.help_embed(), ephemeral=True)
+
+    @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
+    async def stats(self, interaction: discord.Interaction) -> None:
+        from bot.stats import collect
+        s = await self.service.store.report(collect)
+        await interaction.response.send_message(embed=embeds.stats_embed(s, self.service.queue), ephemeral=True)
+
+    # ---- admin --------------------------------------------------------------------------------------
+    admin = app_commands.Group(name="admin", description="Server settings and the feedback dataset (Manage Server)",
+                               default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
+
+    @admin.command(name="export", description="Download this server's ratings as a JSONL dataset (only you see it)")
+    @manage_server_only()
+    async def admin_export(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        count, data = await self.service.store.report(guild_jsonl, interaction.guild_id)
+        if not count:
+            await interaction.followup.send("No rated tunes on this server yet: nothing to export.", ephemeral=True)
+        elif len(data) > interaction.filesize_limit:
+            await interaction.followup.send(f"The dataset is {human_size(len(data))}, over the upload limit; use "
+                                            "`tunesmith export` on the bot's machine.", ephemeral=True)
+        else:
+            await interaction.followup.send(f"{count} rated tune(s), one JSON object per line "
+                                            "(the format of `tunesmith export`).", ephemeral=True,
+                                            file=discord.File(io.BytesIO(data), filename="tunesmith-ratings.jsonl"))
+
+    @admin.command(name="settings", description="Show or change this server's Tunesmith settings")
+    @app_commands.describe(allow_channel="Also allow composing in this channel (none set: every channel)",
+                           disallow_channel="Stop allowing this channel",
+                           per_user_limit="Tunes one member may have waiting or composing at once (1-100)",
+                           default_instrument="Instrument used when a request names none",
+                           reset="Forget every setting for this server")
+    @app_commands.choices(default_instrument=INSTRUMENT_CHOICES)
+    @manage_server_only()
+    async def admin_settings(self, interaction: discord.Interaction, allow_channel: discord.TextChannel | None = None,
+                             disallow_channel: discord.TextChannel | None = None,
+                             per_user_limit: app_commands.Range[int, 1, 100] | None = None,
+                             default_instrument: str | None = None, reset: bool = False) -> None:
+        gid = interaction.guild_id
+        current = GuildSettings(gid) if reset else await self.service.guild_settings(gid)
+        channels = list(current.allowed_channels)
+        if allow_channel is not None and allow_channel.id not in channels:
+            channels.append(allow_channel.id)
+        if disallow_channel is not None and disallow_channel.id in channels:
+            channels.remove(disallow_channel.id)
+        new = GuildSettings(gid, tuple(channels),
+                            per_user_limit if per_user_limit is not None else current.per_user_limit,
+                            default_instrument or current.default_instrument)
+        await self.service.save_guild_settings(new)
+        await interaction.response.send_message(embeds.settings_text(new), ephemeral=True)
+
+    # ---- buttons (bot/discord/buttons.py) -----------------------------------------------------------
+    async def button_allowed(self, interaction: discord.Interaction, action: str, tune_id: str) -> bool:
+        """Only the requester or a moderator may delete; everyone may do the rest."""
+        if action != "del":
+            return True
+        tune = await self.service.store.get_tune(tune_id)
+        is_moderator = interaction.permissions.manage_messages or interaction.permissions.manage_guild
+        try:
+            self.service.check_may_delete(tune, interaction.user.id, is_moderator)
+        except TuneError as exc:
+            await self.bot.tell(interaction, str(exc))
+            return False
+        return True
+
+    async def on_button(self, interaction: discord.Interaction, action: str, tune_id: str, stars: int | None) -> None:
+        """A click: its ValueErrors are told to the clicker, anything else is logged under an error id."""
+        try:
+            if action == "rate":
+                await self._rate(interaction, tune_id, stars)
+            elif action == "var":
+                tune = await self.service.tune(tune_id)
+                await self.run(interaction, self.service.variation_of(tune), parent_id=tune.id)
+            elif action == "cont":
+                tune = await self.service.tune(tune_id)
+                await self.run(interaction, self.service.continuation_of(tune), parent_id=tune.id)
+            elif action == "del":
+                await self._delete(interaction, tune_id)
+        except ValueError as exc:
+            await self.bot.tell(interaction, str(exc) or "something went wrong")
+        except Exception:
+            error_id = secrets.token_hex(4)
+            log.exception("internal error %s in the %s button", error_id, action)
+            await self.bot.tell(interaction, f"Sorry, something broke on my side (error id `{error_id}`).")
+
+    async def _delete(self, interaction: discord.Interaction, tune_id: str) -> None:
+        await interaction.response.send_message(f"Deleted tune `{tune_id}`.", ephemeral=True)
+        try:
+            if interaction.message is not None:
+                await interaction.message.delete()
+        except discord.HTTPException as exc:
+            log.warning("could not delete the message of tune %s: %s", tune_id, exc)
+
+    # ---- the text form: `!compose style:jig length:64` (needs the message-content intent) ------------
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not self.bot.settings.message_commands or message.author.bot or not self.bot.flow.accepting:
+            return
+        content = message.content.strip()
+        mention = self.bot.user.mention if self.bot.user else None
+        if mention and content.startswith((mention, mention.replace("<@", "<@!"))):
+            content = content.split(">", 1)[1].strip()
+        elif content.startswith("!compose"):
+            content = content[1:]
+        else:
+            return
+        try:
+            await self.bot.flow.run(MessageReply(message), message.author.id,
+                                    message.guild.id if message.guild else None, message.channel.id,
+                                    parse_text(content))
+        except ValueError as exc:
+            await message.reply(f"I could not do that: {exc}", mention_author=False)
+
+
+async def _read_abc_attachment(file: discord.Attachment) -> str:
+    if not file.filename.lower().endswith((".abc", ".txt")):
+        raise TuneError(f"the attached file '{file.filename[:40]}' is not an .abc file")
+    if file.size > MAX_ATTACHED_ABC:
+        raise TuneError(f"the attached file is {file.size} bytes; the limit is {MAX_ATTACHED_ABC}")
+    try:
+        return (await file.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise TuneError("the attached file is not UTF-8 text; save it as plain text") from None
