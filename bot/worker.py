@@ -47,12 +47,6 @@ def settings() -> Settings:
     return _settings
 
 
-def _one_thread() -> None:
-    import torch
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False  # step-by-step sampling is 2-6x faster without oneDNN
-
-
 def renderer():
     global _renderer
     if _renderer is None:
@@ -64,7 +58,6 @@ def renderer():
 def model(kind: str):
     """The loaded model of one kind ("abc" or "notes"), loaded on first use in this process."""
     if kind not in _models:
-        _one_thread()
         if kind == "abc":
             from model.abc.sample import load_abc_model
             _models[kind] = load_abc_model(settings().abc_weights or None)

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +29,7 @@ from model.abc.notation import (END, MODES, UNIT, AbcError, Key, bar_length, emi
                        parse_body, parse_key, parse_tune, shift_between, transpose_elements)
 from model.abc.net import AbcNet, load_checkpoint
 from model.abc.tracker import BarTracker, TrackerError
+from model.lstm import cpu_sampling
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "abc.pt"
 MAX_BARS = 256
@@ -112,18 +112,7 @@ def load_abc_model(path: str | Path | None = None) -> AbcModel:
     return _MODELS[p]
 
 
-@contextmanager
-def sampling_mode():
-    """oneDNN off and one thread while sampling step by step (2-6x faster on CPU); restored after."""
-    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        torch.backends.mkldnn.enabled = mkldnn
-        torch.set_num_threads(threads)
+sampling_mode = cpu_sampling  # bench/ and the evaluator use this name
 
 
 # ------------------------------------------------------------------ validation

@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from model.notes import grid as notes
+from model.lstm import cpu_sampling
 from model.notes.data import load_chorales, split
 from model.notes.sample import DEFAULT_WEIGHTS, NotesPrompt, compose_notes, load_notes_model
 
@@ -222,16 +223,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _raw_sample(model, prompt: NotesPrompt) -> notes.NoteGrid:
     """A sample with no steering rules (for comparison only), transposed to its key."""
-    import torch
 
     from model.notes.sample import check_prompt, sample_grid
 
     meter, key = check_prompt(prompt)
     tonic, mode = notes.key_of(key)
     shift = tonic if tonic <= 6 else tonic - 12
-    torch.backends.mkldnn.enabled = False
-    grid = sample_grid(model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,
-                       temperature=prompt.temperature, seed=prompt.seed, steer=False)
+    with cpu_sampling():
+        grid = sample_grid(model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,
+                           temperature=prompt.temperature, seed=prompt.seed, steer=False)
     return notes.transpose(grid, shift)
 
 

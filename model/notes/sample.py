@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from model.notes import grid as notes
+from model.lstm import cpu_sampling, load_checkpoint
 from model.notes.net import NotesConfig, NotesLSTM, Stepper
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "notes.pt"
@@ -76,7 +77,7 @@ def _load(path: str) -> NotesModel:
     file = Path(path)
     if not file.exists():
         raise FileNotFoundError(f"no note-model weights at {file}; train them with `tunesmith train notes`")
-    checkpoint = torch.load(file, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(file)
     if checkpoint.get("vocab") != notes.VOCAB:
         raise ValueError(f"{file} was trained with a different token vocabulary; retrain with `tunesmith train notes`")
     net = NotesLSTM(NotesConfig(**checkpoint["config"]))
@@ -236,17 +237,11 @@ def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
     meter, key = check_prompt(prompt)
     tonic, mode = notes.key_of(key)
     shift = tonic if tonic <= 6 else tonic - 12  # from the model's C to the key, by the smaller step
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False  # 2-6x faster for one step at a time
-    try:
+    with cpu_sampling():
         grid = sample_grid(
             model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,
             temperature=float(prompt.temperature), seed=prompt.seed,
         )
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
     grid = notes.transpose(grid, shift)
     tonic_name = notes.tonic_spelling(key)
     title = f"{prompt.style.capitalize()} in {tonic_name} {mode} (seed {prompt.seed})"

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from model.notes import grid as notes
 from model.notes.data import cache_dir, load_chorales, split
+from model.lstm import save_checkpoint
 from model.notes.net import NotesConfig, NotesLSTM
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -91,11 +92,8 @@ def evaluate(model: NotesLSTM, pieces: list[list[int]], batch_size: int = 8) -> 
 
 def save(model: NotesLSTM, path: Path, card: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {"config": model.config.to_dict(), "vocab": notes.VOCAB, "state_dict": model.state_dict(), "card": card}, tmp
-    )
-    tmp.replace(path)
+    save_checkpoint(path, {"config": model.config.to_dict(), "vocab": notes.VOCAB,
+                           "state_dict": model.state_dict(), "card": card})
     path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
 
 
