@@ -40,6 +40,7 @@ class Settings:
     abc_weights: str = ""  # empty: the shipped model/weights
     notes_weights: str = ""
     shutdown_grace: float = 8.0  # seconds to finish jobs on SIGTERM
+    cache: str = ""  # training and eval: parsed corpora and runs (empty: ~/.cache/tunesmith)
     discord_api_base: str = ""  # TEST ONLY: a fake Discord's REST base (tests/fake_discord.py)
     discord_gateway: str = ""  # TEST ONLY: a fake Discord's gateway URL
 

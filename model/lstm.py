@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+DEFAULT_CACHE = Path.home() / ".cache" / "tunesmith"  # parsed corpora and training runs (`--cache`)
+
 
 class TokenLSTM(nn.Module):
     """Embedding -> LSTM (layers, dropout between them) -> dropout -> Linear over the vocabulary.

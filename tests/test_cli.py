@@ -77,3 +77,11 @@ def test_doctor_fails_on_broken_weights(tmp_path):
     proc = run_cli("doctor", env={"TUNESMITH_ABC_WEIGHTS": str(bad), "TUNESMITH_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 1
     assert "abc model" in proc.stdout and "does not load" in proc.stdout and "fix:" in proc.stdout
+
+
+def test_the_cache_setting_reaches_the_trainers():
+    from bot.train_cli import with_cache
+    assert with_cache("notes", ["--epochs", "1"], "/c") == ["--epochs", "1", "--cache", "/c"]
+    assert with_cache("notes", ["--cache", "/x"], "/c") == ["--cache", "/x"]
+    assert with_cache("abc", [], "/c") == ["--run-dir", "/c/runs/abc"]
+    assert with_cache("abc", ["--epochs", "2"], "") == ["--epochs", "2"]

@@ -13,10 +13,10 @@ TINY = ["--first", "8", "--epochs", "2", "--batch", "4", "--embed", "16", "--hid
 
 
 def test_tiny_training_run_is_reproducible_and_usable(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNESMITH_CACHE", str(tmp_path / "cache"))  # the last-epoch checkpoint goes here
+    tiny = TINY + ["--cache", str(tmp_path / "cache")]  # the last-epoch checkpoint goes there
     first, second = tmp_path / "a" / "notes.pt", tmp_path / "b" / "notes.pt"
-    assert notes_train.main(TINY + ["--seed", "3", "--out", str(first)]) == 0
-    assert notes_train.main(TINY + ["--seed", "3", "--out", str(second)]) == 0
+    assert notes_train.main(tiny + ["--seed", "3", "--out", str(first)]) == 0
+    assert notes_train.main(tiny + ["--seed", "3", "--out", str(second)]) == 0
     a = torch.load(first, weights_only=False)["state_dict"]
     b = torch.load(second, weights_only=False)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

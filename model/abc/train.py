@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -23,8 +22,9 @@ from torch import nn
 from model.abc import data
 from model.abc.notation import END, AbcError, parse_tune, split_tunes, to_canonical
 from model.abc.net import AbcNet, AbcNetConfig, load_checkpoint, save_checkpoint
+from model.lstm import DEFAULT_CACHE
 
-DEFAULT_RUNS = Path(os.environ.get("TUNESMITH_CACHE", Path.home() / ".cache" / "tunesmith")) / "runs"
+DEFAULT_RUNS = DEFAULT_CACHE / "runs"
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 

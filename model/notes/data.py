@@ -1,26 +1,22 @@
 """The note model's corpus: Bach's four-part chorales from the music21 corpus, as NoteGrids.
 
 Parsing all chorales takes a minute or two, so the grids are cached as gzipped JSON under
-~/.cache/tunesmith/ (TUNESMITH_CACHE overrides). Corpus-derived data never goes into git.
+~/.cache/tunesmith/ (the `cache` setting overrides; the CLI passes it in). Corpus-derived data never goes into git.
 Splits are by piece (a stable hash of its corpus name), so no chorale is in both.
 """
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import zlib
 from dataclasses import asdict
 from pathlib import Path
 
+from model.lstm import DEFAULT_CACHE
 from model.notes.grid import NoteGrid, NotesError, encode, grid_from_score, normalise
 
 CACHE_VERSION = 1  # bump when the grid or the key choice changes
 VALID_PERCENT = 10
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TUNESMITH_CACHE", Path.home() / ".cache" / "tunesmith"))
 
 
 def chorale_names() -> list[str]:
@@ -60,10 +56,11 @@ def parse_chorale(name: str) -> NoteGrid:
     return grid_from_score(score, key=choose_key(score))
 
 
-def load_chorales(*, refresh: bool = False, progress: bool = True, first: int = 0) -> dict[str, NoteGrid]:
+def load_chorales(*, refresh: bool = False, progress: bool = True, first: int = 0,
+                  cache: Path = DEFAULT_CACHE) -> dict[str, NoteGrid]:
     """name -> NoteGrid for every chorale the note model can use (four voices, 4/4 or 3/4).
     first=N: only the first N chorales, parsed now and not cached (for quick checks and tests)."""
-    path = cache_dir() / f"notes-chorales-v{CACHE_VERSION}.json.gz"
+    path = Path(cache) / f"notes-chorales-v{CACHE_VERSION}.json.gz"
     if path.exists() and not refresh and not first:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             return {name: NoteGrid(**fields) for name, fields in json.load(handle).items()}

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from model.notes import grid as notes
-from model.lstm import cpu_sampling
+from model.lstm import DEFAULT_CACHE, cpu_sampling
 from model.notes.data import load_chorales, split
 from model.notes.sample import DEFAULT_WEIGHTS, NotesPrompt, compose_notes, load_notes_model
 
@@ -166,6 +166,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("--meter", choices=sorted(notes.METERS), default=None, help="default: the chorale style's (4/4)")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the parsed corpus is cached")
     p.add_argument("--raw", action="store_true", help="also sample with no steering rules, for comparison")
     p.add_argument("--write-card", action="store_true", help="store the results in the model card (.json beside the weights)")
     return p.parse_args(argv)
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     model = load_notes_model(args.weights)
-    train, valid = split(load_chorales(progress=False))
+    train, valid = split(load_chorales(progress=False, cache=args.cache))
     train_tokens = [notes.encode(notes.normalise(g)[0]) for g in train.values()]
     valid_tokens = [notes.encode(notes.normalise(g)[0]) for g in valid.values()]
 

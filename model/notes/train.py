@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from model.notes import grid as notes
-from model.notes.data import cache_dir, load_chorales, split
-from model.lstm import save_checkpoint
+from model.notes.data import load_chorales, split
+from model.lstm import DEFAULT_CACHE, save_checkpoint
 from model.notes.net import NotesConfig, NotesLSTM
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -112,6 +112,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core for others)")
     p.add_argument("--first", type=int, default=0, help="use only the corpus's first N chorales, uncached (quick checks)")
     p.add_argument("--refresh-cache", action="store_true", help="re-parse the corpus")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="parsed corpus and last-epoch checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    train_grids, valid_grids = split(load_chorales(refresh=args.refresh_cache, progress=not args.quiet, first=args.first))
+    train_grids, valid_grids = split(load_chorales(refresh=args.refresh_cache, progress=not args.quiet, first=args.first,
+                                                    cache=args.cache))
     if not train_grids or not valid_grids:
         print("the corpus gave no training or no validation pieces; use more chorales", file=sys.stderr)
         return 1
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": config.to_dict(),
         "training": {},
     }
-    checkpoint = cache_dir() / "notes-last.pt"
+    checkpoint = args.cache / "notes-last.pt"
     best, started, history = math.inf, time.time(), []
     pad = notes.TOKEN_ID[notes.EOS]
     for epoch in range(1, args.epochs + 1):
