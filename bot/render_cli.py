@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from bot.numbers import cli_float, cli_int
 from bot.render.abc2midi import MAX_ABC_CHARS
 from bot.render.audio import MP3_BITRATES
 from bot.render.renderer import Renderer, RenderError
@@ -25,14 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tune", help="the .abc file ('-' reads standard input); the first tune in it is rendered")
     p.add_argument("--out", required=True, help="directory for tune.mid, tune.mp3 and tune.png (created if needed)")
     p.add_argument("--instrument", default="fiddle", help="instrument name (default fiddle); see bot/instruments.py")
-    p.add_argument("--tempo", type=int, help="beats per minute (default: the tune's Q:, else its style's tempo)")
+    p.add_argument("--tempo", type=cli_int, help="beats per minute (default: the tune's Q:, else its style's tempo)")
     p.add_argument("--beat", help="what one beat is, e.g. 3/8 for a jig (default: from the tune's M:)")
     p.add_argument("--no-accompaniment", action="store_true", help="melody only: ignore chord symbols")
     p.add_argument("--no-sheet", action="store_true", help="skip the sheet music PNG")
     p.add_argument("--ogg", action="store_true", help="also write tune.ogg (Ogg Vorbis)")
-    p.add_argument("--bitrate", type=int, default=128, choices=MP3_BITRATES, metavar="KBPS",
+    p.add_argument("--bitrate", type=cli_int, default=128, choices=MP3_BITRATES, metavar="KBPS",
                    help="MP3 bitrate (default 128)")
-    p.add_argument("--max-seconds", type=float, default=600, help="cut the audio after this many seconds (default 600)")
+    p.add_argument("--max-seconds", type=cli_float, default=600, help="cut the audio after this many seconds (default 600)")
     p.add_argument("--soundfont", default="", help="a .sf2 file (default: the lookup order in soundfonts/README.md)")
     p.add_argument("--json", action="store_true", help="print one JSON object: paths, duration_s, bars, tempo, instrument")
     return p
