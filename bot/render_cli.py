@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from bot.cli_files import check_out_dir, read_input
 from bot.numbers import cli_float, cli_int
 from bot.render.abc2midi import MAX_ABC_CHARS
 from bot.render.audio import MP3_BITRATES
@@ -40,18 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def read_tune(name: str) -> bytes:
-    """The file's bytes; RenderError when it is missing or far too big to be one tune."""
+    """The tune's bytes ('-': standard input), read with a bound; a named file must be a regular file
+    (not /dev/zero, a FIFO or a directory). RenderError/FileArgError say what is wrong."""
+    limit = MAX_ABC_CHARS * 4  # 4 bytes per character at most; abc2midi.read_abc_text counts characters
     if name == "-":
-        data = sys.stdin.buffer.read(MAX_ABC_CHARS * 4 + 1)
-    else:
-        path = Path(name)
-        if not path.is_file():
-            raise RenderError(f"{name}: no such file")
-        if path.stat().st_size > MAX_ABC_CHARS * 4:
-            raise RenderError(f"{name} is {path.stat().st_size:,} bytes; one tune must be under "
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            raise RenderError(f"standard input holds over {limit:,} bytes; one tune must be under "
                               f"{MAX_ABC_CHARS:,} characters (render one tune at a time)")
-        data = path.read_bytes()
-    return data
+        return data
+    return read_input(name, "the tune file", limit)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
             soundfont = load_settings().soundfont
         abc = read_tune(args.tune)
-        out = Path(args.out)
+        out = check_out_dir(args.out)  # before rendering: a bad --out must not cost the wait
         with Renderer(soundfont or None) as renderer:
             result = renderer.render_abc(abc, instrument=args.instrument, tempo=args.tempo, beat=args.beat,
                                          accompaniment=not args.no_accompaniment, bitrate=args.bitrate,
