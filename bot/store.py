@@ -14,10 +14,12 @@ import json
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiosqlite
+
+from bot.instruments import default_instrument_setting, known_instrument
 
 
 class StoreError(ValueError):
@@ -345,11 +347,15 @@ class Store:
                               " WHERE guild_id = ?", (guild_id,))
         if not row:
             return GuildSettings(guild_id)
-        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], row[2])
+        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], known_instrument(row[2]))  # bad: ignored
 
     async def set_guild_settings(self, settings: GuildSettings) -> None:
         if settings.per_user_limit is not None and not 1 <= settings.per_user_limit <= 100:
             raise StoreError(f"per-user limit {settings.per_user_limit} is out of range; use 1 to 100")
+        try:
+            settings = replace(settings, default_instrument=default_instrument_setting(settings.default_instrument))
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
         await self._write(
             "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument, updated_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET allowed_channels = excluded.allowed_channels,"
