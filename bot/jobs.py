@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from bot.config import Settings, load_settings
+from bot.render import scratch
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ class _WorkerProcess:
             self._put(item)
         self.exited = True
         self.process.join()
+        scratch.sweep()  # a worker killed while drawing leaves its sheet directory; clean it up now
         self._put(("exit", None, self.process.exitcode))
 
     def send(self, job_id: str, request: Any) -> None:
