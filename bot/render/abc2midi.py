@@ -85,12 +85,29 @@ def first_tune(text: str) -> str:
 
 
 def strip_directives(tune: str) -> str:
-    """Remove the tune's own directives: `%%...` lines, `I:` lines and inline `[I:...]` fields.
-    abc2midi acts on some of them with files (`%%abc-include PATH` reads any file the bot can read;
-    `%%MIDI ptstress PATH` loads one), and user text must never reach a path. We add the %%MIDI
-    lines we want ourselves."""
+    """Remove the tune's own directives: `%%...` lines, `I:` lines and inline `[I:...]` fields, and
+    `%%...` after anything else on a line (abc2midi obeys `V:1 %%MIDI program 73` and even
+    `ABcd %%MIDI ...` in what ABC calls a comment). abc2midi acts on some directives with files
+    (`%%abc-include PATH` reads any file the bot can read; `%%MIDI ptstress PATH` loads one), and
+    user text must never reach a path. We add the %%MIDI lines we want ourselves."""
     lines = [line for line in tune.split("\n") if not line.lstrip().startswith(("%%", "I:"))]
+    lines = [line.split("%%", 1)[0].rstrip() if "%%" in line else line for line in lines]
     return re.sub(r"\[I:[^\]]*\]", "", "\n".join(lines))
+
+
+_PROGRAM_DIRECTIVE = re.compile(r"(?:%%|\bI:)\s*MIDI\s+(?:program|bassprog|chordprog)\s+(?:\d+\s+)?(\d+)"
+                                r"|\bprogram\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def check_programs(text: str) -> None:
+    """RenderError naming a MIDI program outside 0-127 that the tune asks for (`%%MIDI program 999`,
+    `V:1 program=999`). Such directives are dropped before abc2midi (the asked instrument plays), but a
+    number no synth has is a mistake worth telling the writer about, rather than a puzzle later."""
+    for match in _PROGRAM_DIRECTIVE.finditer(text):
+        number = int(match.group(1) or match.group(2))
+        if number > 127:
+            raise RenderError(f"the tune asks for MIDI program {number} ({match.group(0).strip()}); "
+                              "General MIDI programs are 0 to 127")
 
 
 def split_header(tune: str) -> tuple[list[str], str, list[str]]:
@@ -128,14 +145,18 @@ def parse_fraction(text: str, what: str) -> Fraction:
 
 
 def meter_of(header: list[str]) -> str:
-    """The M: value as a fraction text; C -> 4/4, C| -> 2/2, missing/none -> 4/4."""
+    """The M: value as a fraction text; C -> 4/4, C| -> 2/2, missing/none -> 4/4; RenderError for a
+    meter with a zero in it (M:0/4, M:4/0), which no bar can fill."""
     value = (header_value(header, "M") or "").replace(" ", "")
     if value == "C":
         return "4/4"
     if value == "C|":
         return "2/2"
-    if _FRACTION.match(value):
-        return value
+    match = _FRACTION.match(value)
+    if match and 0 in (int(match.group(1)), int(match.group(2))):
+        raise RenderError(f"the tune's meter M:{value} has a zero in it; write a meter like 6/8 or 4/4")
+    if match:
+        return f"{int(match.group(1))}/{int(match.group(2))}"
     return "4/4"
 
 
@@ -154,9 +175,10 @@ def _tempo_from_q(value: str | None) -> tuple[str, int] | None:
     if not value:
         return None
     value = re.sub(r'"[^"]*"', "", value).strip()
-    match = re.match(r"^(\d{1,3}/\d{1,3})\s*=\s*(\d{1,4})$", value)
+    match = re.match(r"^(\d{1,3})/(\d{1,3})\s*=\s*(\d{1,4})$", value)
     if match:
-        return match.group(1), int(match.group(2))
+        top, bottom = int(match.group(1)), int(match.group(2))
+        return (f"{top}/{bottom}", int(match.group(3))) if top and bottom else None  # Q:1/0=120: unreadable
     if re.match(r"^\d{1,4}$", value):
         return "1/4", int(value)
     return None
@@ -186,7 +208,9 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
         parse_fraction(beat, "beat")
     if not 0 <= program <= 127:
         raise RenderError(f"MIDI program {program} is out of range; use 0 to 127")
-    tune = strip_directives(first_tune(read_abc_text(abc)))
+    tune = first_tune(read_abc_text(abc))
+    check_programs(tune)
+    tune = strip_directives(tune)
     header, key_line, body = split_header(tune)
     meter = meter_of(header)
     if tempo is None:
@@ -217,7 +241,7 @@ def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = A
         if not accompaniment:
             cmd.append("-NGUI")  # ignore chord symbols: melody only
         try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace",
+            proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, errors="replace",
                                   timeout=timeout, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise RenderError("abc2midi is not installed (Debian/Ubuntu: apt-get install abcmidi)") from None

@@ -8,13 +8,14 @@ a crash there becomes a RenderError here. A `SheetDrawer` keeps one child starte
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from bot.render import scratch
 from bot.render.errors import RenderError
 
 SHEET_TIMEOUT = 20.0  # seconds
@@ -54,7 +55,7 @@ class _Child:
     """One drawing process. It starts, imports verovio, then waits for one job on stdin."""
 
     def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="tunesmith-sheet-"))
+        self.dir = scratch.make_dir()  # named and marked as ours: a sweep can tell when it is stale
         self._err = open(self.dir / "stderr.txt", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "bot.render.sheet", "--serve", str(self.dir)],
                                      stdin=subprocess.PIPE, stdout=self._err, stderr=self._err)
@@ -130,12 +131,14 @@ class SheetDrawer:
 
     def __init__(self):
         self._spare: _Child | None = None
+        scratch.sweep()  # what a killed worker before us left behind
 
     def warm(self) -> None:
         """Start the next child now (call when idle, e.g. after a tune is finished)."""
         if self._spare is None or self._spare.proc.poll() is not None:
             if self._spare is not None:
                 self._spare.cancel()
+            scratch.sweep_now_and_then()
             self._spare = _Child()
 
     def start(self, text: str, fmt: str = "abc", timeout: float = SHEET_TIMEOUT, sanitise: bool = True) -> SheetJob:
@@ -209,16 +212,22 @@ def _stack(pages: list[bytes]) -> bytes:
 
 def _serve(directory: str) -> int:
     """Child: import the heavy modules, wait for the format on stdin, draw DIR/tune.FMT to DIR/tune.png."""
+    folder = Path(directory)
+    if (folder / scratch.OWNERS).exists():
+        scratch.record(folder, os.getpid())  # while we live, a sweep leaves the folder alone
     import cairosvg  # noqa: F401  (imported now, before the job arrives: that is the point)
     import verovio  # noqa: F401
 
-    folder = Path(directory)
     fmt = sys.stdin.readline().strip()
     if fmt not in FORMATS:  # stdin closed without a job: the parent has gone; tidy up after it
         shutil.rmtree(folder, ignore_errors=True)
         return 0
-    png = draw((folder / f"tune.{fmt}").read_text(encoding="utf-8"), fmt)
-    (folder / "tune.png").write_bytes(png)
+    try:
+        png = draw((folder / f"tune.{fmt}").read_text(encoding="utf-8"), fmt)
+        (folder / "tune.png").write_bytes(png)
+    finally:
+        if scratch.owner_gone(folder):  # killed while we drew (crash, job timeout): nobody will read it
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
