@@ -271,7 +271,7 @@ _METER_ALIASES = {"C": "4/4", "C|": "4/4", "2/2": "4/4"}
 def normalise_meter(text: str) -> str:
     m = text.split("%")[0].strip().replace(" ", "")
     m = _METER_ALIASES.get(m, m)
-    if not re.fullmatch(r"\d+/\d+", m):
+    if not re.fullmatch(r"\d+/\d+", m) or 0 in (int(n) for n in m.split("/")):  # not 0/4, 4/0
         raise ValueError(f"unsupported meter {text.strip()!r}")
     return m
 
