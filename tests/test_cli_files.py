@@ -136,3 +136,14 @@ def test_continue_must_be_utf8(tmp_path):
     latin.write_bytes("X:1\nT:Caf\xe9\nM:4/4\nK:D\nABcd|\n".encode("latin-1"))
     done = run_cli("compose", "--style", "reel", "--continue", str(latin), "--out", str(tmp_path / "out"))
     assert done.returncode == 1 and f"--continue {latin} is not UTF-8 text" in done.stderr
+
+
+@pytest.mark.parametrize("meter", ["0/4", "4/0", "0/0"])
+def test_compose_continue_with_a_zero_meter_says_so(tmp_path, capsys, meter):
+    tune = tmp_path / "zero.abc"
+    tune.write_text(f"X:1\nM:{meter}\nK:D\nABcd|efga|\n")
+    out = tmp_path / "out"
+    assert cli.main(["compose", "--style", "reel", "--length", "8", "--continue", str(tune), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tunesmith compose: ") and meter in err and "Traceback" not in err, err
+    assert not out.exists()
