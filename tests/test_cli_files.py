@@ -39,17 +39,14 @@ def bad_outs(tmp_path: Path, a_file: Path) -> list[tuple[str, str]]:
              (str(a_file), f"--out {a_file} is a file, not a directory"),
              (str(a_file / "out"), f"--out {a_file}/out: {a_file} is a file, not a directory"),
              (str(a_file / "x" / "y"), f"--out {a_file}/x/y: {a_file} is a file, not a directory")]
-    if check_out_writable(READ_ONLY):
+    if refuses_new_dirs(READ_ONLY):
         cases.append((str(READ_ONLY / "tunesmith-out"), f"--out {READ_ONLY}/tunesmith-out: cannot write in {READ_ONLY}"))
     return cases
 
 
-def check_out_writable(path: Path) -> bool:
-    """True when `path` really refuses a new directory here (the case the test needs)."""
-    try:
-        os.rmdir(path / "tunesmith-probe")
-    except OSError:
-        pass
+def refuses_new_dirs(path: Path) -> bool:
+    """True when `path` really refuses a new directory on this machine, even to root (the case the
+    unwritable-path tests need)."""
     try:
         (path / "tunesmith-probe").mkdir()
     except OSError:
@@ -69,7 +66,7 @@ def test_compose_checks_out_before_composing(tmp_path, a_file):
 
 
 def test_an_unwritable_out_is_refused_even_for_root(tmp_path):
-    if not check_out_writable(READ_ONLY):
+    if not refuses_new_dirs(READ_ONLY):
         pytest.skip(f"{READ_ONLY} takes new directories on this machine")
     with pytest.raises(FileArgError, match=f"cannot write in {READ_ONLY}"):
         check_out_dir(str(READ_ONLY / "tunesmith-out" / "deeper"))
