@@ -39,17 +39,14 @@ def bad_outs(tmp_path: Path, a_file: Path) -> list[tuple[str, str]]:
              (str(a_file), f"--out {a_file} is a file, not a directory"),
              (str(a_file / "out"), f"--out {a_file}/out: {a_file} is a file, not a directory"),
              (str(a_file / "x" / "y"), f"--out {a_file}/x/y: {a_file} is a file, not a directory")]
-    if check_out_writable(READ_ONLY):
+    if refuses_new_dirs(READ_ONLY):
         cases.append((str(READ_ONLY / "tunesmith-out"), f"--out {READ_ONLY}/tunesmith-out: cannot write in {READ_ONLY}"))
     return cases
 
 
-def check_out_writable(path: Path) -> bool:
-    """True when `path` really refuses a new directory here (the case the test needs)."""
-    try:
-        os.rmdir(path / "tunesmith-probe")
-    except OSError:
-        pass
+def refuses_new_dirs(path: Path) -> bool:
+    """True when `path` really refuses a new directory on this machine, even to root (the case the
+    unwritable-path tests need)."""
     try:
         (path / "tunesmith-probe").mkdir()
     except OSError:
@@ -69,7 +66,7 @@ def test_compose_checks_out_before_composing(tmp_path, a_file):
 
 
 def test_an_unwritable_out_is_refused_even_for_root(tmp_path):
-    if not check_out_writable(READ_ONLY):
+    if not refuses_new_dirs(READ_ONLY):
         pytest.skip(f"{READ_ONLY} takes new directories on this machine")
     with pytest.raises(FileArgError, match=f"cannot write in {READ_ONLY}"):
         check_out_dir(str(READ_ONLY / "tunesmith-out" / "deeper"))
@@ -136,3 +133,14 @@ def test_continue_must_be_utf8(tmp_path):
     latin.write_bytes("X:1\nT:Caf\xe9\nM:4/4\nK:D\nABcd|\n".encode("latin-1"))
     done = run_cli("compose", "--style", "reel", "--continue", str(latin), "--out", str(tmp_path / "out"))
     assert done.returncode == 1 and f"--continue {latin} is not UTF-8 text" in done.stderr
+
+
+@pytest.mark.parametrize("meter", ["0/4", "4/0", "0/0"])
+def test_compose_continue_with_a_zero_meter_says_so(tmp_path, capsys, meter):
+    tune = tmp_path / "zero.abc"
+    tune.write_text(f"X:1\nM:{meter}\nK:D\nABcd|efga|\n")
+    out = tmp_path / "out"
+    assert cli.main(["compose", "--style", "reel", "--length", "8", "--continue", str(tune), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tunesmith compose: ") and meter in err and "Traceback" not in err, err
+    assert not out.exists()

@@ -67,3 +67,22 @@ def test_directives_after_other_text_on_a_line_never_reach_abc2midi(renderer):
     midi = mido.MidiFile(file=io.BytesIO(renderer.render_abc(abc, instrument="fiddle", sheet=False).midi))
     programs = {m.program for t in midi.tracks for m in t if m.type == "program_change"}
     assert programs == {40}
+
+
+@pytest.mark.parametrize("rest", ["Z99999999", "X99999999", "Z10001", "Z" + "9" * 5000])
+def test_a_multi_bar_rest_abc2midi_would_count_for_minutes_is_refused(renderer, rest):
+    with pytest.raises(RenderError, match=r"bars \([ZX]\d+…?\) is far too long; the limit is 10,000 bars"):
+        renderer.render_abc(tune(body=f"{rest}|ABcd|"), instrument="fiddle", sheet=False)
+
+
+def test_a_short_multi_bar_rest_and_rest_like_text_still_play(renderer):
+    result = renderer.render_abc(tune(body='"Z99999999"Z2|!Z99999999!ABcd|'), instrument="fiddle", sheet=False)
+    assert result.bars == 3
+
+
+@pytest.mark.parametrize("meter", ["0/4", "4/0", "0/0"])
+def test_continuing_a_tune_with_a_zero_meter_is_an_abc_error(meter):
+    from model.abc.notation import AbcError, parse_tune
+
+    with pytest.raises(AbcError, match=f"M: field: unsupported meter '{meter}'"):
+        parse_tune(f"X:1\nM:{meter}\nK:D\nABcd|efga|\n", strict=True)  # no L: (its default depends on M:)

@@ -130,6 +130,24 @@ def _has_notes(line: str) -> bool:
     return re.search(r"[A-Ga-g]", line) is not None
 
 
+MAX_REST_BARS = 10_000  # a multi-bar rest longer than this is longer than any audio we make
+_MULTI_BAR_REST = re.compile(r"[ZX](\d+)")
+_NOT_MUSIC = re.compile(r'"[^"]*"|![^!\n]*!|\[[A-Za-z]:[^\]]*\]')  # chord symbols, decorations, inline fields
+
+
+def check_rests(body: list[str]) -> None:
+    """RenderError for a multi-bar rest (`Z99999999`) that abc2midi would spend minutes counting out."""
+    for line in body:
+        if _FIELD.match(line) or line.startswith("%"):
+            continue
+        for match in _MULTI_BAR_REST.finditer(_NOT_MUSIC.sub("", line)):
+            digits = match.group(1)
+            if len(digits) > 6 or int(digits) > MAX_REST_BARS:
+                shown = match.group(0) if len(digits) <= 12 else match.group(0)[:13] + "…"
+                raise RenderError(f"a rest of {shown[1:]} bars ({shown}) is far too long; "
+                                  f"the limit is {MAX_REST_BARS:,} bars")
+
+
 def header_value(header: list[str], letter: str) -> str | None:
     for line in header:
         if line.startswith(letter + ":"):
@@ -212,6 +230,7 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
     check_programs(tune)
     tune = strip_directives(tune)
     header, key_line, body = split_header(tune)
+    check_rests(body)
     meter = meter_of(header)
     if tempo is None:
         default_beat, tempo = _default_tempo(header, meter)
