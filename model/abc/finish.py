@@ -4,10 +4,11 @@
 
 - T: a generated title in the collections' manner (model/abc/titles.py); a continued tune keeps
   the user's own title when they gave one;
-- N: the model version and seed (they used to be in the title);
+- a comment line at the end, "% Tunesmith <model version>, seed <seed>" (they used to be in the
+  title; a comment keeps the header exactly X: T: R: M: L: K:);
 - chord symbols from the harmoniser (model/abc/harmony.py), so abc2midi plays bass and chords
-  under the melody. A continued tune whose user part has chord symbols keeps them, and only the
-  generated bars are harmonised; a user part without chords is harmonised as a whole.
+  under the melody. In a continued tune the user's text stays exactly as they wrote it (with their
+  chords, if any): only the generated bars get chord symbols (chosen with the whole tune in view).
 """
 from __future__ import annotations
 
@@ -39,13 +40,11 @@ def finish_tune(abc: str, *, style: str, seed: int, model_version: str = "",
     if user_part_end is None and has_chords(body):
         pass  # already harmonised (finishing twice changes nothing)
     else:
-        write_from = user_end if has_chords(body[:user_end]) else 0
-        body = add_chords(body, key, meter, unit, write_from=write_from)
+        body = add_chords(body, key, meter, unit, write_from=user_end)
 
     keep_title = user_part_end is not None and fields.get("T", "") not in PLACEHOLDER_TITLES
     title = fields["T"] if keep_title else fiddle_title(style, seed)
-    credit = f"N:Tunesmith {model_version or 'model'}, seed {seed}"
-    head = [line for line in header if not line.startswith(("T:", "N:Tunesmith"))]
-    at = 1 if head and head[0].startswith("X:") else 0
-    head[at:at] = [f"T:{title}", credit]
-    return "\n".join(head) + "\n" + body
+    head = [line for line in header if not line.startswith("T:")]
+    head.insert(1 if head and head[0].startswith("X:") else 0, f"T:{title}")
+    body = re.sub(r"(?m)^% Tunesmith .*\n?", "", body).rstrip("\n")
+    return "\n".join(head) + "\n" + body + f"\n% Tunesmith {model_version or 'model'}, seed {seed}\n"

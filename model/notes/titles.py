@@ -107,3 +107,10 @@ def chorale_title(seed: int, grammar: dict | None = None) -> str:
         if len(words) >= MIN_WORDS and words[-1] in grammar["ends"] and not any(k.startswith(key) for k in known):
             return words[0][:1].upper() + " ".join(words)[1:]
     return "Choral"
+
+
+def credit_score(score, *, seed: int, model_version: str) -> None:
+    """Put where a chorale came from in its MusicXML (not in its title): composer "Tunesmith" and a
+    miscellaneous field with the model version and seed."""
+    score.metadata.composer = "Tunesmith"
+    score.metadata.addCustom("tunesmith", f"{model_version}, seed {seed}")
