@@ -38,6 +38,7 @@ class RenderResult:
     cut: bool = False  # True when the tune was longer than max_seconds and was faded out there
     warnings: tuple[str, ...] = field(default_factory=tuple)  # abc2midi warnings, sheet failures
     ogg: bytes | None = None  # Ogg Vorbis of the same audio, when asked for
+    pages: tuple[bytes, ...] = ()  # the sheet music one PNG per page (png: all of them stacked)
 
 
 def _check_max_seconds(max_seconds: float) -> None:
@@ -85,7 +86,7 @@ class Renderer:
         if sheet and trim_abc(prepared.tune)[1]:
             warnings.append("the sheet music shows only the beginning of this long tune")
         play = functools.partial(self._play_abc, made, max_seconds)
-        sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
+        sound, mp3, (png, pages) = self._sound_and_sheet(play, bitrate, job, warnings)
         mp3 = tags.id3v2(title=title or prepared.title, genre="Folk") + mp3
         ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
         if sound.cut:
@@ -94,7 +95,7 @@ class Renderer:
         bars = round(sound.music_seconds * prepared.tempo / 60 / float(bar_beats))
         return RenderResult(midi=made.midi, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=prepared.tempo, instrument=instrument, beat=prepared.beat, cut=sound.cut,
-                            warnings=tuple(warnings), ogg=ogg_bytes)
+                            warnings=tuple(warnings), ogg=ogg_bytes, pages=pages)
 
     def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600,
                     musicxml: str | None = None, ogg: bool = False, title: str | None = None) -> RenderResult:
@@ -111,7 +112,7 @@ class Renderer:
         warnings: list[str] = []
         job = self._start_sheet(musicxml, "musicxml", warnings) if musicxml is not None else None
         play = functools.partial(self._synth.render, midi_bytes, max_seconds=max_seconds)
-        sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
+        sound, mp3, (png, pages) = self._sound_and_sheet(play, bitrate, job, warnings)
         mp3 = tags.id3v2(title=title or _work_title(musicxml), genre="Choral" if musicxml else "") + mp3
         ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
         if sound.cut:
@@ -121,7 +122,7 @@ class Renderer:
         names = [name for name, p in INSTRUMENTS.items() if p == program]
         return RenderResult(midi=midi_bytes, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
-                            beat="1/4", cut=sound.cut, warnings=tuple(warnings), ogg=ogg_bytes)
+                            beat="1/4", cut=sound.cut, warnings=tuple(warnings), ogg=ogg_bytes, pages=pages)
 
     def _sound_and_sheet(self, play, bitrate: int, job: sheet.SheetJob | None, warnings: list[str]):
         """Render the audio (`play()`) and encode it while the sheet child draws; then collect the
@@ -142,14 +143,16 @@ class Renderer:
             warnings.append(f"no sheet music: {exc}")
             return None
 
-    def _finish_sheet(self, job: sheet.SheetJob | None, warnings: list[str]) -> bytes | None:
+    def _finish_sheet(self, job: sheet.SheetJob | None,
+                      warnings: list[str]) -> tuple[bytes | None, tuple[bytes, ...]]:
+        """(all pages in one PNG, the pages one by one); (None, ()) when there is no drawing."""
         if job is None:
-            return None
+            return None, ()
         try:
-            return job.result()
+            return job.result(), job.pages
         except RenderError as exc:
             warnings.append(f"no sheet music: {exc}")
-            return None
+            return None, ()
         finally:
             self._drawer.warm()  # the next tune's drawing process starts now, while we are idle
 
