@@ -2,7 +2,7 @@
 
 The chords are the mode's own (I ii IV V vi in major; i III iv v VI VII in minor; bVII with i/I,
 ii, IV, v in dorian and mixolydian). The tune is cut into slots, a half bar in 6/8, 4/4 and 2/4 and
-a whole bar in 3/4 and 9/8, and a Viterbi pass picks one chord per slot minimising
+a whole bar in 3/4 (in 9/8: the bar and its third beat), and a Viterbi pass picks one chord per slot minimising
     melody cost  notes that are not chord tones, weighted by where they fall (slot start 1.0,
                  another beat 0.6, off the beat 0.25) and halved for short notes;
     chord cost   the tonic is free, the primary chords cheap, the others a little dearer;
@@ -71,9 +71,12 @@ def chords_for(key: Key) -> list[Chord]:
 
 
 def slot_starts(meter: str) -> list[Fraction]:
-    """Where a chord may start within a bar (units of 1/8): half bars in duple meters."""
+    """Where a chord may start within a bar (units of 1/8): half bars in duple meters; in 9/8 the
+    third beat too (2 + 1: never two changes in one half bar)."""
     full = bar_length(meter)
     top = int(meter.split("/")[0])
+    if top == 9:
+        return [Fraction(0), full * 2 / 3]
     return [Fraction(0), full / 2] if top in (2, 4, 6, 12) else [Fraction(0)]
 
 

@@ -129,7 +129,7 @@ def human_reference(tunes: list[str] | None = None) -> dict:
             "our_chord_tone_rate_on_their_melodies": ours[0] / max(ours[1], 1)}
 
 
-def generated(n: int, styles=("jig", "reel", "hornpipe", "polka", "waltz", "slip jig")) -> dict:
+def generated(n: int, styles=("jig", "reel", "hornpipe", "strathspey", "slip jig", "polka", "waltz", "march")) -> dict:
     """Compose `n` tunes (cycling through styles) and measure the chords they carry."""
     from bot.styles import STYLES
     from model.abc.sample import AbcPrompt, compose_abc, load_abc_model
@@ -137,6 +137,7 @@ def generated(n: int, styles=("jig", "reel", "hornpipe", "polka", "waltz", "slip
     model = load_abc_model()
     rates, max_changes, tonic_end = [], 0, 0
     hits = total = 0
+    per_style: dict[str, list[int]] = {}
     for i in range(n):
         st = STYLES[styles[i % len(styles)]]
         tune = compose_abc(model, AbcPrompt(st.rhythm, st.meter, bars=16, seed=1000 + i, candidates=2))
@@ -144,11 +145,14 @@ def generated(n: int, styles=("jig", "reel", "hornpipe", "polka", "waltz", "slip
         body, unit = _body_and_unit(tune.abc)
         m = measure(body, parsed.key, parsed.meter, unit)
         hits, total = hits + m["hits"], total + m["total"]
+        counts = per_style.setdefault(st.name, [0, 0])
+        counts[0], counts[1] = counts[0] + m["hits"], counts[1] + m["total"]
         rates.append(m["hits"] / max(m["total"], 1))
         max_changes = max(max_changes, m["max_changes_per_half_bar"])
         tonic_end += m["ends_on_tonic"]
     return {"tunes": n, "chord_tone_rate": hits / max(total, 1), "median_tune_rate": statistics.median(rates),
-            "max_changes_per_half_bar": max_changes, "ends_on_tonic": tonic_end}
+            "max_changes_per_half_bar": max_changes, "ends_on_tonic": tonic_end,
+            "by_style": {name: round(h / max(t, 1), 3) for name, (h, t) in per_style.items()}}
 
 
 if __name__ == "__main__":

@@ -132,13 +132,13 @@ def build_grammar(path: Path = GRAMMAR_PATH) -> dict:
         "name": "tunesmith title grammar", "version": GRAMMAR_VERSION,
         "data": {"fiddle": "music21 corpus T: fields: ryansMammoth, oneills1850, airdsAirs, miscFolk",
                  "fiddle_titles": len(titles), "titles_matching_a_shape": sum(grammar["shapes"].values()),
-                 "chorale": "first lines of the lyrics of music21's Bach chorales (bach/bwv*.mxl)",
-                 "chorale_lines": len(grammar["chorale"]["lines"])},
+                 "chorale": "phrases of the lyrics of music21's Bach chorales (bach/bwv*.mxl)",
+                 "chorale_phrases": len(grammar["chorale"]["lines"])},
         "method": "title shapes (regular expressions) weighted by corpus counts; slot words from the "
-                  "titles of each shape; chorale titles from a word-bigram chain over first lines",
+                  "titles of each shape; chorale titles from a word-bigram chain over the chorales' lyric phrases",
         "rules": "no exact corpus title (compared by title_key); blocklisted words never used; "
                  "style word always the tune's own style",
-        "build": "python -m model.abc.titles",
+        "build": "python -m model.abc.titles --build",
     }
     path.write_text(json.dumps(grammar, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     return grammar
@@ -190,8 +190,26 @@ def fiddle_title(style: str, seed: int, grammar: dict | None = None) -> str:
     return title if is_allowed(title, g["corpus_keys"]) else f"The Tunesmith's {style_word or 'Tune'}"
 
 
+def measure(n: int = 1000) -> dict:
+    """n generated titles (styles in turn, seeds 0..n-1): exact corpus titles, distinct share."""
+    g = load_grammar()
+    styles = sorted(STYLE_WORDS)
+    made = [fiddle_title(styles[i % len(styles)], i, g) for i in range(n)]
+    from model.notes.titles import chorale_title
+
+    chorales = [chorale_title(i, g["chorale"]) for i in range(n)]
+    phrases = {re.sub(r"\W", "", line.lower()) for line in g["chorale"]["lines"]}
+    return {"titles": n, "exact_corpus_titles": sum(title_key(t) in g["corpus_keys"] for t in made),
+            "distinct": len(set(made)) / n, "sample": made[:20],
+            "chorale_exact_corpus_phrases": sum(re.sub(r"\W", "", t.lower()) in phrases for t in chorales),
+            "chorale_distinct": len(set(chorales)) / n, "chorale_sample": chorales[:5]}
+
+
 if __name__ == "__main__":
-    built = build_grammar()
-    print(f"wrote {GRAMMAR_PATH}: {built['card']['data']}")
-    for s in range(20):
-        print(fiddle_title("reel", s))
+    import sys
+
+    if sys.argv[1:] == ["--build"]:
+        built = build_grammar()
+        print(f"wrote {GRAMMAR_PATH}: {built['card']['data']}")
+    else:
+        print(json.dumps(measure(), indent=1, ensure_ascii=False))
