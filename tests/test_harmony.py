@@ -90,7 +90,7 @@ def test_finish_sets_title_credit_and_chords_once():
     lines = done.split("\n")
     assert [line[:2] for line in lines[:6]] == ["X:", "T:", "R:", "M:", "L:", "K:"]
     assert "seed" not in lines[1] and lines[1] != "T:Jig in D major"
-    assert done.rstrip().endswith("% Tunesmith abc-test, seed 9")
+    assert lines[6] == "% Tunesmith abc-test, seed 9" and done.endswith(":|\n")
     assert done.count('"D"') == 2
     assert finish_tune(done, style="jig", seed=9, model_version="abc-test") == done
 

@@ -4,8 +4,9 @@
 
 - T: a generated title in the collections' manner (model/abc/titles.py); a continued tune keeps
   the user's own title when they gave one;
-- a comment line at the end, "% Tunesmith <model version>, seed <seed>" (they used to be in the
-  title; a comment keeps the header exactly X: T: R: M: L: K:);
+- a comment line right after K:, "% Tunesmith <model version>, seed <seed>" (they used to be in
+  the title; a comment keeps the header exactly X: T: R: M: L: K: and the tune's end its last bar
+  line). A continuation adds none: the user's text stays as written, the seed is in the post;
 - chord symbols from the harmoniser (model/abc/harmony.py), so abc2midi plays bass and chords
   under the melody. In a continued tune the user's text stays exactly as they wrote it (with their
   chords, if any): only the generated bars get chord symbols (chosen with the whole tune in view).
@@ -46,5 +47,6 @@ def finish_tune(abc: str, *, style: str, seed: int, model_version: str = "",
     title = fields["T"] if keep_title else fiddle_title(style, seed)
     head = [line for line in header if not line.startswith("T:")]
     head.insert(1 if head and head[0].startswith("X:") else 0, f"T:{title}")
-    body = re.sub(r"(?m)^% Tunesmith .*\n?", "", body).rstrip("\n")
-    return "\n".join(head) + "\n" + body + f"\n% Tunesmith {model_version or 'model'}, seed {seed}\n"
+    if user_part_end is None:
+        body = f"% Tunesmith {model_version or 'model'}, seed {seed}\n" + re.sub(r"^% Tunesmith .*\n", "", body)
+    return "\n".join(head) + "\n" + body
