@@ -164,13 +164,12 @@ def _next_char(c: Candidate, q: np.ndarray, p: np.ndarray, vocab: str, rules: Ru
 
 def _try(c: Candidate, ch: str, rules: Rules, strict: bool):
     """(character written, tracker after it, rest of a planned bar line or None, bar counted) or None."""
-    if rules.plan is not None and ch in "|:" and c.tracker.mode not in ("free", "open"):
-        return None  # bar lines are the plan's, written whole
+    if rules.plan is not None and (ch == ":" or ch == "|" and c.tracker.mode not in ("free", "open")):
+        return None  # bar lines are the plan's, written whole (drawing '|' stands for it)
     try:
         if ch == "|" and rules.plan is not None:
-            probe = c.tracker.copy()
-            probe.feed("|")
-            if probe.counting is None:
+            probe = _probe_bar(c.tracker)
+            if probe is None or probe.counting is None:
                 return None  # an empty bar
             line = "|" if probe.counting is False else rules.plan.bars[min(probe.bars, rules.plan.written - 1)].line
             c.tracker.copy().feed_text(line + "\n")  # the whole line must be accepted
@@ -184,6 +183,18 @@ def _try(c: Candidate, ch: str, rules: Rules, strict: bool):
     if strict and not c.ok(t, rules):
         return None
     return ch, t, None, False
+
+
+def _probe_bar(tracker: BarTracker) -> BarTracker | None:
+    """The tracker once a bar line begins here (whether the bar counts), or None if none may."""
+    for first in "|:":
+        probe = tracker.copy()
+        try:
+            probe.feed(first)
+            return probe
+        except TrackerError:
+            continue
+    return None
 
 
 def _draw(q, p, vocab, c: Candidate, rules: Rules, strict: bool, rng):

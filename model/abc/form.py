@@ -86,8 +86,8 @@ def written_layout(form: str) -> list[tuple[str, bool]]:
 
 def default_form(style: dict, played: int) -> str:
     """The style's usual form, with as many parts as come nearest to `played` bars."""
-    part = style["part_bars"]
     twice = style.get("repeated", True)
+    part = style["part_bars"] if twice else 16  # parts played once are two 8-bar phrases (waltz: AB)
     n = max(1, round(played / (part * (2 if twice else 1))))
     letters = "ABCDEF"[:min(n, MAX_PARTS)]
     return "".join(c * 2 for c in letters) if twice else letters
