@@ -212,8 +212,10 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
     rhythm = tune.rhythm if tune.rhythm in model.rhythms else p.rhythm
     check_meter(tune.meter)
     steps, semis = shift_between(tune.key, Key("C", tune.key.mode))
-    body_c = emit(transpose_elements(tune.elements, steps, semis))
+    body_c = emit(transpose_elements(_open_ended(tune.elements), steps, semis))
     user_body = "\n".join(lines[k_line + 1:]).rstrip()
+    if body_c.rstrip().endswith("||") and user_body.endswith(("|", "|]")) and not user_body.endswith("||"):  # written the way it is read (see _open_ended)
+        user_body = (user_body[:-2] if user_body.endswith("|]") else user_body[:-1]).rstrip() + "||"
     sep = "\n" if body_c.endswith(("|", "]", ":", "1", "2")) or user_body.endswith("\n") else " "
     body_c += sep
     # The user's bars are held to the bar-length rules only; the stricter composing rules (part
@@ -238,6 +240,26 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
         f"K:{fields['K']}"])
     return _Prime(header_text(rhythm, tune.meter, tune.key.mode) + body_c, tracker, tune.key, tune.meter,
                   rhythm, out_header, user_body + sep, UNIT / unit, _complete_bars(body_c))
+
+
+def _open_ended(elements: list) -> list:
+    """The user's elements made ready to go on: a leading plain `|` is dropped, and the last bar
+    line, if final (`|]`) or plain after a short bar (a tune with a pickup), becomes `||`."""
+    from model.abc.notation import Bar, Note
+
+    out = list(elements)
+    first = next((i for i, e in enumerate(out) if isinstance(e, (Bar, Note))), None)
+    if first is not None and isinstance(out[first], Bar) and out[first].token == "|":
+        del out[first]
+    bars = [i for i, e in enumerate(out) if isinstance(e, Bar)]
+    if bars and out[bars[-1]].token in ("|]", "|"):
+        start = bars[-2] + 1 if len(bars) > 1 else 0
+        last = sum(e.length for e in out[start:bars[-1]] if isinstance(e, Note))
+        longest = max((sum(e.length for e in out[a + 1:b] if isinstance(e, Note))
+                       for a, b in zip(bars, bars[1:])), default=last)
+        if out[bars[-1]].token == "|]" or last < longest:
+            out[bars[-1]] = Bar("||")
+    return out
 
 
 def _complete_bars(body: str) -> int:
