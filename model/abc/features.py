@@ -89,6 +89,7 @@ def split_bars(body: str, mode: str) -> tuple[list[BarInfo], list[str], int, int
                 pitches, d = cur.notes[-1]
                 first = Fraction(3, 2) if e.text == ">" else Fraction(1, 2)
                 cur.notes[-1] = (pitches, d * first)
+                cur.length += d * (first - 1)
                 scale = 2 - first
                 dotted += e.text == ">"
                 snaps += e.text == "<"
