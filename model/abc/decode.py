@@ -61,8 +61,9 @@ class Candidate:
         plan = rules.plan
         if rules.long_end and plan is not None and t.bars < plan.written and plan.ends_part(t.bars) \
                 and not t.pending_pickup and (t.bars or t.pickup):
+            broken = t.last in "<>" and t.fixed is not None  # elapsed already counts the whole pair
             for end in {t.full, t.full - t.pickup}:  # the part's last note must not be short
-                if end - rules.long_end < t.elapsed < end:
+                if end - rules.long_end < t.elapsed < end or broken and end - rules.long_end < t.elapsed <= end:
                     return False
         return True
 

@@ -316,6 +316,7 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
 
 def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
     """The final tune text: header and body (titles and chord symbols are added here)."""
+    body = re.sub(r"(?<=[^\s|:])::", " ::", body)  # music21 drops the note before a "::" written close
     mode = {"maj": "major", "min": "minor", "dor": "dorian", "mix": "mixolydian"}[key.mode]
     title = f"{rhythm.title()} in {key.tonic} {mode}"
     return f"X:1\nT:{title} (seed {seed})\nR:{rhythm}\nM:{meter}\nL:1/8\nK:{key.abc()}\n{body}\n"
