@@ -56,7 +56,9 @@ def main(argv: list[str]) -> int:
             except (OSError, UnicodeDecodeError) as exc:
                 raise RequestError(f"cannot read --continue file {args.continue_file}: {exc}") from None
         request = from_options(**options)
-        from bot import worker  # after validation: importing the models is the slow part
+        from bot import (
+            worker,  # after validation: importing the models is the slow part
+        )
         artifacts = worker.compose(request)
     except (RequestError, ConfigError, ValueError) as exc:
         print(f"tunesmith compose: {exc}", file=sys.stderr)

@@ -53,6 +53,7 @@ def abc2midi_ok(abc: str) -> bool:
 def judge(abc: str, key_name: str, bars_asked: int | None = None) -> dict:
     """Figures for one tune from music21's reading of it."""
     import music21
+
     from model.abc.notation import parse_key
 
     out = {"music21": False}
@@ -110,7 +111,7 @@ def summarise(rows: list[dict]) -> dict:
     n = len(rows)
     ok = [r for r in rows if r.get("music21")]
     measures = sum(r["measures"] for r in ok) or 1
-    mean = lambda k: round(sum(r[k] for r in ok) / max(len(ok), 1), 4)  # noqa: E731
+    mean = lambda k: round(sum(r[k] for r in ok) / max(len(ok), 1), 4)
     out = {"tunes": n, "parse_music21": round(len(ok) / max(n, 1), 4),
            "wrong_bar_share": round(sum(r["wrong_bars"] for r in ok) / measures, 4),
            "exact_length": mean("exact_length"), "ends_on_tonic": mean("ends_on_tonic"),
@@ -165,7 +166,8 @@ def human_form_rows(tunes: list[str], original_keys: dict) -> list[dict]:
 
 def form_report(sample_rows: list[dict], human_rows: list[dict]) -> dict:
     """Per style: each measure for samples and human tunes side by side; the classifier's accuracy."""
-    from model.abc.features import classifier_accuracy, summarise as form_summary, vector
+    from model.abc.features import classifier_accuracy, vector
+    from model.abc.features import summarise as form_summary
 
     out: dict = {"by_style": {}}
     for style, _ in STYLES:
@@ -228,7 +230,7 @@ def main(argv: list[str]) -> int:
     from model.abc.train import bits_per_char, canonical_texts
 
     model = load_abc_model(args.weights)
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda m: print(m, file=sys.stderr, flush=True)
     report: dict = {"model_version": model.version}
     if args.files:
         texts = [p.read_text(encoding="utf-8", errors="replace") for p in args.files]

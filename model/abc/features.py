@@ -14,7 +14,15 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from model.abc.notation import UNIT, Bar, Mark, Note, bar_length, natural_semitone, parse_body
+from model.abc.notation import (
+    UNIT,
+    Bar,
+    Mark,
+    Note,
+    bar_length,
+    natural_semitone,
+    parse_body,
+)
 
 B5, E6 = 83, 88  # MIDI numbers: a fiddle tune's usual top, and the top it never passes
 PART_ENDS = ("||", "|]", ":|", "::", "|:")

@@ -23,6 +23,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,21 @@ import torch
 from model.abc import decode
 from model.abc.form import FormError, Plan, check_form, load_stats, make_plan
 from model.abc.net import AbcNet, load_checkpoint
-from model.abc.notation import (END, UNIT, AbcError, Key, bar_length, emit, header_text, normalise_meter, parse_body,
-                                parse_key, parse_tune, shift_between, transpose_elements)
+from model.abc.notation import (
+    END,
+    UNIT,
+    AbcError,
+    Key,
+    bar_length,
+    emit,
+    header_text,
+    normalise_meter,
+    parse_body,
+    parse_key,
+    parse_tune,
+    shift_between,
+    transpose_elements,
+)
 from model.abc.tracker import BarTracker, TrackerError
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "abc.pt"
@@ -256,7 +270,7 @@ def _open_ended(elements: list) -> list:
         start = bars[-2] + 1 if len(bars) > 1 else 0
         last = sum(e.length for e in out[start:bars[-1]] if isinstance(e, Note))
         longest = max((sum(e.length for e in out[a + 1:b] if isinstance(e, Note))
-                       for a, b in zip(bars, bars[1:])), default=last)
+                       for a, b in pairwise(bars)), default=last)
         if out[bars[-1]].token == "|]" or last < longest:
             out[bars[-1]] = Bar("||")
     return out
@@ -304,8 +318,8 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
             raise GenerationError(f"could not sample a new tune ({copies} of {tried} candidates copied a "
                                   "known tune, the others did not finish); try another seed")
     body_c = text.split("K:", 1)[1].split("\n", 1)[1]
-    facts = dict(seed=prompt.seed, model_version=model.version, key=key.name, meter=meter, rhythm=rhythm,
-                 ends_on_tonic=ends_tonic, candidates=tried, copies_rejected=copies, body_c=body_c)
+    facts = {"seed": prompt.seed, "model_version": model.version, "key": key.name, "meter": meter, "rhythm": rhythm,
+             "ends_on_tonic": ends_tonic, "candidates": tried, "copies_rejected": copies, "body_c": body_c}
     if prime:
         return GeneratedAbc(abc=_continued_text(prime, text, key), bars=prompt.bars, **facts)
     steps, semis = shift_between(Key("C", key.mode), key)
