@@ -15,7 +15,8 @@
 3. The form measures of model/abc/features.py (repetition, echoes, cadences, part lengths,
    register, rhythm, endings, da-capo repeats), per style, for the samples and the held-out human
    tunes of the same style side by side, and the accuracy of a logistic regression telling samples
-   from held-out human tunes by these measures (5-fold, balanced classes; 0.5 = cannot tell).
+   from held-out human tunes by these measures (5-fold, balanced classes, the same number of
+   samples as human tunes in each style; 0.5 = cannot tell), per style (30+ human tunes) and overall.
    Lengths are bars as played; each style's default form.
 """
 from __future__ import annotations
@@ -179,8 +180,18 @@ def form_report(sample_rows: list[dict], human_rows: list[dict]) -> dict:
         if len(h) >= 30:
             out["by_style"][style]["classifier"] = round(classifier_accuracy(
                 [vector(x) for x in s], [vector(x) for x in h]), 3)
-    out["classifier_accuracy"] = round(classifier_accuracy(
-        [vector(r["form"]) for r in sample_rows], [vector(r["form"]) for r in human_rows]), 3)
+    # all styles at once, samples matched to the human tunes' mix of styles (else the style mix,
+    # not the music, would give the samples away)
+    matched, humans = [], []
+    for style, _ in STYLES:
+        s = [r["form"] for r in sample_rows if r["style"] == style]
+        h = [r["form"] for r in human_rows if r["style"] == style]
+        n = min(len(s), len(h))
+        matched += s[:n]
+        humans += h[:n]
+    out["classifier_accuracy"] = round(classifier_accuracy([vector(x) for x in matched],
+                                                           [vector(x) for x in humans]), 3)
+    out["classifier_tunes"] = len(matched)
     out["columns"] = "[samples, held-out human]"
     return out
 
