@@ -114,14 +114,18 @@ def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> 
     meter = request.meter or style.meter
     prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
                        bars=request.length, temperature=request.temperature, seed=seed,
-                       prime_abc=request.continue_abc, style=style.name)
+                       prime_abc=request.continue_abc, style=style.name, form=request.form)
     try:
         generated = compose_abc(model("abc"), prompt)
     except GenerationError as exc:
         raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")
-    return _render_abc(generated.abc, request, style, seed=generated.seed,
-                       model_version=generated.model_version, bars=generated.bars)
+    artifacts = _render_abc(generated.abc, request, style, seed=generated.seed,
+                            model_version=generated.model_version, bars=generated.bars)
+    if generated.form:  # the plan's facts; note: why the length was adjusted to fit the form
+        artifacts.meta.update(form=generated.form, part_bars=generated.part_bars,
+                              bars_written=generated.bars_written, note=generated.note)
+    return artifacts
 
 
 def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str,
