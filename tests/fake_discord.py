@@ -593,6 +593,7 @@ class FakeDiscord:
                 return _json(self.messages[mid])
             if method == "DELETE":
                 self.messages[mid]["deleted"] = True
+                self.messages[mid]["_deleted_at"] = time.monotonic()
                 if target == "@original":
                     record.deleted_original = True
                 return web.Response(status=204)
@@ -625,6 +626,7 @@ class FakeDiscord:
             return _error(404, 10008, "Unknown Message")
         if method == "DELETE":
             self.messages[int(mid)]["deleted"] = True
+            self.messages[int(mid)]["_deleted_at"] = time.monotonic()
             return web.Response(status=204)
         if method == "GET":
             return _json(self.messages[int(mid)])
@@ -701,3 +703,35 @@ async def running_bot(fake: FakeDiscord, settings, store, queue=None, **kwargs):
     finally:
         await bot.close()
         await asyncio.wait_for(task, 10)
+
+
+# ---- reading what the bot posted (shared by the Discord test modules and the bench) ----------------------
+def buttons(message: dict) -> dict[str, str]:
+    """label -> custom_id of the buttons on a message."""
+    return {c.get("label"): c["custom_id"] for row in message.get("components") or [] for c in row["components"]}
+
+
+def field(message: dict, name: str) -> str | None:
+    """The value of an embed field of a message (None when it has no such field)."""
+    for embed in message.get("embeds") or []:
+        for f in embed.get("fields", []):
+            if f["name"] == name:
+                return f["value"]
+    return None
+
+
+def attachment(fake: FakeDiscord, message: dict, ext: str) -> bytes:
+    (data,) = [data for name, data in fake.files[int(message["id"])].items() if name.endswith("." + ext)]
+    return data
+
+
+def posted(fake: FakeDiscord, record: Interaction) -> dict | None:
+    """The tune the interaction's response became (None until it carries the files)."""
+    msg = fake.original(record)
+    return msg if msg is not None and msg.get("attachments") else None
+
+
+def answered(fake: FakeDiscord, record: Interaction) -> bool:
+    """The request is over: its post is up, or it was refused, failed or withdrawn."""
+    return bool(posted(fake, record) or record.followups or record.deleted_original
+                or (record.callback is not None and record.ephemeral))
