@@ -136,7 +136,7 @@ class Progress:
                 await self._edit(self.text)
 
     async def stop(self) -> None:
-        """No more status edits (the last one, if it was on its way, is finished first)."""
+        """No more status edits (one on its way is cut off; its time still counts for the pace)."""
         self.task.cancel()
         try:
             await self.task

@@ -84,6 +84,8 @@ async def test_votes_show_on_the_post_at_discords_pace_and_warnings_too(fake, tm
     assert len(edits) < 7  # the burst was merged: fewer edits than votes
     assert all(b["at"] - a["at"] >= SCORE_EVERY * 0.95 for a, b in zip(edits, edits[1:]))  # at the pace
     assert all(e["embeds"][0]["image"]["url"].startswith("attachment://") for e in edits)  # picture kept
+    now = fake.messages[int(post["id"])]
+    assert buttons(now) == buttons(post) and now["attachments"] == post["attachments"]  # and the rest
     assert "cut at 10 s" in post["embeds"][0]["description"]  # the renderer's warning reaches the post
 
 

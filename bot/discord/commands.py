@@ -160,7 +160,10 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         """Edit one post's embed to show the tune's score now (the Coalescer calls this at Discord's pace)."""
         tune_id, channel_id, message_id = key
         summary = await self.service.store.rating_summary(tune_id)
-        message = await self.bot.get_partial_messageable(channel_id).fetch_message(message_id)
+        try:
+            message = await self.bot.get_partial_messageable(channel_id).fetch_message(message_id)
+        except discord.NotFound:
+            return  # the post was deleted meanwhile
         if not message.embeds:
             return
         embed = embeds.with_score(message.embeds[0], summary.count, summary.mean)
