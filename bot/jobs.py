@@ -281,8 +281,8 @@ class JobQueue:
         return sum(self._durations) / len(self._durations) if self._durations else 10.0
 
     def _waiting(self) -> list[Job]:
-        """The queued jobs that will really wait: not those an idle worker slot is about to take (a job
-        submitted a moment ago is still `queued` until its slot wakes up, yet it is not waiting)."""
+        """Queued jobs that will really wait: not those an idle slot is about to take (still `queued` until
+        the slot wakes up)."""
         idle = self.workers - self.running
         running_by_user = collections.Counter(self._running_by_user)
         waiting = []
@@ -295,9 +295,8 @@ class JobQueue:
         return waiting
 
     def forecast(self) -> dict[str, tuple[float, float]]:
-        """job id -> (start, finish) in seconds from now, for every unfinished job: a running job ends
-        after the average running time (at least 1 s more), queued jobs start in line as slots free up,
-        one at a time per user as `_take` starts them. Rough, but in the order people will be served."""
+        """job id -> (start, finish) in seconds from now for every unfinished job: running ones end after the
+        average run (at least 1 s more); queued ones start in line as slots free, per-user limits kept."""
         now, avg = time.time(), self.average_seconds()
         out: dict[str, tuple[float, float]] = {}
         slots: list[float] = []
