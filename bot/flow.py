@@ -6,8 +6,8 @@
     check the server's rules (service.admit)  -> TuneError: shown to the user, nothing else happens
     service.submit(...)                        -> busy / per-user limit: BusyError with a retry time
     reply.acknowledge()                        (Discord wants an answer within 3 s)
-    reply.edit(status, cancel=job id) with the queue position / stage, at most once every `progress_every` s
-      (the acknowledgement counts as the first: a quick tune's result is the first thing edited in)
+    reply.edit(status, cancel=job id) with the queue position / stage, at most once every `progress_every` s,
+      the first `progress_every` s after the acknowledgement (a quick tune gets no status edit at all)
     reply.post_result(...): the status message BECOMES the tune (one message per tune); the post is recorded
     or reply.fail(text) when the tune could not be made, reply.withdraw() when its requester cancelled it
 
@@ -33,6 +33,10 @@ from bot.tunes import TuneError, TuneService, tune_title
 log = logging.getLogger("tunesmith.flow")
 
 PROGRESS_EVERY = 2.0  # seconds between edits of the progress message (Discord's pace)
+# The result may follow the last status edit this soon: Discord allows a few edits of one message within a
+# few seconds (the 2 s status pace is ours, and leaves that room); waiting a whole PROGRESS_EVERY there cost
+# up to 2 s per tune (bench/discord.py).
+RESULT_GAP = 0.25
 SCORE_EVERY = 1.0  # seconds between edits of one post's public score (votes in between are merged)
 RESTARTING = "Tunesmith is restarting; please ask again in a minute"
 
@@ -112,9 +116,9 @@ class Progress:
         self.text = text
         self.changed.set()
 
-    async def wait_turn(self, not_before: float = float("-inf")) -> None:
-        """Wait until the next edit keeps Discord's pace (`every` seconds after the last one)."""
-        wait = max(self.last_edit + self.every, not_before) - time.monotonic()
+    async def wait_turn(self, not_before: float = float("-inf"), gap: float | None = None) -> None:
+        """Wait until the next edit keeps the pace (`gap`, default `every`, seconds after the last one)."""
+        wait = max(self.last_edit + (self.every if gap is None else gap), not_before) - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)  # Discord's pace for edits, not synchronisation
 
@@ -189,7 +193,7 @@ class RequestFlow:
                 await self.service.settled(job)
             finally:
                 await progress.stop()
-            await progress.wait_turn()  # the result is an edit of the same message: keep the pace
+            await progress.wait_turn(gap=min(self.progress_every, RESULT_GAP))  # the result edits the same message
             if job.state == DONE:
                 continued = isinstance(request, ComposeRequest) and request.continue_abc is not None
                 await self._post(reply, job, parent_id, continued, user_id, guild_id, channel_id)

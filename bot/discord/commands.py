@@ -169,8 +169,9 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         embed = embeds.with_score(message.embeds[0], summary.count, summary.mean)
         image = embed.image.url or ""
         for a in message.attachments:  # keep pointing at the attachment itself, not a URL that expires
-            if a.filename in image:
+            if a.filename.endswith(".png") and a.filename in image:
                 embed.set_image(url=f"attachment://{a.filename}")
+                break
         await message.edit(embed=embed)
 
     @app_commands.command(name="top", description="The best-rated tunes on this server, with links to their posts")
