@@ -229,7 +229,12 @@ _COMMAND_WORDS = ("compose", "/compose", "!compose")
 
 
 def parse_text(text: str) -> ComposeRequest:
-    """Parse the chat/CLI text form: `compose style:jig length:64 key:G tempo:110`.
+    """Parse the chat/CLI text form: `compose style:jig length:64 key:G tempo:110`."""
+    return from_options(**text_options(text))
+
+
+def text_options(text: str) -> dict[str, str]:
+    """The options the text form names (unchecked values; from_options checks them).
 
     The leading word `compose` is optional; values may contain spaces (`style:slip jig`);
     a bare style name or number before the first option means style / length (`compose reel 48`).
@@ -266,7 +271,7 @@ def parse_text(text: str) -> ComposeRequest:
         if not value:
             raise RequestError(f"option '{canonical}' has no value; write it like {canonical}:VALUE")
         options[canonical] = value
-    return from_options(**options)
+    return options
 
 
 def describe(request: ComposeRequest) -> str:

@@ -37,7 +37,7 @@ class Artifacts:
     text: str  # ABC or MusicXML
     text_format: str  # "abc" | "musicxml"
     meta: dict = field(default_factory=dict)  # style, key, meter, tempo, bars, seed, instrument,
-    # model, model_version, duration_s
+    # model, model_version, duration_s, warnings (the renderer's notes: audio cut, sheet cut short ...)
 
 
 def settings() -> Settings:
@@ -143,7 +143,7 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
         files["tune.png"] = result.png
     meta = dict(style=style.name, key=header.key.name if header.key else header.fields.get("K"), meter=meter, tempo=result.tempo,
                 bars=bars or request.length, seed=seed, instrument=instrument, model="abc", model_version=model_version,
-                duration_s=round(result.duration_s, 2))
+                duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
     return Artifacts(files, abc, "abc", meta)
 
 
@@ -166,7 +166,7 @@ def _render_notes(midi: bytes, musicxml: str, meta: dict) -> Artifacts:
     files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
     if result.png:  # the audio is the point; a tune without a picture is still a tune
         files["tune.png"] = result.png
-    meta = dict(meta, duration_s=round(result.duration_s, 2))
+    meta = dict(meta, duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
     return Artifacts(files, musicxml, "musicxml", meta)
 
 
