@@ -10,8 +10,16 @@ from bot.config import Settings
 
 
 def make_queue(settings: Settings):
+    """The engine the settings ask for; with metrics_port set, counted and exported (bot/metrics.py)."""
     if settings.broker_url:
         from bot.engine_celery import CeleryQueue
-        return CeleryQueue(settings)
-    from bot.jobs import JobQueue
-    return JobQueue(settings)
+        queue = CeleryQueue(settings)
+    else:
+        from bot.jobs import JobQueue
+        queue = JobQueue(settings)
+    if settings.metrics_port:
+        from bot.metrics import Metrics
+        metrics = Metrics()
+        queue = metrics.instrument(queue)
+        metrics.serve(settings.metrics_host, settings.metrics_port)
+    return queue

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import time
 
+from bot import metrics
 from bot.jobs import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, RatingSummary, Tune
@@ -139,7 +140,9 @@ class TuneService:
 
     async def rate(self, tune_id: str, user_id: int, stars: int) -> RatingSummary:
         await self.tune(tune_id)
-        return await self.store.rate(tune_id, user_id, stars)
+        summary = await self.store.rate(tune_id, user_id, stars)
+        metrics.rated(stars)
+        return summary
 
     async def set_message_id(self, tune_id: str, message_id: int) -> None:
         try:

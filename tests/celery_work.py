@@ -9,6 +9,8 @@ from bot.worker import Artifacts
 
 
 def work(request, progress=None):
+    if hasattr(request, "style"):  # a ComposeRequest: a quick made-up tune of that style
+        request = ("ok", request.style)
     kind, arg = request
     if progress:
         progress("composing")
