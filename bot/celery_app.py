@@ -4,14 +4,18 @@ The bot (bot/engine_celery.py) sends `tunesmith.compose` with the job id and an 
 `tunesmith worker` (bot/worker_cli.py) runs it in a prefork pool child whose models and soundfont were
 loaded once, after the fork (worker_process_init). Choices, each against a known Celery-on-Redis trap:
 
-- acks_late + reject_on_worker_lost + retry_on_worker_lost (max_retries=1, no delay): a pool child that
-  dies mid-job (kill -9, a segfault) has its job run once more at once; a second death is reported
-  as a failure. prefetch 1: a worker never hoards CPU-bound jobs it cannot start.
-- A worker whose main process dies whole leaves its message unacked until `visibility_timeout`; the bot
-  does not wait for that: every worker keeps a node key alive (NODE_KEY, refreshed each second), and
-  the bot re-sends a running job whose node key lapsed (once). The stale message, when Redis hands it
-  out again, is skipped: a task runs only while `job_key(job_id)` names its own task id (the bot sets
-  it when sending and deletes it on cancel or when the job is over), so a job is never run twice.
+- The bot is the one that retries, once, as a new task (id "<job id>.<attempt>"): when Celery reports a
+  pool child lost mid-job (kill -9, a segfault: WorkerLostError, stored as the task's failure because
+  reject_on_worker_lost is off), and when a worker dies whole. Celery's own ways were tried and
+  dropped: reject_on_worker_lost requeues forever (a job that crashes its process would crash them
+  all), and retry_on_worker_lost sends an ETA message that another worker takes at once even while
+  busy (ETA tasks bypass the prefetch limit) and loses again if that worker dies.
+- A worker whose main process dies whole leaves its message unacked (acks_late) until
+  `visibility_timeout`; the bot does not wait for that: every worker keeps a node key alive (NODE_KEY,
+  refreshed every NODE_TTL/5 s), and the bot re-sends a running job whose node key lapsed. The stale
+  message, when Redis hands it out again, is skipped: a task runs only while `job_key(job_id)` names
+  its own task id (the bot sets it when sending and deletes it on cancel or when the job is over).
+- prefetch 1: a worker never hoards CPU-bound jobs it cannot start.
 - Results come back through Celery's Redis result backend (expires after 15 minutes, the life of an
   interaction token); the bot reads them with redis.asyncio and deletes them. JSON only (no pickle).
 - time limits per task (the bot's job_timeout): soft -> "timed out" outcome, hard -> the child is killed.
@@ -39,7 +43,7 @@ log = logging.getLogger("tunesmith.celery")
 TASK_NAME = "tunesmith.compose"
 QUEUE = "tunesmith"
 NODE_KEY = "tunesmith:node:"  # + node name -> main pid, while the worker lives (expires NODE_TTL s after it dies)
-NODE_TTL = 5
+NODE_TTL = 10  # long enough that a busy machine's worker is not taken for dead; a lost job waits <= this
 RESULT_EXPIRES = 15 * 60  # the interaction token's life: a later result is of no use
 
 
@@ -59,14 +63,13 @@ def make_app(settings: Settings) -> Celery:
     app = Celery("tunesmith", broker=settings.broker_url, backend=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_serializer="json", result_serializer="json", accept_content=["json"],
-        task_default_queue=QUEUE, task_acks_late=True, task_reject_on_worker_lost=True,
+        task_default_queue=QUEUE, task_acks_late=True, task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1, result_expires=RESULT_EXPIRES,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings.job_timeout)},
         broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
         worker_send_task_events=False, task_send_sent_event=False,
     )
-    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, retry_on_worker_lost=True,
-             max_retries=1, default_retry_delay=0)(_compose_task)
+    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=False, max_retries=0)(_compose_task)
     return app
 
 
@@ -107,8 +110,7 @@ def _compose_task(task, job_id: str, request: dict) -> dict:
     current = redis.get(job_key(job_id))
     if current is None or current.decode() != task.request.id:
         return codec.encode_outcome(codec.SKIPPED, "cancelled or handled elsewhere")
-    task.update_state(state="STARTED", meta={"pid": os.getpid(), "hostname": task.request.hostname,
-                                             "retries": task.request.retries})
+    task.update_state(state="STARTED", meta={"pid": os.getpid(), "hostname": task.request.hostname})
 
     def progress(stage: str) -> None:
         task.update_state(state="PROGRESS", meta={"stage": str(stage), "pid": os.getpid(),
@@ -142,14 +144,15 @@ class NodeBeat:
         self._thread.start()
 
     def _run(self) -> None:
-        client = self.app.backend.client
+        import redis
+        client = redis.Redis.from_url(self.app.conf.broker_url, socket_timeout=5)  # its own: never shared across a fork
         key, pid = NODE_KEY + self.name, os.getpid()
         while not self._stop.is_set():
             try:
                 client.set(key, pid, ex=NODE_TTL)
             except Exception as exc:  # Redis away for a moment: the bot may re-send our job; it is skipped here then
                 log.warning("could not refresh the node key: %s", exc)
-            self._stop.wait(1.0)
+            self._stop.wait(NODE_TTL / 5)
         try:
             client.delete(key)
         except Exception:

@@ -7,10 +7,11 @@ processes (on any machine) through Celery on Redis. See bot/celery_app.py for th
 The bot keeps the rules: per-user limits and the queue cap are counted here, and a user's next job is sent
 to the broker only when their running one is over (per_user_running), so workers never hold two of one
 user's jobs. The event loop never blocks on Celery: sends and revokes (blocking kombu calls) run in a small
-thread pool; task states (STARTED, PROGRESS, RETRY, SUCCESS, FAILURE) come in over Redis pub/sub on
-redis.asyncio, and a big result is decoded in a thread. A watchdog re-sends a running job whose worker
-died whole (its node key lapsed; once), times out jobs whose worker went silent, and fails queued jobs
-when no worker has been alive for a job timeout.
+thread pool; task states (STARTED, PROGRESS, SUCCESS, FAILURE) come in over Redis pub/sub on
+redis.asyncio, and a big result is decoded in a thread. A job whose pool process died (Celery's
+WorkerLostError) or whose worker died whole (its node key lapsed; the watchdog sees it) is sent once
+more, a second loss is reported; the watchdog also times out jobs whose worker went silent and fails
+queued jobs when no worker has been alive for a job timeout.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ META_PREFIX = "celery-task-meta-"
 BIG = 64 * 1024  # results above this are decoded in a thread
 WATCH_EVERY = 1.0  # seconds between watchdog rounds
 SILENT_GRACE = 10.0  # seconds past the job timeout before the bot stops waiting for a silent worker
-MAX_ATTEMPTS = 2  # a job whose worker died whole is sent once more
+MAX_ATTEMPTS = 2  # a job whose worker process or machine died is sent once more
 
 
 class CeleryJob(Job):
@@ -64,7 +65,8 @@ class CeleryJob(Job):
         self.sent = False
         self.node: str | None = None  # the worker running it, and its pool process
         self.pid: int | None = None
-        self.last_news = time.monotonic()
+        self.last_news = time.monotonic()  # when the worker last told us something new
+        self.last_payload: bytes | None = None
 
 
 class CeleryQueue:
@@ -272,8 +274,9 @@ class CeleryQueue:
 
     async def _on_payload(self, task_id: str, payload: bytes) -> None:
         job = self._by_task.get(task_id)
-        if job is None or job.finished or job.task_id != task_id:
-            return
+        if job is None or job.finished or job.task_id != task_id or payload == job.last_payload:
+            return  # (the watchdog's polls see the same state again: nothing new)
+        job.last_payload = payload
         try:
             if len(payload) > BIG:
                 meta = await self._in_thread(self.app.backend.decode, payload)
@@ -299,17 +302,13 @@ class CeleryQueue:
                 self._notify(job, "started")
             job.node = info.get("hostname") or job.node
             job.pid = info.get("pid")
-            job.emit(STARTING if not info.get("retries") else "starting again (a composer process stopped)")
+            job.emit(STARTING)
         elif status == "PROGRESS":
             job.node = info.get("hostname") or job.node
             if job.state != RUNNING:
                 await self._on_meta(job, "STARTED", info)
             job.stage = str(info.get("stage", job.stage))
             job.emit(job.stage)
-        elif status == "RETRY":
-            job.node, job.stage = None, STARTING
-            log.warning("job %s: its composer process died; Celery runs it once more", job.id)
-            job.emit("a composer process stopped; trying once more")
         elif status == "SUCCESS":
             kind, value = codec.decode_outcome(info)
             if kind == codec.DONE:
@@ -327,9 +326,8 @@ class CeleryQueue:
             log.error("job %s: Celery reports %s: %s", job.id, exc_type, info.get("exc_message"))
             if exc_type in ("TimeLimitExceeded", "SoftTimeLimitExceeded"):
                 await self._finish(job, TIMED_OUT, error=self._timeout_text())
-            elif exc_type == "WorkerLostError":
-                await self._finish(job, FAILED, error="the composer process crashed twice while making this tune; "
-                                                      "please try again")
+            elif exc_type == "WorkerLostError":  # its pool process died (kill -9, a crash in a C library)
+                await self._lost(job, "the composer process")
             else:
                 await self._finish(job, FAILED, error=f"something went wrong while composing ({exc_type}); "
                                                       f"please try again")
@@ -363,17 +361,18 @@ class CeleryQueue:
     async def _watch(self) -> None:
         await self._refresh_nodes()
         now = time.monotonic()
+        silent = [j for j in self._active.values() if j.sent and j.task_id and now - j.last_news > 5 * WATCH_EVERY]
+        if silent:  # a missed pub/sub message (Redis reconnected)? read the states, one round trip
+            payloads = await self._redis.mget([META_PREFIX + j.task_id for j in silent])
+            for job, payload in zip(silent, payloads):
+                if payload is not None:
+                    await self._on_payload(job.task_id, payload)
         for job in [j for j in self._active.values() if j.sent]:
             if job.finished:
                 continue
-            if now - job.last_news > 5 * WATCH_EVERY and job.task_id:  # a missed pub/sub message?
-                payload = await self._redis.get(META_PREFIX + job.task_id)
-                if payload is not None:
-                    await self._on_payload(job.task_id, payload)
-                    if job.finished:
-                        continue
-            if job.state == RUNNING and job.node and job.node not in self._nodes:
-                await self._worker_lost(job)
+            if (job.state == RUNNING and job.node and job.node not in self._nodes
+                    and now - job.last_news > capp.NODE_TTL):  # its worker's key lapsed, and the job is silent
+                await self._lost(job, f"the composer machine ({job.node})")
             elif job.state == RUNNING and job.started_at and time.time() - job.started_at > self.timeout + SILENT_GRACE:
                 await self._revoke(job, terminate=True)
                 await self._finish(job, TIMED_OUT, error=self._timeout_text())
@@ -382,16 +381,17 @@ class CeleryQueue:
                 await self._revoke(job, terminate=False)
                 await self._finish(job, FAILED, error="no composer is running right now; please try again later")
 
-    async def _worker_lost(self, job: CeleryJob) -> None:
-        log.error("job %s: worker %s stopped (its node key lapsed)", job.id, job.node)
+    async def _lost(self, job: CeleryJob, what: str) -> None:
+        """The process or machine running the job died: send it once more, or report the second loss."""
+        log.error("job %s (attempt %d): %s stopped while running it", job.id, job.attempts, what)
         if job.attempts >= MAX_ATTEMPTS:
             await self._revoke(job, terminate=False)
-            await self._finish(job, FAILED, error="the composer machine stopped twice while making this tune; "
+            await self._finish(job, FAILED, error="the composer crashed twice while making this tune; "
                                                   "please try again")
             return
-        job.state, job.stage, job.started_at = QUEUED, "queued", None
+        job.state, job.stage, job.started_at, job.node, job.pid = QUEUED, "queued", None, None, None
         self._reposition(job, force=True)
-        job.emit("the composer machine stopped; trying once more")
+        job.emit("a composer stopped while making this tune; trying once more")
         await self._send(job)
 
     # -- positions and the end --

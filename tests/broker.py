@@ -98,8 +98,9 @@ class Workers:
     """`tunesmith worker` processes, each in its own process group (so a test can kill one whole)."""
 
     def __init__(self, redis_url: str, names: list[str], *, function: str | None = None, concurrency: int = 1,
-                 log_dir: Path | None = None, **env: str):
+                 log_dir: Path | None = None, cpus: dict[str, int] | None = None, **env: str):
         self.redis_url, self.function, self.concurrency = redis_url, function, concurrency
+        self.cpus = cpus or {}  # name -> the one CPU its processes may run on (like `taskset -c N`)
         self.env = worker_env(redis_url, **env)
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="tunesmith-workers-"))
         self.procs: dict[str, subprocess.Popen] = {}
@@ -110,7 +111,10 @@ class Workers:
         if self.function:
             cmd += ["--function", self.function]
         out = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        cpu = self.cpus.get(name)
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=pin)
         out.close()
         self.procs[name] = proc
         return proc
