@@ -40,6 +40,7 @@ class Settings:
     broker_url: str = field(default="", repr=False)  # redis://host:6379/0: jobs run on `tunesmith worker`s
     metrics_port: int = 0  # Prometheus metrics on this port (0 = off)
     metrics_host: str = "127.0.0.1"
+    warm_pool: int = 0  # tunes kept ready per popular plain request (0 = off)
     message_commands: bool = False  # `!compose ...` text form; needs the message-content intent
     abc_weights: str = ""  # empty: the shipped model/weights
     notes_weights: str = ""
@@ -88,6 +89,7 @@ _LIMITS = {  # name: (low, high)
     "shutdown_grace": (0, 600),
     "shard_count": (0, 10000),
     "metrics_port": (0, 65535),
+    "warm_pool": (0, 20),
 }
 
 

@@ -10,13 +10,17 @@ from bot.config import Settings
 
 
 def make_queue(settings: Settings):
-    """The engine the settings ask for; with metrics_port set, counted and exported (bot/metrics.py)."""
+    """The engine the settings ask for; with warm_pool set, plain requests are answered from a pool of
+    ready tunes (bot/warm_pool.py); with metrics_port set, counted and exported (bot/metrics.py)."""
     if settings.broker_url:
         from bot.engine_celery import CeleryQueue
         queue = CeleryQueue(settings)
     else:
         from bot.jobs import JobQueue
         queue = JobQueue(settings)
+    if settings.warm_pool:
+        from bot.warm_pool import WarmPool
+        queue = WarmPool(queue, settings)
     if settings.metrics_port:
         from bot.metrics import Metrics
         metrics = Metrics()

@@ -9,8 +9,10 @@ from bot.worker import Artifacts
 
 
 def work(request, progress=None):
-    if hasattr(request, "style"):  # a ComposeRequest: a quick made-up tune of that style
-        request = ("ok", request.style)
+    if hasattr(request, "style"):  # a ComposeRequest: a quick made-up tune of that style, each one different
+        art = work(("ok", f"{request.style} {time.time_ns()}"), progress)
+        art.meta.update(style=request.style, model="abc", model_version=os.environ.get("FAKE_MODEL_VERSION", "v1"))
+        return art
     kind, arg = request
     if progress:
         progress("composing")
