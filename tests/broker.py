@@ -23,6 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_KEY = "tunesmith:node:"
 
 
+def _die_with_parent(cpu: int | None = None):
+    """preexec_fn: the child is killed when the test process dies (no orphans after a killed run)."""
+    def setup():
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+    return setup
+
+
 def redis_available() -> bool:
     return shutil.which("redis-server") is not None
 
@@ -52,7 +62,7 @@ class RedisServer:
             self.proc = subprocess.Popen(
                 ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
                  "--dir", self.dir, "--protected-mode", "yes"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent())
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
@@ -111,10 +121,8 @@ class Workers:
         if self.function:
             cmd += ["--function", self.function]
         out = open(self.log_dir / f"{name}.log", "ab")
-        cpu = self.cpus.get(name)
-        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
         proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=pin)
+                                preexec_fn=_die_with_parent(self.cpus.get(name)))
         out.close()
         self.procs[name] = proc
         return proc
