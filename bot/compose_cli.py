@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from bot.cli_files import FileArgError, check_out_dir, read_input
 from bot.config import ConfigError
-from bot.requests import DEFAULT_LENGTH, RequestError, from_options
+from bot.requests import DEFAULT_LENGTH, MAX_CONTINUE_CHARS, RequestError, from_options
 from bot.styles import DEFAULT_STYLE, STYLES
 
 
@@ -36,6 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_continue(name: str) -> str:
+    """The text of the --continue file: a regular file, read with a bound, UTF-8."""
+    data = read_input(name, "--continue", MAX_CONTINUE_CHARS * 4)  # 4 bytes per character at most
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RequestError(f"--continue {name} is not UTF-8 text; save the tune as UTF-8") from None
+
+
+def _write(out: Path, files: dict[str, bytes]) -> dict[str, str]:
+    """Write the files into `out` (created if missing); their paths. FileArgError when that fails
+    (the directory was checked before composing, but a disk can fill or a path change meanwhile)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+            paths[name] = str(out / name)
+    except OSError as exc:
+        raise FileArgError(f"cannot write the files to {out}: {exc.strerror or exc}") from None
+    return paths
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     options = dict(style=args.style, length=args.length, key=args.key, tempo=args.tempo,
@@ -43,25 +67,16 @@ def main(argv: list[str]) -> int:
     if args.no_accompaniment:
         options["accompaniment"] = False
     try:
-        if args.continue_file:
-            try:
-                options["continue_abc"] = Path(args.continue_file).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise RequestError(f"cannot read --continue file {args.continue_file}: {exc}") from None
+        if args.continue_file is not None:
+            options["continue_abc"] = _read_continue(args.continue_file)
         request = from_options(**options)
+        out = check_out_dir(args.out)  # before composing: a bad --out must not cost the wait
         from bot import worker  # after validation: importing the models is the slow part
         artifacts = worker.compose(request)
+        paths = _write(out, artifacts.files)
     except (RequestError, ConfigError, ValueError) as exc:
         print(f"tunesmith compose: {exc}", file=sys.stderr)
         return 1
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, data in artifacts.files.items():
-        path = out / name
-        path.write_bytes(data)
-        paths[name] = str(path)
     if args.json:
         print(json.dumps({"files": paths, "request": request.to_dict(), "seed": artifacts.meta.get("seed"),
                           "model_version": artifacts.meta.get("model_version"), "meta": artifacts.meta}))

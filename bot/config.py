@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from bot import numbers
+
 
 class ConfigError(ValueError):
     """A setting has a value we cannot use; the message names it and says what is allowed."""
@@ -109,6 +111,8 @@ def _convert(name: str, kind: type, raw: object, source: str):
             return False
         raise ConfigError(f"{where} = {raw!r} is not a yes/no value; use true or false")
     if kind in (int, float):
+        if isinstance(raw, str) and not numbers.is_plain_number(raw, kind):  # not "٣", "1_0", "1e3"
+            raise ConfigError(f"{where} = {raw!r} is {numbers.problem(raw, kind)}")
         try:
             value = kind(raw)
         except (TypeError, ValueError):

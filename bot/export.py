@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_settings
+from bot.numbers import cli_float, cli_int
 from bot.store import open_sync
 from bot.store.reports import DATASET_SCHEMA as SCHEMA
 from bot.store.reports import rated_tunes
@@ -93,8 +94,8 @@ def open_database(db: str | None) -> sqlite3.Connection:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunesmith export", description="Export rated tunes (the feedback dataset).")
-    p.add_argument("--min-stars", type=float, default=1.0, help="lowest mean rating to include (1-5, default 1)")
-    p.add_argument("--min-votes", type=int, default=1, help="fewest ratings to include (default 1)")
+    p.add_argument("--min-stars", type=cli_float, default=1.0, help="lowest mean rating to include (1-5, default 1)")
+    p.add_argument("--min-votes", type=cli_int, default=1, help="fewest ratings to include (default 1)")
     p.add_argument("--format", choices=("jsonl", "abc"), default="jsonl")
     p.add_argument("--with-user-ids", action="store_true", help="include who gave which rating (personal data!)")
     p.add_argument("--out", required=True, help="output file, or - for standard output")

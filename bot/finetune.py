@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 from bot.export import ExportError, open_database
+from bot.numbers import cli_float, cli_int
 from bot.store.reports import rated_tunes
 
 
@@ -31,14 +32,14 @@ def select(db: str | None, min_stars: float, min_votes: int) -> list[dict]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunesmith finetune", description="Fine-tune a model on well-rated tunes.")
     p.add_argument("model", choices=("abc",), help="which model (only the ABC model can be fine-tuned)")
-    p.add_argument("--min-stars", type=float, default=4.0, help="lowest mean rating to learn from (default 4)")
-    p.add_argument("--min-votes", type=int, default=1, help="fewest ratings a tune needs (default 1)")
-    p.add_argument("--epochs", type=int, default=3, help="passes over the mix (default 3)")
-    p.add_argument("--base-share", type=float, default=0.5, help="share of base-corpus tunes in the mix (default 0.5)")
+    p.add_argument("--min-stars", type=cli_float, default=4.0, help="lowest mean rating to learn from (default 4)")
+    p.add_argument("--min-votes", type=cli_int, default=1, help="fewest ratings a tune needs (default 1)")
+    p.add_argument("--epochs", type=cli_int, default=3, help="passes over the mix (default 3)")
+    p.add_argument("--base-share", type=cli_float, default=0.5, help="share of base-corpus tunes in the mix (default 0.5)")
     p.add_argument("--base", help="weights to start from (default: the configured or shipped ABC weights)")
     p.add_argument("--out", help="output directory (default: <data_dir>/weights/abc-ft-<time>)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=cli_int, default=2)
+    p.add_argument("--seed", type=cli_int, default=1)
     p.add_argument("--db", help="database file (default: the data dir's)")
     p.add_argument("--dry-run", action="store_true", help="print the counts; train nothing")
     return p

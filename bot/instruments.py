@@ -28,5 +28,26 @@ def resolve_instrument(name: str) -> str:
     key = " ".join(name.lower().replace("_", " ").replace("-", " ").split())
     key = ALIASES.get(key, key)
     if key not in INSTRUMENTS:
-        raise ValueError(f"instrument '{name}' is not known; try {', '.join(INSTRUMENTS)}")
+        shown = "".join(ch if ch.isprintable() else "?" for ch in name[:40]) + ("…" if len(name) > 40 else "")
+        raise ValueError(f"instrument '{shown}' is not known; try {', '.join(INSTRUMENTS)}")
     return key
+
+
+def default_instrument_setting(value: object) -> str | None:
+    """A server's default instrument, checked before it is stored: None or "" (each style's own) ->
+    None, else the canonical name; ValueError naming the choices for anything else (Discord offers
+    a list, but a forged request can send any text)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"the default instrument must be a name; try {', '.join(INSTRUMENTS)}")
+    return resolve_instrument(value)
+
+
+def known_instrument(value: object) -> str | None:
+    """The canonical name of a stored instrument, or None when it is not one we know (a value stored
+    by an older version or a forged request is ignored: each style's own instrument plays)."""
+    try:
+        return default_instrument_setting(value)
+    except ValueError:
+        return None

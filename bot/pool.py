@@ -14,6 +14,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from bot.render import scratch
+
 
 @dataclass(frozen=True)
 class RunJob:
@@ -120,6 +122,7 @@ class WorkerProcess:
             self._put(item)
         self.exited = True
         self.process.join()
+        scratch.sweep()  # a worker killed while drawing leaves its sheet directory; clean it up now
         self._put(Exited(None, self.process.exitcode))
 
     def send(self, job_id: str, request: Any) -> None:

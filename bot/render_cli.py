@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from bot.cli_files import check_out_dir, read_input
+from bot.numbers import cli_float, cli_int
 from bot.render.abc2midi import MAX_ABC_CHARS
 from bot.render.audio import MP3_BITRATES
 from bot.render.renderer import Renderer, RenderError
@@ -25,32 +26,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tune", help="the .abc file ('-' reads standard input); the first tune in it is rendered")
     p.add_argument("--out", required=True, help="directory for tune.mid, tune.mp3 and tune.png (created if needed)")
     p.add_argument("--instrument", default="fiddle", help="instrument name (default fiddle); see bot/instruments.py")
-    p.add_argument("--tempo", type=int, help="beats per minute (default: the tune's Q:, else its style's tempo)")
+    p.add_argument("--tempo", type=cli_int, help="beats per minute (default: the tune's Q:, else its style's tempo)")
     p.add_argument("--beat", help="what one beat is, e.g. 3/8 for a jig (default: from the tune's M:)")
     p.add_argument("--no-accompaniment", action="store_true", help="melody only: ignore chord symbols")
     p.add_argument("--no-sheet", action="store_true", help="skip the sheet music PNG")
     p.add_argument("--ogg", action="store_true", help="also write tune.ogg (Ogg Vorbis)")
-    p.add_argument("--bitrate", type=int, default=128, choices=MP3_BITRATES, metavar="KBPS",
+    p.add_argument("--bitrate", type=cli_int, default=128, choices=MP3_BITRATES, metavar="KBPS",
                    help="MP3 bitrate (default 128)")
-    p.add_argument("--max-seconds", type=float, default=600, help="cut the audio after this many seconds (default 600)")
+    p.add_argument("--max-seconds", type=cli_float, default=600, help="cut the audio after this many seconds (default 600)")
     p.add_argument("--soundfont", default="", help="a .sf2 file (default: the lookup order in soundfonts/README.md)")
     p.add_argument("--json", action="store_true", help="print one JSON object: paths, duration_s, bars, tempo, instrument")
     return p
 
 
 def read_tune(name: str) -> bytes:
-    """The file's bytes; RenderError when it is missing or far too big to be one tune."""
+    """The tune's bytes ('-': standard input), read with a bound; a named file must be a regular file
+    (not /dev/zero, a FIFO or a directory). RenderError/FileArgError say what is wrong."""
+    limit = MAX_ABC_CHARS * 4  # 4 bytes per character at most; abc2midi.read_abc_text counts characters
     if name == "-":
-        data = sys.stdin.buffer.read(MAX_ABC_CHARS * 4 + 1)
-    else:
-        path = Path(name)
-        if not path.is_file():
-            raise RenderError(f"{name}: no such file")
-        if path.stat().st_size > MAX_ABC_CHARS * 4:
-            raise RenderError(f"{name} is {path.stat().st_size:,} bytes; one tune must be under "
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            raise RenderError(f"standard input holds over {limit:,} bytes; one tune must be under "
                               f"{MAX_ABC_CHARS:,} characters (render one tune at a time)")
-        data = path.read_bytes()
-    return data
+        return data
+    return read_input(name, "the tune file", limit)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
             soundfont = load_settings().soundfont
         abc = read_tune(args.tune)
-        out = Path(args.out)
+        out = check_out_dir(args.out)  # before rendering: a bad --out must not cost the wait
         with Renderer(soundfont or None) as renderer:
             result = renderer.render_abc(abc, instrument=args.instrument, tempo=args.tempo, beat=args.beat,
                                          accompaniment=not args.no_accompaniment, bitrate=args.bitrate,

@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from bot import numbers
 from bot.instruments import INSTRUMENTS, resolve_instrument
 from bot.styles import DEFAULT_STYLE, STYLES
 from model.abc.notation import read_header
@@ -102,6 +103,8 @@ def _number(name: str, value: object, kind: type, low, high):
     """int/float from an int, float or text; RequestError naming the option and the range."""
     if isinstance(value, bool):
         raise RequestError(f"{name} {value!r} is not a number; use {low} to {high}")
+    if isinstance(value, str) and not numbers.is_plain_number(value, kind):  # ASCII digits only
+        raise RequestError(f"{name} '{_clip(value)}' is {numbers.problem(value, kind)}; use {low} to {high}")
     try:
         if kind is int and isinstance(value, float):
             if not value.is_integer():

@@ -114,7 +114,7 @@ def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> 
     meter = request.meter or style.meter
     prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
                        bars=request.length, temperature=request.temperature, seed=seed,
-                       prime_abc=request.continue_abc)
+                       prime_abc=request.continue_abc, style=style.name)
     try:
         generated = compose_abc(model("abc"), prompt)
     except GenerationError as exc:

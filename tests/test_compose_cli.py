@@ -42,7 +42,7 @@ def test_compose_writes_the_files_and_json(tmp_path):
     (["--key", "H"], "key 'H'"),
     (["--style", "jg"], "did you mean jig"),
     (["--temperature", "hot"], "temperature 'hot' is not a number"),
-    (["--continue", "/nonexistent/tune.abc"], "cannot read --continue file"),
+    (["--continue", "/nonexistent/tune.abc"], "--continue /nonexistent/tune.abc: no such file"),
 ])
 def test_bad_options_exit_1_with_a_clear_message_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "out"

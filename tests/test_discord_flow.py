@@ -361,3 +361,21 @@ async def test_top_and_admin_export_show_this_servers_ratings(fake, tmp_path, st
     lines = attachment(fake, export.followups[0], "jsonl").decode().splitlines()
     records = [json.loads(line) for line in lines]
     assert tune_id in [r["id"] for r in records] and all("user_ratings" not in r for r in records)
+
+
+async def test_a_forged_default_instrument_is_refused_and_a_bad_stored_one_ignored(fake, tmp_path, store, queue):
+    """Discord offers a list of instruments, but a forged interaction can send any text; and a bad value
+    stored by an older version must not break every /compose on the server."""
+    await store.db.execute("INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument,"
+                           " updated_at) VALUES (?, '[]', NULL, 'kazoo', 0) ON CONFLICT (guild_id) DO UPDATE SET"
+                           " default_instrument = 'kazoo'", (fake.guild_id,))
+    async with running(fake, tmp_path, store, queue) as bot:
+        rec = await compose_one(fake, fake.user(50), style="jig", length=8)
+        assert field(rec.followups[0], "Instrument") == "fiddle"  # the style's own, not an error
+        forged = await fake.slash("admin settings", user=fake.owner, default_instrument="kazoo")
+        await fake.wait_for(lambda: forged.callback, 10, "the refusal")
+        assert forged.ephemeral and "instrument 'kazoo' is not known; try fiddle" in forged.texts()[0]
+        assert (await bot.store.guild_settings(fake.guild_id)).default_instrument is None
+        rec = await fake.slash("admin settings", user=fake.owner, reset=True)
+        await fake.wait_for(lambda: rec.callback, 10, "the reset")
+    assert await store.guild_settings(fake.guild_id) == GuildSettings(fake.guild_id)

@@ -41,7 +41,7 @@ def test_no_accompaniment_and_no_sheet(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--tempo", "0"], "tempo 0 is out of range"),
-    (["--tempo", "fast"], "argument --tempo: invalid int value: 'fast'"),
+    (["--tempo", "fast"], "argument --tempo: 'fast' is not a whole number"),
     (["--instrument", "kazoo"], "instrument 'kazoo' is not known"),
     (["--bitrate", "100"], "argument --bitrate: invalid choice: 100"),
     (["--beat", "slow"], "beat 'slow' is not a note length"),

@@ -121,21 +121,18 @@ def test_latin1_bytes_are_read():
 
 # --- soundfonts ---------------------------------------------------------------------------------
 
-def test_a_missing_soundfont_setting_is_an_error_not_a_fallback(tmp_path, monkeypatch):
-    monkeypatch.delenv("TUNESMITH_SOUNDFONT", raising=False)
-    with pytest.raises(RenderError, match="does not exist"):
+def test_a_missing_soundfont_setting_is_an_error_not_a_fallback(tmp_path):
+    with pytest.raises(RenderError, match="nope.sf2.*does not exist"):
         find_soundfont(str(tmp_path / "nope.sf2"))
-    monkeypatch.setenv("TUNESMITH_SOUNDFONT", str(tmp_path / "gone.sf2"))
-    with pytest.raises(RenderError, match="gone.sf2.*does not exist"):
-        find_soundfont()
 
 
-def test_the_environment_picks_the_soundfont(tmp_path, monkeypatch):
+def test_the_environment_picks_the_soundfont(tmp_path):
+    from bot.config import load_settings
     chosen = tmp_path / "mine.sf2"
     chosen.write_bytes(b"x")
-    monkeypatch.setenv("TUNESMITH_SOUNDFONT", str(chosen))
-    assert find_soundfont() == chosen
-    assert find_soundfont(str(TIMGM)) == TIMGM  # an explicit setting comes first
+    setting = load_settings({"TUNESMITH_SOUNDFONT": str(chosen), "TUNESMITH_DATA_DIR": str(tmp_path)}).soundfont
+    assert find_soundfont(setting) == chosen
+    assert find_soundfont(str(TIMGM)) == TIMGM
 
 
 def test_check_soundfont_plays_a_note_and_rejects_a_fake(tmp_path):

@@ -130,3 +130,25 @@ def test_a_very_long_tune_is_drawn_up_to_a_limit():
         result = renderer.render_abc(abc, instrument="fiddle", max_seconds=3)
     assert image(result.png).height > 2000
     assert "the sheet music shows only the beginning of this long tune" in result.warnings
+
+
+def test_a_long_tune_is_drawn_whole_on_readable_pages():
+    """Every bar of a 64-bar reel with chord symbols, on several pages; chord symbols drawn too."""
+    bars = ['"G"GABG "C"c2ec|', '"G"BdgB "D"AGAB|', '"C"cBAG "D"FGAF|', '"G"DEFA G4|']
+    abc = "X:1\nT:Long reel\nM:4/4\nL:1/8\nK:G\n" + "\n".join("".join(bars) for _ in range(16)) + "|]\n"
+    with Renderer() as renderer:
+        result = renderer.render_abc(abc, instrument="fiddle", max_seconds=5)
+    assert not any("only the beginning" in w for w in result.warnings)
+    pages = [image(p) for p in result.pages]
+    assert len(pages) >= 2 and all(p.width == PNG_WIDTH and p.height < 1700 for p in pages)
+    assert image(result.png).height == sum(p.height for p in pages)
+    assert dark_fraction(pages[-1]) > 0.005  # the last page has music on it
+    script = ("import sys, verovio; from bot.render.sheet import *; t = verovio.toolkit(); t.setInputFrom('abc');"
+              "t.setOptions({'pageWidth': PAGE_WIDTH, 'pageHeight': PAGE_HEIGHT, 'adjustPageHeight': True,"
+              "'scale': SCALE, 'breaks': 'auto'}); t.loadData(sanitise_abc(sys.stdin.read()));"
+              "svg = ''.join(t.renderToSVG(p) for p in range(1, t.getPageCount() + 1));"
+              "print(svg.count('class=\"measure\"'), svg.count('class=\"harm\"'))")
+    counted = subprocess.run([sys.executable, "-c", script], input=abc, capture_output=True, text=True, timeout=60,
+                             check=True)
+    measures, harmonies = map(int, counted.stdout.split())
+    assert measures == 64 and harmonies == 7 * 16

@@ -32,12 +32,9 @@ def use_test_server(settings: Settings) -> None:
         log.warning("TEST ONLY: Discord gateway is %s", settings.discord_gateway)
 
 
-def setup_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+def setup_logging(level: str, token: str = "") -> None:
+    from bot.logging_setup import setup_logging as setup  # one handler; it masks interaction and bot tokens
+    setup(level, secrets=(token,))
 
 
 def _settings_or_exit() -> Settings | None:
@@ -59,7 +56,7 @@ def sync_main(argv: list[str]) -> int:
     settings = _settings_or_exit()
     if settings is None:
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.discord_token)
     use_test_server(settings)
 
     async def run() -> int:
@@ -87,7 +84,7 @@ def main(argv: list[str]) -> int:
     settings = _settings_or_exit()
     if settings is None:
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.discord_token)
     use_test_server(settings)
     return asyncio.run(_run(settings, force_sync=args.sync))
 

@@ -85,12 +85,29 @@ def first_tune(text: str) -> str:
 
 
 def strip_directives(tune: str) -> str:
-    """Remove the tune's own directives: `%%...` lines, `I:` lines and inline `[I:...]` fields.
-    abc2midi acts on some of them with files (`%%abc-include PATH` reads any file the bot can read;
-    `%%MIDI ptstress PATH` loads one), and user text must never reach a path. We add the %%MIDI
-    lines we want ourselves."""
+    """Remove the tune's own directives: `%%...` lines, `I:` lines and inline `[I:...]` fields, and
+    `%%...` after anything else on a line (abc2midi obeys `V:1 %%MIDI program 73` and even
+    `ABcd %%MIDI ...` in what ABC calls a comment). abc2midi acts on some directives with files
+    (`%%abc-include PATH` reads any file the bot can read; `%%MIDI ptstress PATH` loads one), and
+    user text must never reach a path. We add the %%MIDI lines we want ourselves."""
     lines = [line for line in tune.split("\n") if not line.lstrip().startswith(("%%", "I:"))]
+    lines = [line.split("%%", 1)[0].rstrip() if "%%" in line else line for line in lines]
     return re.sub(r"\[I:[^\]]*\]", "", "\n".join(lines))
+
+
+_PROGRAM_DIRECTIVE = re.compile(r"(?:%%|\bI:)\s*MIDI\s+(?:program|bassprog|chordprog)\s+(?:\d+\s+)?(\d+)"
+                                r"|\bprogram\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def check_programs(text: str) -> None:
+    """RenderError naming a MIDI program outside 0-127 that the tune asks for (`%%MIDI program 999`,
+    `V:1 program=999`). Such directives are dropped before abc2midi (the asked instrument plays), but a
+    number no synth has is a mistake worth telling the writer about, rather than a puzzle later."""
+    for match in _PROGRAM_DIRECTIVE.finditer(text):
+        number = int(match.group(1) or match.group(2))
+        if number > 127:
+            raise RenderError(f"the tune asks for MIDI program {number} ({match.group(0).strip()}); "
+                              "General MIDI programs are 0 to 127")
 
 
 def split_header(tune: str) -> tuple[list[str], str, list[str]]:
@@ -113,6 +130,24 @@ def _has_notes(line: str) -> bool:
     return re.search(r"[A-Ga-g]", line) is not None
 
 
+MAX_REST_BARS = 10_000  # a multi-bar rest longer than this is longer than any audio we make
+_MULTI_BAR_REST = re.compile(r"[ZX](\d+)")
+_NOT_MUSIC = re.compile(r'"[^"]*"|![^!\n]*!|\[[A-Za-z]:[^\]]*\]')  # chord symbols, decorations, inline fields
+
+
+def check_rests(body: list[str]) -> None:
+    """RenderError for a multi-bar rest (`Z99999999`) that abc2midi would spend minutes counting out."""
+    for line in body:
+        if _FIELD.match(line) or line.startswith("%"):
+            continue
+        for match in _MULTI_BAR_REST.finditer(_NOT_MUSIC.sub("", line)):
+            digits = match.group(1)
+            if len(digits) > 6 or int(digits) > MAX_REST_BARS:
+                shown = match.group(0) if len(digits) <= 12 else match.group(0)[:13] + "…"
+                raise RenderError(f"a rest of {shown[1:]} bars ({shown}) is far too long; "
+                                  f"the limit is {MAX_REST_BARS:,} bars")
+
+
 def header_value(header: list[str], letter: str) -> str | None:
     for line in header:
         if line.startswith(letter + ":"):
@@ -128,14 +163,18 @@ def parse_fraction(text: str, what: str) -> Fraction:
 
 
 def meter_of(header: list[str]) -> str:
-    """The M: value as a fraction text; C -> 4/4, C| -> 2/2, missing/none -> 4/4."""
+    """The M: value as a fraction text; C -> 4/4, C| -> 2/2, missing/none -> 4/4; RenderError for a
+    meter with a zero in it (M:0/4, M:4/0), which no bar can fill."""
     value = (header_value(header, "M") or "").replace(" ", "")
     if value == "C":
         return "4/4"
     if value == "C|":
         return "2/2"
-    if _FRACTION.match(value):
-        return value
+    match = _FRACTION.match(value)
+    if match and 0 in (int(match.group(1)), int(match.group(2))):
+        raise RenderError(f"the tune's meter M:{value} has a zero in it; write a meter like 6/8 or 4/4")
+    if match:
+        return f"{int(match.group(1))}/{int(match.group(2))}"
     return "4/4"
 
 
@@ -154,9 +193,10 @@ def _tempo_from_q(value: str | None) -> tuple[str, int] | None:
     if not value:
         return None
     value = re.sub(r'"[^"]*"', "", value).strip()
-    match = re.match(r"^(\d{1,3}/\d{1,3})\s*=\s*(\d{1,4})$", value)
+    match = re.match(r"^(\d{1,3})/(\d{1,3})\s*=\s*(\d{1,4})$", value)
     if match:
-        return match.group(1), int(match.group(2))
+        top, bottom = int(match.group(1)), int(match.group(2))
+        return (f"{top}/{bottom}", int(match.group(3))) if top and bottom else None  # Q:1/0=120: unreadable
     if re.match(r"^\d{1,4}$", value):
         return "1/4", int(value)
     return None
@@ -186,8 +226,11 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
         parse_fraction(beat, "beat")
     if not 0 <= program <= 127:
         raise RenderError(f"MIDI program {program} is out of range; use 0 to 127")
-    tune = strip_directives(first_tune(read_abc_text(abc)))
+    tune = first_tune(read_abc_text(abc))
+    check_programs(tune)
+    tune = strip_directives(tune)
     header, key_line, body = split_header(tune)
+    check_rests(body)
     meter = meter_of(header)
     if tempo is None:
         default_beat, tempo = _default_tempo(header, meter)
@@ -199,9 +242,9 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
     # where an unmarked pair meets a written `>`. The tune keeps its R: everywhere else.
     head = [line for line in header if not line.startswith(("Q:", "R:"))]
     directives = [f"%%MIDI program {program}"]
-    if accompaniment:
+    if accompaniment:  # bass + chords ~5 dB under the fiddle (melody notes play at velocity 80-105)
         directives += [f"%%MIDI bassprog {BASS_PROGRAM}", f"%%MIDI chordprog {CHORD_PROGRAM}",
-                       "%%MIDI bassvol 70", "%%MIDI chordvol 55"]
+                       "%%MIDI bassvol 50", "%%MIDI chordvol 40"]
     body = [re.sub(r"\[Q:[^\]]*\]", "", line) for line in body if not line.startswith("Q:")]  # one tempo: ours
     playable = "\n".join(head + [f"Q:{beat}={tempo}", key_line] + directives + body)
     return PreparedAbc(tune=tune, playable=playable.rstrip() + "\n", meter=meter, beat=beat,
@@ -217,7 +260,7 @@ def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = A
         if not accompaniment:
             cmd.append("-NGUI")  # ignore chord symbols: melody only
         try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace",
+            proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, errors="replace",
                                   timeout=timeout, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise RenderError("abc2midi is not installed (Debian/Ubuntu: apt-get install abcmidi)") from None

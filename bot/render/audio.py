@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import io
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +40,9 @@ REPO_SOUNDFONTS = Path(__file__).resolve().parent.parent / "soundfonts"
 
 def find_soundfont(setting: str = "") -> Path:
     """The soundfont to use, in the order of soundfonts/README.md:
-    the `soundfont` setting (or $TUNESMITH_SOUNDFONT), *.sf2/*.sf3 in soundfonts/, Debian's
-    FluidR3_GM.sf2, then TimGM6mb.sf2. RenderError says what to install when none is found."""
-    chosen = setting or os.environ.get("TUNESMITH_SOUNDFONT", "")
+    the `soundfont` setting (bot/config.py reads $TUNESMITH_SOUNDFONT), *.sf2/*.sf3 in soundfonts/,
+    Debian's FluidR3_GM.sf2, then TimGM6mb.sf2. RenderError says what to install when none is found."""
+    chosen = setting
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():

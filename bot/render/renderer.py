@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from bot.render import abc2midi, audio, sheet
+from bot.render import abc2midi, audio, sheet, tags
 from bot.render.audio import check_soundfont, find_soundfont
 from bot.instruments import INSTRUMENTS, resolve_instrument
 from bot.render.errors import RenderError
@@ -38,6 +38,7 @@ class RenderResult:
     cut: bool = False  # True when the tune was longer than max_seconds and was faded out there
     warnings: tuple[str, ...] = field(default_factory=tuple)  # abc2midi warnings, sheet failures
     ogg: bytes | None = None  # Ogg Vorbis of the same audio, when asked for
+    pages: tuple[bytes, ...] = ()  # the sheet music one PNG per page (png: all of them stacked)
 
 
 def _check_max_seconds(max_seconds: float) -> None:
@@ -65,10 +66,12 @@ class Renderer:
 
     def render_abc(self, abc: str | bytes, *, instrument: str, tempo: int | None = None,
                    beat: str | None = None, accompaniment: bool = True, bitrate: int = 128,
-                   max_seconds: float = 600, sheet: bool = True, ogg: bool = False) -> RenderResult:
+                   max_seconds: float = 600, sheet: bool = True, ogg: bool = False,
+                   title: str | None = None) -> RenderResult:
         """One ABC tune -> MIDI, MP3 and (if `sheet`) a PNG. `tempo` counts `beat`s per minute
         (beat "3/8" = dotted quarter, a jig's beat); beat None: the usual beat of the tune's M:;
-        tempo None: the tune's Q:, else its style's tempo (by R:), else 120. RenderError on bad input."""
+        tempo None: the tune's Q:, else its style's tempo (by R:), else 120. The MP3's title tag is
+        `title`, else the tune's T:. RenderError on bad input."""
         _check_max_seconds(max_seconds)
         audio.check_bitrate(bitrate)
         try:
@@ -83,7 +86,8 @@ class Renderer:
         if sheet and trim_abc(prepared.tune)[1]:
             warnings.append("the sheet music shows only the beginning of this long tune")
         play = functools.partial(self._play_abc, made, max_seconds)
-        sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
+        sound, mp3, (png, pages) = self._sound_and_sheet(play, bitrate, job, warnings)
+        mp3 = tags.id3v2(title=title or prepared.title, genre="Folk") + mp3
         ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
         if sound.cut:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
@@ -91,12 +95,13 @@ class Renderer:
         bars = round(sound.music_seconds * prepared.tempo / 60 / float(bar_beats))
         return RenderResult(midi=made.midi, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=prepared.tempo, instrument=instrument, beat=prepared.beat, cut=sound.cut,
-                            warnings=tuple(warnings), ogg=ogg_bytes)
+                            warnings=tuple(warnings), ogg=ogg_bytes, pages=pages)
 
     def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600,
-                    musicxml: str | None = None, ogg: bool = False) -> RenderResult:
+                    musicxml: str | None = None, ogg: bool = False, title: str | None = None) -> RenderResult:
         """MIDI from the note model -> MP3; with `musicxml`, also its sheet music PNG, drawn while the
-        audio renders (else png is None; `sheet_png(text, "musicxml")` draws one separately)."""
+        audio renders (else png is None; `sheet_png(text, "musicxml")` draws one separately). The MP3's
+        title tag is `title`, else the MusicXML's work title."""
         _check_max_seconds(max_seconds)
         audio.check_bitrate(bitrate)
         if not isinstance(midi_bytes, (bytes, bytearray)) or not midi_bytes:
@@ -107,7 +112,8 @@ class Renderer:
         warnings: list[str] = []
         job = self._start_sheet(musicxml, "musicxml", warnings) if musicxml is not None else None
         play = functools.partial(self._synth.render, midi_bytes, max_seconds=max_seconds)
-        sound, mp3, png = self._sound_and_sheet(play, bitrate, job, warnings)
+        sound, mp3, (png, pages) = self._sound_and_sheet(play, bitrate, job, warnings)
+        mp3 = tags.id3v2(title=title or _work_title(musicxml), genre="Choral" if musicxml else "") + mp3
         ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
         if sound.cut:
             warnings.append(f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
@@ -116,7 +122,7 @@ class Renderer:
         names = [name for name, p in INSTRUMENTS.items() if p == program]
         return RenderResult(midi=midi_bytes, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
                             tempo=round(tempo), instrument=names[0] if names else f"program {program}",
-                            beat="1/4", cut=sound.cut, warnings=tuple(warnings), ogg=ogg_bytes)
+                            beat="1/4", cut=sound.cut, warnings=tuple(warnings), ogg=ogg_bytes, pages=pages)
 
     def _sound_and_sheet(self, play, bitrate: int, job: sheet.SheetJob | None, warnings: list[str]):
         """Render the audio (`play()`) and encode it while the sheet child draws; then collect the
@@ -137,14 +143,16 @@ class Renderer:
             warnings.append(f"no sheet music: {exc}")
             return None
 
-    def _finish_sheet(self, job: sheet.SheetJob | None, warnings: list[str]) -> bytes | None:
+    def _finish_sheet(self, job: sheet.SheetJob | None,
+                      warnings: list[str]) -> tuple[bytes | None, tuple[bytes, ...]]:
+        """(all pages in one PNG, the pages one by one); (None, ()) when there is no drawing."""
         if job is None:
-            return None
+            return None, ()
         try:
-            return job.result()
+            return job.result(), job.pages
         except RenderError as exc:
             warnings.append(f"no sheet music: {exc}")
-            return None
+            return None, ()
         finally:
             self._drawer.warm()  # the next tune's drawing process starts now, while we are idle
 
@@ -166,6 +174,14 @@ class Renderer:
 def _to_mp3(sound: audio.Audio, bitrate: int) -> bytes:
     audio.normalise(sound.samples)
     return audio.encode_mp3(sound.samples, bitrate=bitrate)
+
+
+def _work_title(musicxml: str | None) -> str:
+    import html
+    import re
+
+    found = re.search(r"<work-title>([^<]*)</work-title>", musicxml or "")
+    return html.unescape(found.group(1)).strip() if found else ""
 
 
 def _midi_facts(midi_bytes: bytes) -> tuple[float, float, int]:

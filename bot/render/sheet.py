@@ -5,16 +5,23 @@ runs in a child process (`python -m bot.render.sheet --serve DIR`), one child pe
 a crash there becomes a RenderError here. A `SheetDrawer` keeps one child started ahead of time
 (verovio and cairosvg already imported, waiting on stdin), which saves ~0.3 s per tune, and
 `start()` returns at once so the caller can render audio while the child draws.
+
+Pages: verovio lays the music out on pages of a readable size (PAGE_HEIGHT; ~9 lines of music,
+1100 x ~1500 px). A tune that fits one page is one PNG; a longer one gives one PNG per page
+(`SheetJob.pages`) and, for front ends that post one picture, all pages stacked into one tall PNG.
+Every bar is drawn; only a text longer than MAX_DRAWN_ABC_CHARS (far beyond any generated tune) is
+cut, and the renderer then says so in its warnings.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from bot.render import scratch
 from bot.render.errors import RenderError
 
 SHEET_TIMEOUT = 20.0  # seconds
@@ -23,9 +30,9 @@ MAX_TEXT_CHARS = 5_000_000  # MusicXML of a long chorale is ~1 MB
 PAGE_WIDTH = 1600  # verovio units at scale 100; with SCALE below ~4 bars of a reel per line
 SCALE = 45  # percent
 PNG_WIDTH = 1100  # pixels: twice Discord's ~550 px preview, so it stays sharp when opened
-MAX_PAGE_HEIGHT = 60000  # verovio's maximum; with adjustPageHeight most tunes fit one page
-MAX_DRAWN_ABC_CHARS = 1500  # ~140 bars; drawing takes ~0.5 s per 40 bars here and the picture gets too
-                            # tall for a chat preview, so longer tunes are drawn up to here only
+PAGE_HEIGHT = 2200  # verovio units: a page of ~9 lines of music, 1100 x ~1500 px (the last page is shorter)
+MAX_DRAWN_ABC_CHARS = 4000  # a 128-bar generated reel with chords is ~2,600 characters (1.7 s to draw);
+                            # ~0.5 s per 40 bars, so user text beyond this is drawn up to here only
 
 
 def trim_abc(abc: str, limit: int = MAX_DRAWN_ABC_CHARS) -> tuple[str, bool]:
@@ -54,7 +61,8 @@ class _Child:
     """One drawing process. It starts, imports verovio, then waits for one job on stdin."""
 
     def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="tunesmith-sheet-"))
+        self.pages: tuple[bytes, ...] = ()
+        self.dir = scratch.make_dir()  # named and marked as ours: a sweep can tell when it is stale
         self._err = open(self.dir / "stderr.txt", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "bot.render.sheet", "--serve", str(self.dir)],
                                      stdin=subprocess.PIPE, stdout=self._err, stderr=self._err)
@@ -70,7 +78,8 @@ class _Child:
             pass
 
     def result(self) -> bytes:
-        """Wait for the PNG; RenderError on timeout, crash or failure. Cleans up either way."""
+        """Wait for the PNG (every page stacked); RenderError on timeout, crash or failure. The
+        pages one by one are in `self.pages` afterwards. Cleans up either way."""
         try:
             try:
                 code = self.proc.wait(timeout=self.timeout)
@@ -80,7 +89,10 @@ class _Child:
                 raise RenderError(f"drawing the sheet music took longer than {self.timeout:g} s") from None
             out = self.dir / "tune.png"
             if code == 0 and out.is_file():
-                return out.read_bytes()
+                png = out.read_bytes()
+                pages = sorted(self.dir.glob("page-*.png"), key=lambda p: int(p.stem.split("-")[1]))
+                self.pages = tuple(p.read_bytes() for p in pages) or (png,)
+                return png
             if code < 0:
                 raise RenderError(f"verovio crashed drawing this tune (signal {-code}); "
                                   "the notation is probably malformed")
@@ -121,6 +133,11 @@ class SheetJob:
     def result(self) -> bytes:
         return self._child.result()
 
+    @property
+    def pages(self) -> tuple[bytes, ...]:
+        """One PNG per page (after `result()`)."""
+        return self._child.pages
+
     def cancel(self) -> None:
         self._child.cancel()
 
@@ -130,12 +147,14 @@ class SheetDrawer:
 
     def __init__(self):
         self._spare: _Child | None = None
+        scratch.sweep()  # what a killed worker before us left behind
 
     def warm(self) -> None:
         """Start the next child now (call when idle, e.g. after a tune is finished)."""
         if self._spare is None or self._spare.proc.poll() is not None:
             if self._spare is not None:
                 self._spare.cancel()
+            scratch.sweep_now_and_then()
             self._spare = _Child()
 
     def start(self, text: str, fmt: str = "abc", timeout: float = SHEET_TIMEOUT, sanitise: bool = True) -> SheetJob:
@@ -171,23 +190,22 @@ def sheet_png(text: str, fmt: str = "abc", timeout: float = SHEET_TIMEOUT) -> by
     return start_sheet(text, fmt, timeout).result()
 
 
-def draw(text: str, fmt: str) -> bytes:
-    """What the child does: verovio -> SVG page(s) -> PNG. Runs verovio in THIS process."""
+def draw(text: str, fmt: str) -> list[bytes]:
+    """What the child does: verovio -> SVG pages -> one PNG per page. Runs verovio in THIS process."""
     import cairosvg
     import verovio
 
     toolkit = verovio.toolkit()
     toolkit.setInputFrom(fmt)
-    toolkit.setOptions({"pageWidth": PAGE_WIDTH, "pageHeight": MAX_PAGE_HEIGHT, "adjustPageHeight": True,
+    toolkit.setOptions({"pageWidth": PAGE_WIDTH, "pageHeight": PAGE_HEIGHT, "adjustPageHeight": True,
                         "scale": SCALE, "footer": "none", "breaks": "auto"})
     if not toolkit.loadData(text) or toolkit.getPageCount() < 1:
         raise SystemExit("verovio could not read the notation")
     svgs = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
     if not any('class="note' in svg for svg in svgs):
         raise SystemExit("verovio found no notes to draw")
-    pages = [cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=PNG_WIDTH, background_color="white")
-             for svg in svgs]
-    return pages[0] if len(pages) == 1 else _stack(pages)
+    return [cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=PNG_WIDTH, background_color="white")
+            for svg in svgs]
 
 
 def _stack(pages: list[bytes]) -> bytes:
@@ -209,16 +227,25 @@ def _stack(pages: list[bytes]) -> bytes:
 
 def _serve(directory: str) -> int:
     """Child: import the heavy modules, wait for the format on stdin, draw DIR/tune.FMT to DIR/tune.png."""
+    folder = Path(directory)
+    if (folder / scratch.OWNERS).exists():
+        scratch.record(folder, os.getpid())  # while we live, a sweep leaves the folder alone
     import cairosvg  # noqa: F401  (imported now, before the job arrives: that is the point)
     import verovio  # noqa: F401
 
-    folder = Path(directory)
     fmt = sys.stdin.readline().strip()
     if fmt not in FORMATS:  # stdin closed without a job: the parent has gone; tidy up after it
         shutil.rmtree(folder, ignore_errors=True)
         return 0
-    png = draw((folder / f"tune.{fmt}").read_text(encoding="utf-8"), fmt)
-    (folder / "tune.png").write_bytes(png)
+    try:
+        pages = draw((folder / f"tune.{fmt}").read_text(encoding="utf-8"), fmt)
+        if len(pages) > 1:
+            for n, page in enumerate(pages, 1):
+                (folder / f"page-{n}.png").write_bytes(page)
+        (folder / "tune.png").write_bytes(pages[0] if len(pages) == 1 else _stack(pages))
+    finally:
+        if scratch.owner_gone(folder):  # killed while we drew (crash, job timeout): nobody will read it
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

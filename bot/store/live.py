@@ -14,11 +14,13 @@ import asyncio
 import json
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiosqlite
 
 
+from bot.instruments import default_instrument_setting, known_instrument
 from bot.job_state import FINAL_STATES, UNFINISHED_STATES, JobState
 from bot.store.records import GuildSettings, JobRecord, RatingSummary, Tune, job_record, new_id, tune_record
 from bot.store import reports
@@ -174,11 +176,15 @@ class Store:
                               " WHERE guild_id = ?", (guild_id,))
         if not row:
             return GuildSettings(guild_id)
-        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], row[2])
+        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], known_instrument(row[2]))  # bad: ignored
 
     async def set_guild_settings(self, settings: GuildSettings) -> None:
         if settings.per_user_limit is not None and not 1 <= settings.per_user_limit <= 100:
             raise StoreError(f"per-user limit {settings.per_user_limit} is out of range; use 1 to 100")
+        try:
+            settings = replace(settings, default_instrument=default_instrument_setting(settings.default_instrument))
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
         await self._write(
             "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument, updated_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET allowed_channels = excluded.allowed_channels,"

@@ -67,7 +67,7 @@ def normalise_meter(text: str) -> str:
     the corpora write reels both ways and the model learns one)."""
     m = text.split("%")[0].strip().replace(" ", "")
     m = METER_ALIASES.get(m, m)
-    if not re.fullmatch(r"\d+/\d+", m):
+    if not re.fullmatch(r"\d+/\d+", m) or 0 in (int(n) for n in m.split("/")):  # not 0/4, 4/0
         raise ValueError(f"unsupported meter {text.strip()!r}")
     return "4/4" if m == "2/2" else m
 

@@ -27,6 +27,7 @@ import torch
 
 from model.abc.notation import (END, MODES, UNIT, AbcError, Key, bar_length, emit, header_text, normalise_meter,
                        parse_body, parse_key, parse_tune, shift_between, transpose_elements)
+from model.abc.finish import finish_tune
 from model.abc.net import AbcNet, load_checkpoint
 from model.abc.tracker import BarTracker, TrackerError
 from model.lstm import cpu_sampling
@@ -57,6 +58,7 @@ class AbcPrompt:
     seed: int = 0
     prime_abc: str | None = None  # a user's tune (header + some bars) to continue
     candidates: int = 4  # tunes sampled at once; the best one is returned
+    style: str | None = None  # the style's name, for the title ("polka" is sampled as rhythm "march")
 
 
 @dataclass
@@ -266,6 +268,8 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
         title = f"{rhythm.title()} in {key.tonic} {({'maj': 'major', 'min': 'minor', 'dor': 'dorian', 'mix': 'mixolydian'})[key.mode]}"
         abc = (f"X:1\nT:{title} (seed {prompt.seed})\nR:{rhythm}\nM:{meter}\nL:1/8\nK:{key.abc()}\n"
                f"{out_body}\n")
+    abc = finish_tune(abc, style=prompt.style or rhythm, seed=prompt.seed, model_version=model.version,
+                      user_part_end=len(prime.out_header) + len(prime.out_body) if prime else None)
     return GeneratedAbc(abc=abc, bars=bars, seed=prompt.seed, model_version=model.version, key=key.name,
                         meter=meter, rhythm=rhythm, ends_on_tonic=ends_tonic, candidates=tried,
                         copies_rejected=copies, body_c=body.split("K:", 1)[1].split("\n", 1)[1])

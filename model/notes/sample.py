@@ -23,6 +23,7 @@ import torch
 from model.notes import grid as notes
 from model.lstm import cpu_sampling, load_checkpoint
 from model.notes.net import NotesConfig, NotesLSTM, Stepper
+from model.notes.titles import chorale_title, credit_score
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "notes.pt"
 MAX_REPEATS = 8
@@ -244,8 +245,8 @@ def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
         )
     grid = notes.transpose(grid, shift)
     tonic_name = notes.tonic_spelling(key)
-    title = f"{prompt.style.capitalize()} in {tonic_name} {mode} (seed {prompt.seed})"
-    score = notes.grid_to_score(grid, title=title, tonic_name=tonic_name)
+    score = notes.grid_to_score(grid, title=chorale_title(prompt.seed), tonic_name=tonic_name)
+    credit_score(score, seed=prompt.seed, model_version=model.version)
     return GeneratedNotes(
         midi=notes.grid_to_midi(grid, tempo=prompt.tempo, program=prompt.program, tonic_name=tonic_name),
         musicxml=notes.score_to_musicxml(score),
