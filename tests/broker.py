@@ -61,7 +61,8 @@ class RedisServer:
             self.port = _free_port()
             self.proc = subprocess.Popen(
                 ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--protected-mode", "yes"],
+                 "--dir", self.dir, "--protected-mode", "yes",
+                 "--client-output-buffer-limit", "pubsub 256mb 64mb 60"],  # as docker-compose.yml
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent())
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:

@@ -188,3 +188,15 @@ async def test_close_fails_what_is_left(make_queue):
     await until(lambda: job.state == RUNNING, what="the job to start")
     counts = await q.close(0.2)
     assert job.state == FAILED and "shutting down" in job.error and counts[FAILED] == 1
+
+
+def test_doctor_sees_the_broker_and_its_workers(redis_server, workers, tmp_path):
+    from bot.doctor import check_broker
+    found = check_broker(Settings(data_dir=tmp_path, broker_url=redis_server.url))
+    assert found.status == "ok" and "2 worker(s)" in found.detail and "celery@w1" in found.detail
+    assert check_broker(Settings(data_dir=tmp_path)).status == "ok"  # no broker: the default
+    with RedisServer() as empty:
+        assert check_broker(Settings(data_dir=tmp_path, broker_url=empty.url)).status == "warn"
+        port = empty.port
+    gone = check_broker(Settings(data_dir=tmp_path, broker_url=f"redis://:pw@127.0.0.1:{port}/0"))
+    assert gone.status == "fail" and "pw" not in gone.detail
