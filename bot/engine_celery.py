@@ -28,23 +28,8 @@ import redis.asyncio as aioredis
 from bot import celery_app as capp
 from bot import celery_codec as codec
 from bot.config import Settings
-from bot.jobs import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    FINAL_STATES,
-    QUEUED,
-    RUNNING,
-    SHUTDOWN_MESSAGE,
-    STARTING,
-    TIMED_OUT,
-    BusyError,
-    Job,
-    NotYourJobError,
-    ProgressCallback,
-    ShuttingDownError,
-    UserLimitError,
-)
+from bot.jobs import (CANCELLED, DONE, FAILED, FINAL_STATES, QUEUED, RUNNING, SHUTDOWN_MESSAGE, STARTING, TIMED_OUT,
+                      BusyError, Job, NotYourJobError, ProgressCallback, ShuttingDownError, UserLimitError)
 
 log = logging.getLogger("tunesmith.engine")
 
@@ -52,6 +37,8 @@ META_PREFIX = "celery-task-meta-"
 BIG = 64 * 1024  # results above this are decoded in a thread
 WATCH_EVERY = 1.0  # seconds between watchdog rounds
 SILENT_GRACE = 10.0  # seconds past the job timeout before the bot stops waiting for a silent worker
+MAX_WAIT = 14 * 60  # seconds a job may wait for a worker: the interaction token lives 15 minutes
+KEY_GRACE = 3.0  # seconds after a send before its job key is checked (the SET may still be on its way)
 MAX_ATTEMPTS = 2  # a job whose worker process or machine died is sent once more
 
 
@@ -63,6 +50,7 @@ class CeleryJob(Job):
         self.attempts = 0  # times sent to the broker
         self.task_id: str | None = None  # the Celery task id of the current attempt: "<job id>.<attempt>"
         self.sent = False
+        self.sent_at = 0.0  # time.monotonic() of the last send
         self.node: str | None = None  # the worker running it, and its pool process
         self.pid: int | None = None
         self.last_news = time.monotonic()  # when the worker last told us something new
@@ -214,6 +202,7 @@ class CeleryQueue:
 
     async def _send(self, job: CeleryJob) -> None:
         job.attempts += 1
+        job.sent_at = time.monotonic()
         job.sent, job.node = True, None
         task_id = f"{job.id}.{job.attempts}"
         old, job.task_id = job.task_id, task_id
@@ -367,10 +356,14 @@ class CeleryQueue:
             for job, payload in zip(silent, payloads):
                 if payload is not None:
                     await self._on_payload(job.task_id, payload)
+        await self._check_job_keys(now)
         for job in [j for j in self._active.values() if j.sent]:
             if job.finished:
                 continue
-            if (job.state == RUNNING and job.node and job.node not in self._nodes
+            if job.state == QUEUED and time.time() - job.created_at > MAX_WAIT:
+                await self._revoke(job, terminate=False)
+                await self._finish(job, FAILED, error="this tune waited too long for a composer; please try again")
+            elif (job.state == RUNNING and job.node and job.node not in self._nodes
                     and now - job.last_news > capp.NODE_TTL):  # its worker's key lapsed, and the job is silent
                 await self._lost(job, f"the composer machine ({job.node})")
             elif job.state == RUNNING and job.started_at and time.time() - job.started_at > self.timeout + SILENT_GRACE:
@@ -380,6 +373,16 @@ class CeleryQueue:
             for job in [j for j in self._active.values() if j.state == QUEUED]:
                 await self._revoke(job, terminate=False)
                 await self._finish(job, FAILED, error="no composer is running right now; please try again later")
+
+    async def _check_job_keys(self, now: float) -> None:
+        """A sent job whose key is gone was lost by Redis itself (restarted without its data): send again."""
+        sent = [j for j in self._active.values() if j.sent and not j.finished and now - j.sent_at > KEY_GRACE]
+        if not sent:
+            return
+        keys = await self._redis.mget([capp.job_key(j.id) for j in sent])
+        for job, key in zip(sent, keys):
+            if key is None and not job.finished and now - job.sent_at > KEY_GRACE:
+                await self._lost(job, "the queue (Redis lost its data)")
 
     async def _lost(self, job: CeleryJob, what: str) -> None:
         """The process or machine running the job died: send it once more, or report the second loss."""

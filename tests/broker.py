@@ -74,6 +74,23 @@ class RedisServer:
             self.stop()
         raise RuntimeError("redis-server did not start")
 
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop and start again on the same port, empty (as a Redis without persistence comes back)."""
+        port = self.port
+        self.stop()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not come back")
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

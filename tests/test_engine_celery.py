@@ -200,3 +200,22 @@ def test_doctor_sees_the_broker_and_its_workers(redis_server, workers, tmp_path)
         port = empty.port
     gone = check_broker(Settings(data_dir=tmp_path, broker_url=f"redis://:pw@127.0.0.1:{port}/0"))
     assert gone.status == "fail" and "pw" not in gone.detail
+
+
+async def test_redis_restarting_empty_loses_no_job(tmp_path):
+    """Redis comes back without its data (no persistence) while jobs run and wait: the bot notices the
+    jobs' keys are gone and sends them again; every job ends, none is stuck."""
+    with RedisServer() as server, Workers(server.url, ["r1", "r2"], function="tests.celery_work:work",
+                                          log_dir=tmp_path) as ws:
+        ws.wait_ready()
+        q = CeleryQueue(Settings(data_dir=tmp_path, broker_url=server.url, job_timeout=30.0))
+        await q.start()
+        try:
+            jobs = [await q.submit(user, ("sleep", 2.0)) for user in range(3)]
+            await until(lambda: sum(j.state == RUNNING for j in jobs) == 2, what="two jobs running")
+            await asyncio.to_thread(server.restart)
+            await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 90)
+            assert [j.state for j in jobs] == [DONE] * 3, [(j.state, j.error) for j in jobs]
+            assert any(j.attempts == 2 for j in jobs)
+        finally:
+            await q.close(0)
