@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot import metrics
 from bot.attachments import fit_files
 from bot.jobs import DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.tunes import TuneError, TuneService
@@ -176,6 +177,7 @@ class RequestFlow:
                 await progress.stop()
             if job.state == DONE:
                 await self._post(reply, job, parent_id)
+                metrics.posted(job)
                 await progress.finish(f"Done: tune `{job.tune_id}`" if job.tune_id else "Done")
             else:
                 await reply.fail(failure_text(job.state, job.error))

@@ -4,8 +4,9 @@
     queue = metrics.instrument(make_queue(settings))   # the same interface; counts what passes through
     metrics.serve(settings.metrics_host, settings.metrics_port)   # GET /metrics, in a daemon thread
 
-Jobs started / finished (by style and final state), queue depth and running jobs, job time (running)
-and latency (asked -> result, queue wait included) by style, ratings by stars, and live workers.
+Jobs started / finished (by style and final state), queue depth and running jobs, job time (running),
+latency (asked -> result, queue wait included) and end to end (asked -> files posted) by style,
+ratings by stars, and live workers.
 Gauges are set from the event loop (on every job event and every few seconds), never read from the
 engine by the HTTP thread, so the exporter never touches the engine's structures concurrently.
 """
@@ -44,6 +45,8 @@ class Metrics:
                                      buckets=BUCKETS, registry=r)
         self.latency = Histogram("tunesmith_job_latency_seconds", "From the request to its result (queue wait "
                                  "included), jobs done", ["style"], buckets=BUCKETS, registry=r)
+        self.posted = Histogram("tunesmith_posted_seconds", "End to end: from the request to its files posted "
+                                "(front end included), jobs done", ["style"], buckets=BUCKETS, registry=r)
         self.queued = Gauge("tunesmith_queue_depth", "Jobs waiting", registry=r)
         self.running = Gauge("tunesmith_jobs_running", "Jobs running", registry=r)
         self.workers = Gauge("tunesmith_workers", "Live worker processes (in-process engine) or worker nodes "
@@ -77,6 +80,12 @@ def rated(stars: int) -> None:
     """Hook for the service: count a rating when metrics are on."""
     if current is not None:
         current.rated(stars)
+
+
+def posted(job) -> None:
+    """Hook for the front end: a job's files were posted (end-to-end latency)."""
+    if current is not None:
+        current.posted.labels(style=style_of(job.request)).observe(max(0.0, time.time() - job.created_at))
 
 
 class MeteredQueue:

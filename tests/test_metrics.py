@@ -37,6 +37,7 @@ async def test_jobs_queue_latency_ratings_workers(tmp_path):
         metrics_module.rated(5)
         metrics_module.rated(4)
         metrics_module.rated(5)
+        metrics_module.posted(jobs[0])  # the front end's hook once the files are posted
         values = await asyncio.to_thread(scrape, port)
     finally:
         await queue.close(0)
@@ -49,6 +50,7 @@ async def test_jobs_queue_latency_ratings_workers(tmp_path):
     assert values['tunesmith_job_latency_seconds_count{style="reel"}'] == 1
     assert values['tunesmith_job_latency_seconds_bucket{le="120.0",style="reel"}'] == 1
     assert values['tunesmith_ratings_total{stars="5"}'] == 2 and values['tunesmith_ratings_total{stars="4"}'] == 1
+    assert values['tunesmith_posted_seconds_count{style="jig"}'] == 1
     assert values["tunesmith_queue_depth"] == 0 and values["tunesmith_jobs_running"] == 0
     assert values["tunesmith_workers"] == 1
 
