@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("bot.render_cli", "main", "render an ABC file to MIDI, MP3 and sheet music"),
     "run": ("bot.discord.main", "main", "run the Discord bot (token from DISCORD_TOKEN)"),
     "sync": ("bot.discord.main", "sync_main", "push the slash commands to Discord now"),
+    "worker": ("bot.worker_cli", "main", "compose for a bot with TUNESMITH_BROKER_URL set (Celery on Redis)"),
     "train": ("bot.train_cli", "main", "train a model: `train abc ...` or `train notes ...`"),
     "eval": ("bot.eval_cli", "main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
     "export": ("bot.export", "main", "export the feedback dataset (ratings) as JSONL or ABC"),

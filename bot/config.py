@@ -41,6 +41,11 @@ class Settings:
     log_level: str = "INFO"
     dev_guild: int = 0  # sync commands to this guild only (instant), 0 = global
     sharded: bool = False  # AutoShardedBot
+    shard_count: int = 0  # with sharded: 0 = as many as Discord recommends (GET /gateway/bot)
+    broker_url: str = field(default="", repr=False)  # redis://host:6379/0: jobs run on `tunesmith worker`s
+    metrics_port: int = 0  # Prometheus metrics on this port (0 = off)
+    metrics_host: str = "127.0.0.1"
+    warm_pool: int = 0  # tunes kept ready per popular plain request (0 = off)
     message_commands: bool = False  # `!compose ...` text form; needs the message-content intent
     abc_weights: str = ""  # empty: the shipped model/weights
     notes_weights: str = ""
@@ -60,8 +65,19 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "discord_token":
                 value = f"set ({len(value)} chars, hidden)" if value else "not set"
+            elif f.name == "broker_url" and value:
+                value = _mask_url(value)
             out[f.name] = str(value)
         return out
+
+
+def _mask_url(url: str) -> str:
+    """redis://:secret@host:6379/0 -> redis://:***@host:6379/0 (a broker password is never shown)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
 
 
 ENV_PREFIX = "TUNESMITH_"
@@ -76,6 +92,9 @@ _LIMITS = {  # name: (low, high)
     "max_audio_seconds": (10, 3600),
     "dev_guild": (0, 2**64 - 1),
     "shutdown_grace": (0, 600),
+    "shard_count": (0, 10000),
+    "metrics_port": (0, 65535),
+    "warm_pool": (0, 20),
 }
 
 

@@ -108,6 +108,27 @@ def check_token(settings: Settings) -> Check:
     return Check("DISCORD_TOKEN", "ok", f"set ({len(settings.discord_token)} characters, hidden)")
 
 
+def check_broker(settings: Settings) -> Check:
+    """With TUNESMITH_BROKER_URL: Redis answers, and how many `tunesmith worker`s are connected."""
+    if not settings.broker_url:
+        return Check("broker", "ok", "not set: tunes are composed by worker processes inside the bot (the default)")
+    where = settings.masked()["broker_url"]
+    try:
+        import redis
+
+        from bot.celery_app import NODE_KEY
+        client = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
+        client.ping()
+        nodes = sorted(k.decode()[len(NODE_KEY):] for k in client.scan_iter(match=NODE_KEY + "*", count=200))
+    except Exception as exc:
+        return Check("broker", "fail", f"{where}: {type(exc).__name__}: {exc}",
+                     "start Redis, or fix TUNESMITH_BROKER_URL (redis://:PASSWORD@host:6379/0)")
+    if not nodes:
+        return Check("broker", "warn", f"{where} answers, but no `tunesmith worker` is connected",
+                     "start `tunesmith worker` with the same TUNESMITH_BROKER_URL (README: Scaling out)")
+    return Check("broker", "ok", f"{where} answers; {len(nodes)} worker(s): {', '.join(nodes[:5])}")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     weights = Path(__file__).resolve().parent.parent / "model" / "weights"
     return [
@@ -120,6 +141,7 @@ def run_checks(settings: Settings) -> list[Check]:
         check_weights("notes", settings.notes_weights, weights / "notes.pt"),
         check_data_dir(settings),
         check_token(settings),
+        check_broker(settings),
     ]
 
 

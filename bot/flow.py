@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot import metrics
 from bot.attachments import fit_files
 from bot.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.requests import ComposeRequest
@@ -197,6 +198,7 @@ class RequestFlow:
             if job.state == DONE:
                 continued = isinstance(request, ComposeRequest) and request.continue_abc is not None
                 await self._post(reply, job, parent_id, continued, user_id, guild_id, channel_id)
+                metrics.posted(job)
             elif job.state == CANCELLED:
                 await reply.withdraw()
             else:

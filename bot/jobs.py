@@ -127,6 +127,27 @@ class Job:
     def __repr__(self) -> str:
         return f"<Job {self.id} user={self.user_id} {self.state}>"
 
+    def emit(self, message: str) -> None:
+        """Queue an event with the job's current state for the callback (the engines call this)."""
+        if self._on_progress is None:
+            return
+        self._events.put_nowait(JobEvent(self.id, self.state, self.stage,
+                                         self.position if self.state == QUEUED else None, message))
+        if self.finished:
+            self._events.put_nowait(None)
+
+    def start_delivering(self) -> None:
+        if self._on_progress is not None:
+            self._deliverer = asyncio.create_task(self._deliver(), name=f"tunesmith-events-{self.id}")
+
+    async def _deliver(self) -> None:
+        """Hand events to the callback one at a time, in order; a failing callback is only logged."""
+        while (event := await self._events.get()) is not None:
+            try:
+                await self._on_progress(event)
+            except Exception:
+                log.exception("progress callback failed for job %s", self.id)
+
 
 # ---- the queue -----------------------------------------------------------------------------------
 
@@ -235,8 +256,7 @@ class JobQueue:
 
         job = Job(user_id, request, on_progress, guild_id, channel_id, parent_id)
         self._active[job.id] = job  # counted against the limits from here on
-        if on_progress is not None:
-            job._deliverer = asyncio.create_task(self._deliver(job), name=f"tunesmith-events-{job.id}")
+        job.start_delivering()
         async with self._wake:
             self._pending.append(job)
             job.position = len(self._pending)
@@ -329,20 +349,7 @@ class JobQueue:
     # -- inside --
 
     def _emit(self, job: Job, message: str) -> None:
-        if job._on_progress is None:
-            return
-        job._events.put_nowait(JobEvent(job.id, job.state, job.stage,
-                                        job.position if job.state == QUEUED else None, message))
-        if job.finished:
-            job._events.put_nowait(None)
-
-    async def _deliver(self, job: Job) -> None:
-        """Hand events to the callback one at a time, in order; a failing callback is only logged."""
-        while (event := await job._events.get()) is not None:
-            try:
-                await job._on_progress(event)
-            except Exception:
-                log.exception("progress callback failed for job %s", job.id)
+        job.emit(message)
 
     async def _announce_positions(self) -> None:
         for index, job in enumerate(self._pending, start=1):

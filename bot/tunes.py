@@ -19,6 +19,7 @@ import logging
 import re
 import time
 
+from bot import metrics
 from bot.jobs import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
@@ -173,7 +174,9 @@ class TuneService:
 
     async def rate(self, tune_id: str, user_id: int, stars: int, guild_id: int | None) -> RatingSummary:
         await self.tune(tune_id, guild_id)
-        return await self.store.rate(tune_id, user_id, stars)
+        summary = await self.store.rate(tune_id, user_id, stars)
+        metrics.rated(stars)
+        return summary
 
     async def record_post(self, post: Post) -> None:
         try:

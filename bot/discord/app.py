@@ -186,4 +186,6 @@ class ShardedTunesmithBot(TunesmithBot, commands.AutoShardedBot):
 
 def make_bot(settings: Settings, store, queue, *, service: TuneService | None = None, **kwargs) -> TunesmithBot:
     cls = ShardedTunesmithBot if settings.sharded else TunesmithBot
+    if settings.sharded and settings.shard_count:  # else as many as Discord recommends
+        kwargs.setdefault("shard_count", settings.shard_count)
     return cls(settings, service or TuneService(store, queue), **kwargs)

@@ -90,11 +90,11 @@ def main(argv: list[str]) -> int:
 
 
 async def _run(settings: Settings, force_sync: bool = False) -> int:
-    from bot.jobs import JobQueue
+    from bot.engines import make_queue
     from bot.store import Store
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.db_path)
-    queue = JobQueue(settings)
+    queue = make_queue(settings)  # JobQueue, or CeleryQueue when TUNESMITH_BROKER_URL is set
     service = TuneService(store, queue)
     await service.start()
     await queue.start()
