@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.requests import from_options  # noqa: E402
-from model.abc.evaluate import STYLES, abc2midi_ok  # noqa: E402
-from model.abc.sample import AbcPrompt, compose_abc, load_abc_model  # noqa: E402
+from bot.requests import from_options
+from model.abc.evaluate import STYLES, abc2midi_ok
+from model.abc.sample import AbcPrompt, compose_abc, load_abc_model
 
 
 def main(n: int) -> None:
