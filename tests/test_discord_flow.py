@@ -97,14 +97,14 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
     part = score.parts[0] if score.parts else score
     lengths = [m.duration.quarterLength for m in part.getElementsByClass("Measure") if m.duration.quarterLength > 0]
     assert [ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")][:1] == ["6/8"]
-    # 16 bars as played are AABB with 4-bar parts: 8 bars of 6/8 as written = 24 quarter notes. A part may
-    # start with a pickup that its last bar completes; only the tune's very first pickup may stand on its own.
+    # length counts bars as played: 16 bars of 6/8 = AA, one 8-bar part written once between repeat
+    # signs = 24 quarter notes written. A part may start with a pickup that its last bar completes.
     pickup = lengths[0] if lengths[0] < 3.0 else 0.0
     assert 24.0 <= sum(lengths) <= 24.0 + pickup, (abc, lengths)
 
     midi = mido.MidiFile(file=io.BytesIO(attachment(fake, post, "mid")))
-    played = 16 * 2 * 60 / tempo  # 16 bars of two dotted-quarter beats, repeats included
-    assert 0.9 * played <= midi.length <= 1.2 * played
+    once = 16 * 2 * 60 / tempo  # 16 bars of two dotted-quarter beats
+    assert 0.9 * once <= midi.length <= 1.2 * once  # 16 bars as played, repeats expanded
 
     mp3 = AudioSegment.from_file(io.BytesIO(attachment(fake, post, "mp3")), format="mp3")
     assert mp3.duration_seconds == pytest.approx(midi.length, abs=2.0) and mp3.dBFS > -40  # as long as the MIDI, not silent

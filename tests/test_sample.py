@@ -225,9 +225,11 @@ def test_continue_works_on_the_bots_own_tunes(model):
     """Every tune the bot writes can be continued, as sent back through the request parser."""
     from bot.requests import from_options
 
-    for seed in range(6):
-        style, meter = STYLES[seed % len(STYLES)]
-        g = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=16, seed=seed, candidates=2))
+    cases = [(STYLES[seed % len(STYLES)], 16, seed) for seed in range(6)]
+    cases.append((("jig", "6/8"), 32, 1161))  # once wrote "b::" at a line start, read back as a field "b:"
+    for (style, meter), bars, seed in cases:
+        g = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=bars, seed=seed, candidates=2))
+        assert not re.search(r"(?m)^[A-Za-z]:", g.abc.split("\nK:", 1)[1])
         user = from_options(style="jig", continue_abc=g.abc).continue_abc
         more = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=g.bars_written + 4, seed=seed,
                                             prime_abc=user, candidates=2))

@@ -23,7 +23,7 @@ def test_finetune_writes_weights_and_card(tmp_path):
     assert card["model_version"] != base.version
     tuned = load_abc_model(out)
     assert tuned is not base and tuned.vocab == base.vocab
-    g = compose_abc(tuned, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=16, seed=1))
+    g = compose_abc(tuned, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=16, seed=1))  # bars as played: AA
     assert g.model_version == card["model_version"] and g.bars == 16
 
 

@@ -173,6 +173,8 @@ def _try(c: Candidate, ch: str, rules: Rules, strict: bool):
             if probe is None or probe.counting is None:
                 return None  # an empty bar
             line = "|" if probe.counting is False else rules.plan.bars[min(probe.bars, rules.plan.written - 1)].line
+            if line[0] == ":" and len(c.text.rsplit("\n", 1)[-1]) == 1:
+                line = " " + line  # "b::" at the start of a line would read as a header field "b:"
             c.tracker.copy().feed_text(line + "\n")  # the whole line must be accepted
             t = c.tracker.copy()
             t.feed(line[0])

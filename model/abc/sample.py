@@ -54,8 +54,8 @@ MAX_BARS = 256
 LOW, TOP, PEAK = 55, 83, 88  # fiddle register (MIDI): G3 .. B5, rare excursions up to E6, never above
 # multipliers of the network's probability of '>' (dotted pair) and '<' (scotch snap), per style,
 # chosen so the samples' rates land near the corpus's (measured: tunesmith eval abc)
-RHYTHM_BIAS = {"reel": {">": 0.18, "<": 1.0}, "hornpipe": {">": 0.45, "<": 0.2}, "march": {">": 0.8, "<": 0.15},
-               "waltz": {"<": 0.2}, "strathspey": {"<": 15.0}, "jig": {">": 0.6}, "slip jig": {">": 0.5}}
+RHYTHM_BIAS = {"reel": {">": 0.24, "<": 1.0}, "hornpipe": {">": 0.45, "<": 0.2}, "march": {">": 0.8, "<": 0.15},
+               "waltz": {"<": 0.2}, "strathspey": {"<": 15.0}, "slip jig": {">": 0.5}}
 
 
 class PromptError(ValueError):
