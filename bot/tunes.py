@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import time
 
+from bot import ab
 from bot.jobs import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, RatingSummary, Tune
@@ -49,6 +50,7 @@ class TuneService:
                      channel_id: int | None = None, parent_id: str | None = None,
                      max_jobs: int | None = None) -> Job:
         """Queue a job (raises the queue's BusyError family) and record it as it moves along."""
+        request = await ab.assign(self.store, request)  # an A/B test sends a share to other weights
         created = asyncio.Event()
 
         async def record(event: JobEvent) -> None:
