@@ -19,7 +19,8 @@ from tests.test_ab import b_weights
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SETTINGS = dict(workers=1, job_timeout=120.0, per_user_running=1, per_user_queued=2, queue_cap=20, shutdown_grace=2.0)
+SETTINGS = {"workers": 1, "job_timeout": 120.0, "per_user_running": 1, "per_user_queued": 2, "queue_cap": 20,
+            "shutdown_grace": 2.0}
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -60,7 +61,7 @@ async def test_ab_split_switch_and_rollback_without_restart_and_stats_per_versio
             assert await asyncio.to_thread(ab.main, ["--db", db, "set", str(b), "--share", "1"]) == 0
             post_b, tune_b = await compose(fake, requester)  # the next request, same bot: model B
             assert await asyncio.to_thread(ab.main, ["--db", db, "off"]) == 0
-            post_c, tune_c = await compose(fake, requester)  # rolled back, still no restart
+            _post_c, tune_c = await compose(fake, requester)  # rolled back, still no restart
             versions = [(await store.get_tune(t)).model_version for t in (tune_a, tune_b, tune_c)]
             assert versions == [base_version, "abc-b-e2e", base_version]
             for fan, (sa, sb) in zip(fans, [(2, 5), (3, 4), (2, 5)]):
