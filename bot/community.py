@@ -5,6 +5,8 @@ Tastes (the trait each one likes; model/abc/traits.py measures them):
     minor       prefers minor and dorian tunes
     repetition  prefers tunes that repeat bars (a bar equal to an earlier one)
     narrow      prefers a narrow range (model.abc.traits.NARROW_STEPS scale steps or fewer)
+    random      the control: likes a random RANDOM_LIKED share of the tunes, whatever they are (what
+                fine-tuning does to the traits on its own, e.g. by mixing in corpus tunes)
 
 Each tune gets VOTES ratings from people on its own server other than the requester: about 4.6 stars
 when it has the trait, 2.1 when not, with noise (so some liked tunes lack it and some disliked ones
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import random
 
-TASTES = {"minor": "minor", "repetition": "repetitive", "narrow": "narrow"}  # taste -> trait it likes
+TASTES = {"minor": "minor", "repetition": "repetitive", "narrow": "narrow", "random": None}  # taste -> trait
+RANDOM_LIKED = 0.25
 SERVERS = (101, 202)  # two simulated servers
 PEOPLE = 8  # on each server
 VOTES = 3  # ratings per tune from other people
@@ -46,7 +49,7 @@ async def post_and_rate(store, tunes: list[dict], taste: str, seed: int) -> dict
             text_format="abc", meta={"style": tune["style"], "model": "abc", "model_version": tune["model_version"],
                                      "seed": tune["seed"]},
             user_id=requester, guild_id=server, channel_id=server * 10)
-        has = bool(tune["traits"].get(trait))
+        has = bool(tune["traits"].get(trait)) if trait else rng.random() < RANDOM_LIKED
         others = [person(server, k) for k in range(PEOPLE) if person(server, k) != requester]
         for voter in rng.sample(others, VOTES):
             await store.rate(tune_id, voter, stars(has, rng))

@@ -6,7 +6,7 @@ The whole loop, offline, with the real parts:
 1. compose N tunes with the current ABC model (styles in turn, 16 or 32 bars, no key asked: the model
    picks the mode, as it does for a /compose without a key); the "before" set is kept in the work
    directory and reused by later runs with the same model, N and seed;
-2. for each taste (bot/community.py): a fresh SQLite store; a simulated community on two servers asks
+2. for each taste (bot/community.py; "random" is the control): a fresh SQLite store; a simulated community on two servers asks
    for the tunes and rates them by the hidden taste through the Store API; half the requesters rate
    their own tune 5 (self-votes);
 3. `tunesmith export` writes the dataset (self-votes left out), `tunesmith finetune abc --dataset ...`
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -123,7 +124,9 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
     db = root / "tunesmith.sqlite3"
     counts = asyncio.run(_community(db, before, taste, args.seed))
     data = root / "feedback.jsonl"
-    if export.main(["--db", str(db), "--out", str(data)]) != 0:
+    with contextlib.redirect_stdout(sys.stderr):
+        exported = export.main(["--db", str(db), "--out", str(data)])
+    if exported != 0:
         raise RuntimeError("tunesmith export failed")
     records = export.load_jsonl(data)
     liked = [r for r in records if r["ratings"]["mean"] >= args.min_stars]
@@ -131,7 +134,7 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
     traits_of = {t["abc"]: t["traits"] for t in before if "abc" in t}
     report = {"taste": taste, "trait": trait, "community": counts,
               "dataset": {"rated_tunes": len(records), "liked_tunes": len(liked),
-                          "liked_with_trait": sum(1 for r in liked if traits_of[r["text"]][trait]),
+                          "liked_with_trait": sum(1 for r in liked if trait and traits_of[r["text"]][trait]),
                           "self_votes_left_out": sum(r["self_votes"]["count"] for r in records),
                           "file": str(data)},
               "before": measure(before)}
@@ -141,7 +144,8 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
                "--seed", str(args.seed), "--min-tunes", str(args.min_tunes)]
     log(f"[{taste}] {len(liked)} of {len(records)} rated tunes liked; tunesmith finetune {' '.join(ft_args)}")
     t0 = time.time()
-    code = finetune.main(ft_args)
+    with contextlib.redirect_stdout(sys.stderr):  # its report goes with the log; stdout keeps the result
+        code = finetune.main(ft_args)
     report["finetune"] = {"exit_code": code, "seconds": round(time.time() - t0, 1), "command": ft_args}
     if code != 0:
         report["error"] = "tunesmith finetune refused or failed (see its message above)"
@@ -153,12 +157,12 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
     after = compose_set(load_abc_model(root / "ft" / "abc.pt"), args.n_after, args.seed + 1)
     (root / "after.jsonl").write_text("".join(json.dumps(t) + "\n" for t in after))
     report["after"] = measure(after)
-    report["trait_share_change_points"] = round(
-        100 * (report["after"]["traits"][trait] - report["before"]["traits"][trait]), 1)
+    report["trait_change_points"] = {k: round(100 * (report["after"]["traits"][k] - report["before"]["traits"][k]), 1)
+                                     for k in TRAITS}
     return report
 
 
-ROWS = (("trait share (the taste's)", None), ("parse music21", "parse_music21"), ("parse abc2midi", "parse_abc2midi"),
+ROWS = (("parse music21", "parse_music21"), ("parse abc2midi", "parse_abc2midi"),
         ("wrong bars", "wrong_bar_share"), ("exact length", "exact_length"), ("ends on tonic", "ends_on_tonic"),
         ("repeated bars (mean share)", "repeated_bars"), ("range (scale steps)", "range_steps"),
         ("corpus copies", "corpus_copies"), ("failed compositions", "failed"))
@@ -169,19 +173,21 @@ def table(report: dict) -> str:
               f"{report['n_after']} after")]
     for t in report["tastes"]:
         d = t["dataset"]
-        lines.append(f"\ntaste {t['taste']} (likes {t['trait']}): {d['rated_tunes']} rated tunes, {d['liked_tunes']} "
+        lines.append(f"\ntaste {t['taste']} (likes {t['trait'] or 'a random quarter'}): {d['rated_tunes']} rated tunes, {d['liked_tunes']} "
                      f"liked ({d['liked_with_trait']} with the trait), {d['self_votes_left_out']} self-votes left out")
         if "error" in t:
             lines.append(f"  {t['error']}")
             continue
         lines.append(f"  {'':<28}{'before':>10}{'after':>10}")
+        for k in TRAITS:
+            lines.append(f"  {'share ' + k + (' (liked)' if k == t['trait'] else ''):<28}"
+                         f"{t['before']['traits'][k]!s:>10}{t['after']['traits'][k]!s:>10}")
         for label, key in ROWS:
-            b, a = ((t["before"]["traits"][t["trait"]], t["after"]["traits"][t["trait"]]) if key is None
-                    else (t["before"][key], t["after"][key]))
+            b, a = t["before"][key], t["after"][key]
             lines.append(f"  {label:<28}{b!s:>10}{a!s:>10}")
-        lines.append(f"  other traits before {t['before']['traits']} after {t['after']['traits']}")
-        lines.append(f"  => {t['trait']} share {t['trait_share_change_points']:+.1f} points "
-                     f"(fine-tuned model {t['finetune']['model_version']})")
+        changes = ", ".join(f"{k} {v:+.1f}" + (" (liked)" if k == t["trait"] else "")
+                            for k, v in t["trait_change_points"].items())
+        lines.append(f"  => share change in points: {changes} (fine-tuned model {t['finetune']['model_version']})")
     return "\n".join(lines)
 
 
