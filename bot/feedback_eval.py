@@ -152,6 +152,7 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
         return report
     card = json.loads((root / "ft" / "abc.json").read_text())
     report["finetune"] |= {"model_version": card["model_version"], "validity_check": card["validity"],
+                           "best_epoch": card.get("best_epoch"), "valid_bits_per_char": card.get("valid_bits_per_char"),
                            "dataset_sha256": card["dataset"]["sha256"]}
     log(f"[{taste}] composing {args.n_after} tunes with the fine-tuned {card['model_version']} ...")
     after = compose_set(load_abc_model(root / "ft" / "abc.pt"), args.n_after, args.seed + 1)

@@ -7,7 +7,8 @@
 The tunes come from the bot's database (self-votes left out, as in `tunesmith export`) or from an
 exported dataset file (--dataset). Guards:
 - fewer than --min-tunes usable tunes: it refuses (a handful of tunes only teaches the model to copy them);
-- the well-rated tunes are mixed with a sample of the base corpus (model.abc.train.finetune), and
+- the well-rated tunes are mixed with a sample of the base corpus (model.abc.train.finetune), the
+  weights kept are those of the epoch with the best bits/char on the held-out human corpus, and
   afterwards --check tunes are sampled from the new weights and judged like `tunesmith eval abc`
   (music21 and abc2midi parse rates, wrong-length bars, copies of corpus tunes). If they fall below
   model.abc.evaluate's floor the weights are renamed abc.rejected.pt and the command fails;
