@@ -11,7 +11,8 @@ The whole loop, offline, with the real parts:
    their own tune 5 (self-votes);
 3. `tunesmith export` writes the dataset (self-votes left out), `tunesmith finetune abc --dataset ...`
    fine-tunes on the tunes rated >= 4 stars, with its guards (too few tunes, the validity check);
-4. compose N new tunes with the fine-tuned weights and measure the same things.
+4. compose N new tunes with the fine-tuned weights and measure the same things; the same community
+   rates them too, in the same store (as in an A/B test): mean stars per model version with a 95% CI.
 Reported, before and after: the share of tunes with each trait (the taste's own is the goal),
 validity (music21 and abc2midi parse rates, wrong-length bars), form (exact length, tunes ending on the
 tonic, repeated bars, range) and novelty (tunes sharing 4+ bars with a corpus tune), as a table and
@@ -112,6 +113,19 @@ async def _community(db: Path, tunes: list[dict], taste: str, seed: int) -> dict
         return await post_and_rate(store, [t for t in tunes if "abc" in t], taste, seed)
 
 
+def ab_compare(db: Path, after: list[dict], taste: str, seed: int) -> list[dict]:
+    """The same community rates the fine-tuned model's tunes in the same store, as in an A/B test in
+    the bot; returns reports.model_versions: mean stars, votes and 95% interval per model version."""
+    from bot.store import open_sync, reports
+
+    asyncio.run(_community(db, after, taste, seed + 7))
+    conn = open_sync(db)
+    try:
+        return reports.model_versions(conn)
+    finally:
+        conn.close()
+
+
 def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
     """Steps 2-4 for one taste; returns its part of the report."""
     from bot import export, finetune
@@ -158,6 +172,7 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
     after = compose_set(load_abc_model(root / "ft" / "abc.pt"), args.n_after, args.seed + 1)
     (root / "after.jsonl").write_text("".join(json.dumps(t) + "\n" for t in after))
     report["after"] = measure(after)
+    report["ratings_per_model_version"] = ab_compare(db, after, taste, args.seed)
     report["trait_change_points"] = {k: round(100 * (report["after"]["traits"][k] - report["before"]["traits"][k]), 1)
                                      for k in TRAITS}
     return report
@@ -189,6 +204,9 @@ def table(report: dict) -> str:
         changes = ", ".join(f"{k} {v:+.1f}" + (" (liked)" if k == t["trait"] else "")
                             for k, v in t["trait_change_points"].items())
         lines.append(f"  => share change in points: {changes} (fine-tuned model {t['finetune']['model_version']})")
+        for v in t.get("ratings_per_model_version", []):
+            lines.append(f"  rated by the same community: {v['model_version']} mean {v['mean']} {v['ci95']} "
+                         f"({v['votes']} votes)")
     return "\n".join(lines)
 
 
@@ -201,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-after", type=cli_int, help="tunes composed after fine-tuning (default: --n)")
     p.add_argument("--weights", help="the model to start from (default: the shipped ABC weights)")
     p.add_argument("--work", default="feedback-eval", help="work directory (default ./feedback-eval)")
-    p.add_argument("--epochs", type=cli_int, help="fine-tuning epochs (default 8)")
+    p.add_argument("--epochs", type=cli_int, help="fine-tuning epochs (default 3, as finetune's; --quick 1)")
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (default 1e-3)")
     p.add_argument("--base-share", type=cli_float, default=0.5, help="base-corpus share of the mix (default 0.5)")
     p.add_argument("--min-stars", type=cli_float, default=4.0, help="liked: mean rating at least this (default 4)")
@@ -217,7 +235,7 @@ def main(argv: list[str]) -> int:
     quick = args.quick
     args.n = args.n or (14 if quick else 300)
     args.n_after = args.n_after or args.n
-    args.epochs = args.epochs or (1 if quick else 8)
+    args.epochs = args.epochs or (1 if quick else 3)
     args.check = args.check or (3 if quick else 40)
     args.min_tunes = args.min_tunes or (1 if quick else 20)
     if not 1 <= args.n <= 5000 or not 1 <= args.n_after <= 5000:

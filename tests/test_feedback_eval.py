@@ -57,9 +57,10 @@ def test_quick_loop_end_to_end(tmp_path, capsys):
         assert 0 <= m["traits"]["narrow"] <= 1
     # the rated tunes went through a real store, with self-votes recorded but left out of the dataset
     conn = sqlite3.connect(work / "narrow" / "tunesmith.sqlite3")
-    assert conn.execute("SELECT count(*) FROM tunes").fetchone()[0] == 14
+    base = report["base_model_version"]
+    assert conn.execute("SELECT count(*) FROM tunes WHERE model_version = ?", (base,)).fetchone()[0] == 14
     self_votes = conn.execute("SELECT count(*) FROM ratings r JOIN tunes t ON t.id = r.tune_id"
-                              " WHERE r.user_id = t.user_id").fetchone()[0]
+                              " WHERE r.user_id = t.user_id AND t.model_version = ?", (base,)).fetchone()[0]
     assert self_votes == taste["community"]["self_votes"] == taste["dataset"]["self_votes_left_out"] > 0
     records = [json.loads(line) for line in (work / "narrow" / "feedback.jsonl").read_text().splitlines()]
     assert len(records) == 14 and all(not r["self_votes"]["included"] and r["voters"] == VOTES for r in records)
@@ -71,3 +72,7 @@ def test_quick_loop_end_to_end(tmp_path, capsys):
     assert card["validity"]["passed"] and card["base_model_version"] == report["base_model_version"]
     after = [json.loads(line) for line in (work / "narrow" / "after.jsonl").read_text().splitlines()]
     assert {t["model_version"] for t in after} == {card["model_version"]} != {report["base_model_version"]}
+    # the same community rated the new model's tunes in the same store: one row per version, like /stats
+    versions = {v["model_version"]: v for v in taste["ratings_per_model_version"]}
+    assert set(versions) == {report["base_model_version"], card["model_version"]}
+    assert all(v["votes"] == 14 * VOTES and v["tunes"] == 14 and v["ci95"] for v in versions.values())
