@@ -82,9 +82,9 @@ def test_the_weights_never_come_from_user_input_nor_go_into_the_stored_request()
     from bot.requests import RequestError, parse_text
 
     with pytest.raises(RequestError):
-        from_options(style="jig", abc_weights="/etc/passwd")
+        from_options(style="jig", abc_weights="../../secret.pt")
     with pytest.raises(RequestError):
-        parse_text("compose jig abc_weights:/etc/passwd")
+        parse_text("compose jig abc_weights:../../secret.pt")
     request = ComposeRequest(style="jig", length=16, abc_weights="/some/abc.pt")
     assert "abc_weights" not in request.to_dict()
     assert from_options(**request.to_dict()) == ComposeRequest(style="jig", length=16)
