@@ -16,7 +16,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("bot.eval_cli", "main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
     "export": ("bot.export", "main", "export the feedback dataset (ratings) as JSONL or ABC"),
     "finetune": ("bot.finetune", "main", "fine-tune the ABC model on well-rated tunes"),
-    "stats": ("bot.stats", "main", "tunes, ratings, styles, failures and job times"),
+    "stats": ("bot.stats", "main", "tunes, ratings, styles, failures, job times, ratings per model version"),
+    "ab": ("bot.ab", "main", "A/B test a fine-tuned ABC model: `ab set PATH --share 0.5`, `ab off`, `ab show`"),
     "doctor": ("bot.doctor", "main", "check every part of the installation and show the settings"),
     "backup": ("bot.backup", "main", "a consistent copy of the database while the bot runs"),
 }

@@ -1,4 +1,4 @@
-"""`tunesmith eval abc|notes ...`: hands the rest of the arguments to that model's evaluator (the note
+"""`tunesmith eval abc|notes|feedback ...`: hands the rest of the arguments to that model's evaluator (the note
 model's with the `cache` setting as its corpus cache unless the arguments name one)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 from bot.config import ConfigError, load_settings
 
-EVALUATORS = {"abc": "model.abc.evaluate", "notes": "model.notes.evaluate"}
+EVALUATORS = {"abc": "model.abc.evaluate", "notes": "model.notes.evaluate", "feedback": "bot.feedback_eval"}
 
 
 def main(argv: list[str]) -> int:

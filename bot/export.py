@@ -1,13 +1,19 @@
 """`tunesmith export`: the feedback dataset, rated tunes as JSONL (or ABC), for fine-tuning and study.
 
-    tunesmith export [--min-stars 4] [--min-votes 2] [--format jsonl|abc] [--with-user-ids] --out FILE
+    tunesmith export [--min-stars 4] [--min-votes 2] [--format jsonl|abc] [--with-user-ids]
+                     [--include-self-votes] --out FILE
 
-One JSON object per line (schema version 1):
-    {"schema": 1, "id": "vmB1CcBG", "created_at": 1795309756.5, "style": "jig",
+One JSON object per line (schema version 2):
+    {"schema": 2, "id": "vmB1CcBG", "created_at": 1795309756.5, "style": "jig",
      "request": {...ComposeRequest...}, "model": "abc", "model_version": "abc-3x256-...", "seed": 42,
      "text_format": "abc", "text": "X:1\\nT:...\\nK:D\\n...", "parent_id": null,
+     "server": "3f9a0c1d2b4e5f60", "voters": 3, "self_votes": {"count": 1, "included": false},
      "ratings": {"count": 3, "mean": 4.33, "stars": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 1}}}
-plus "user_ratings": [{"user_id": ..., "stars": ...}] only with --with-user-ids.
+plus "user_ratings": [{"user_id": ..., "stars": ..., "self": false}] only with --with-user-ids.
+"server" is the server the tune was made on, hashed with a random salt kept in this database (the same
+server gets the same hash in every export of this database; null: a direct message). "voters" counts
+distinct people. A self-vote (someone rating a tune they asked for) is recorded but, unless
+--include-self-votes, left out of "ratings", "voters" and the filters; "self_votes" says how many there were.
 A tune is included when it has at least --min-votes ratings and their mean is at least --min-stars.
 """
 from __future__ import annotations
@@ -98,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-votes", type=cli_int, default=1, help="fewest ratings to include (default 1)")
     p.add_argument("--format", choices=("jsonl", "abc"), default="jsonl")
     p.add_argument("--with-user-ids", action="store_true", help="include who gave which rating (personal data!)")
+    p.add_argument("--include-self-votes", action="store_true",
+                   help="count people's ratings of their own tunes (left out by default)")
     p.add_argument("--out", required=True, help="output file, or - for standard output")
     p.add_argument("--db", help="database file (default: the data dir's)")
     return p
@@ -116,7 +124,7 @@ def main(argv: list[str]) -> int:
         return 1
     try:
         records = rated_tunes(conn, min_stars=args.min_stars, min_votes=args.min_votes,
-                              with_user_ids=args.with_user_ids)
+                              with_user_ids=args.with_user_ids, include_self_votes=args.include_self_votes)
     finally:
         conn.close()
     if args.format == "jsonl":

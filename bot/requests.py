@@ -38,10 +38,15 @@ class ComposeRequest:
     continue_abc: str | None = None  # user ABC (header + some bars) to continue
     accompaniment: bool = True  # bass + chords from chord symbols when present
     form: str | None = None  # part letters in playing order, e.g. "AABB", "ABAC"; None: the style's usual form
+    # Set only by the tunes service for an A/B test (bot/ab.py): the ABC weights to use. Never read from
+    # user input, never stored (to_dict leaves it out): the tune records the model version instead.
+    abc_weights: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (stored with each tune); from_options(**d) reads it back."""
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d.pop("abc_weights")
+        return d
 
 
 # Limits: (low, high) inclusive.
@@ -72,7 +77,7 @@ ALIASES = {
     "continue_abc": "continue_abc",
     "form": "form", "parts": "form", "structure": "form",
 }
-FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest))
+FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest) if f.name != "abc_weights")
 
 
 def _norm_style(name: str) -> str:

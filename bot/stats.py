@@ -1,4 +1,5 @@
-"""`tunesmith stats`: tunes, ratings, top styles, failures and job times, from the database.
+"""`tunesmith stats`: tunes, ratings, top styles, failures, job times and the mean rating per model
+version with a 95% confidence interval (the A/B report), from the database.
 
     tunesmith stats [--json] [--db FILE]
 """
@@ -35,6 +36,7 @@ def collect(conn: sqlite3.Connection) -> dict:
     s["job_seconds"] = {"p50": _round(percentile(run_times, 50)), "p95": _round(percentile(run_times, 95)),
                         "count": len(run_times)}
     s["queue_wait_seconds"] = {"p50": _round(percentile(waits, 50)), "p95": _round(percentile(waits, 95))}
+    s["model_versions"] = reports.model_versions(conn)
     return s
 
 
@@ -54,9 +56,20 @@ def format_stats(s: dict) -> str:
     t, w = s["job_seconds"], s["queue_wait_seconds"]
     lines.append(f"job time: p50 {t['p50']} s, p95 {t['p95']} s ({t['count']} done)   "
                  f"queue wait: p50 {w['p50']} s, p95 {w['p95']} s")
+    if s["model_versions"]:
+        lines.append("model versions (self-votes left out; 95% confidence interval of the mean):")
+        lines += [format_version(v) for v in s["model_versions"]]
     for e in s["top_errors"]:
         lines.append(f"  {e['count']:>5} x {e['error']}")
     return "\n".join(lines)
+
+
+def format_version(v: dict) -> str:
+    """One line of the per-version (A/B) report."""
+    mean = f"{v['mean']:.2f}" if v["mean"] is not None else "-"
+    ci = f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]" if v["ci95"] else "[too few votes]"
+    return (f"  {v['model_version'] or '(none)':<28} {v['tunes']:>6} tunes {v['rated_tunes']:>6} rated "
+            f"{v['votes']:>6} votes  mean {mean} {ci}")
 
 
 def main(argv: list[str]) -> int:

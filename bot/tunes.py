@@ -19,7 +19,7 @@ import logging
 import re
 import time
 
-from bot import metrics
+from bot import ab, metrics
 from bot.jobs import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
@@ -70,6 +70,7 @@ class TuneService:
                      channel_id: int | None = None, parent_id: str | None = None,
                      max_jobs: int | None = None) -> Job:
         """Queue a job (raises the queue's BusyError family) and record it as it moves along."""
+        request = await ab.assign(self.store, request)  # an A/B test sends a share to other weights
         created = asyncio.Event()
 
         async def record(event: JobEvent) -> None:

@@ -69,6 +69,20 @@ def model(kind: str):
     return _models[kind]
 
 
+def _abc_model(request: ComposeRequest):
+    """The ABC model for this request: the A/B test's weights when the service chose them (bot/ab.py),
+    loaded once per process; the configured model otherwise, or when those weights cannot be loaded."""
+    if not request.abc_weights:
+        return model("abc")
+    from model.abc.sample import load_abc_model
+    try:
+        return load_abc_model(request.abc_weights)
+    except Exception as exc:  # noqa: BLE001 - a removed or broken B model must not fail the request
+        print(f"tunesmith worker: A/B weights {request.abc_weights} do not load ({exc}); using the base model",
+              file=sys.stderr)
+        return model("abc")
+
+
 def warm_up(kinds: tuple[str, ...] | None = None, settings: Settings | None = None) -> None:
     """A worker's initializer: take the queue's settings (else they are read from the environment),
     then load the renderer and the models (default: every model the style table uses) now, so that
@@ -116,7 +130,7 @@ def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> 
                        bars=request.length, temperature=request.temperature, seed=seed,
                        prime_abc=request.continue_abc, style=style.name, form=request.form)
     try:
-        generated = compose_abc(model("abc"), prompt)
+        generated = compose_abc(_abc_model(request), prompt)
     except GenerationError as exc:
         raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")

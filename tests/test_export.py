@@ -50,7 +50,8 @@ async def test_export_jsonl_round_trip_with_filters(tmp_path):
 
     assert export.main(["--db", str(db), "--out", str(out), "--with-user-ids", "--min-stars", "5"]) == 0
     (only,) = export.load_jsonl(out)
-    assert only["user_ratings"] == [{"user_id": 100, "stars": 5}, {"user_id": 101, "stars": 5}]
+    assert only["user_ratings"] == [{"user_id": 100, "stars": 5, "self": False},
+                                   {"user_id": 101, "stars": 5, "self": False}]
 
 
 async def test_export_abc_numbers_tunes_and_skips_musicxml(tmp_path):
@@ -94,3 +95,87 @@ def test_percentile():
     assert stats.percentile([], 50) is None
     assert stats.percentile([3.0], 95) == 3.0
     assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+
+
+async def make_votes_db(path):
+    """Tunes by requester 1 on two servers and in a DM; the requester also rates their own tunes."""
+    async with await Store.open(path) as store:
+        ids = []
+        for i, (guild, version) in enumerate([(10, "A"), (10, "A"), (20, "B"), (None, "B")]):
+            ids.append(await store.add_tune(request={"style": "jig", "length": 8}, text=f"X:1\nT:T{i}\nK:D\nD|",
+                                            text_format="abc", meta={"style": "jig", "model": "abc",
+                                                                     "model_version": version},
+                                            user_id=1, guild_id=guild))
+        await store.rate(ids[0], 1, 5)  # self-vote
+        await store.rate(ids[0], 2, 2)
+        await store.rate(ids[0], 3, 3)
+        await store.rate(ids[1], 1, 5)  # only a self-vote
+        await store.rate(ids[2], 2, 4)
+        await store.rate(ids[3], 2, 5)
+        return ids
+
+
+async def test_self_votes_are_flagged_and_left_out_unless_asked(tmp_path):
+    db = tmp_path / "t.sqlite3"
+    ids = await make_votes_db(db)
+    out = tmp_path / "f.jsonl"
+    assert export.main(["--db", str(db), "--out", str(out), "--with-user-ids"]) == 0
+    records = {r["id"]: r for r in export.load_jsonl(out)}
+    assert set(records) == {ids[0], ids[2], ids[3]}  # the tune rated only by its requester is left out
+    first = records[ids[0]]
+    assert first["ratings"]["count"] == 2 and first["ratings"]["mean"] == 2.5 and first["voters"] == 2
+    assert first["self_votes"] == {"count": 1, "included": False}
+    assert [u["user_id"] for u in first["user_ratings"]] == [2, 3]
+
+    assert export.main(["--db", str(db), "--out", str(out), "--with-user-ids", "--include-self-votes"]) == 0
+    records = {r["id"]: r for r in export.load_jsonl(out)}
+    assert set(records) == set(ids)
+    first = records[ids[0]]
+    assert first["ratings"]["count"] == 3 and first["voters"] == 3 and first["ratings"]["mean"] == pytest.approx(10 / 3, abs=1e-4)
+    assert first["self_votes"] == {"count": 1, "included": True}
+    assert [(u["user_id"], u["self"]) for u in first["user_ratings"]] == [(1, True), (2, False), (3, False)]
+    # --min-stars 5 with self-votes left out: the requester's 5 alone does not qualify the tune
+    assert export.main(["--db", str(db), "--out", str(out), "--min-stars", "5"]) == 0
+    assert [r["id"] for r in export.load_jsonl(out)] == [ids[3]]
+
+
+async def test_servers_are_hashed_with_a_salt_stable_within_the_database(tmp_path):
+    db = tmp_path / "t.sqlite3"
+    ids = await make_votes_db(db)
+    out = tmp_path / "f.jsonl"
+    assert export.main(["--db", str(db), "--out", str(out), "--include-self-votes"]) == 0
+    servers = {r["id"]: r["server"] for r in export.load_jsonl(out)}
+    assert servers[ids[0]] == servers[ids[1]] != servers[ids[2]] and servers[ids[3]] is None
+    assert len(servers[ids[0]]) == 16 and "10" != servers[ids[0]]
+    assert export.main(["--db", str(db), "--out", str(out), "--include-self-votes"]) == 0
+    assert {r["id"]: r["server"] for r in export.load_jsonl(out)} == servers  # same database, same hashes
+    other = tmp_path / "other.sqlite3"
+    ids2 = await make_votes_db(other)
+    assert export.main(["--db", str(other), "--out", str(out), "--include-self-votes"]) == 0
+    servers2 = {r["id"]: r["server"] for r in export.load_jsonl(out)}
+    assert servers2[ids2[0]] != servers[ids[0]]  # another database, another salt: not linkable
+
+
+async def test_stats_per_model_version_with_a_confidence_interval(tmp_path, capsys):
+    db = tmp_path / "t.sqlite3"
+    await make_votes_db(db)
+    assert stats.main(["--db", str(db), "--json"]) == 0
+    versions = {v["model_version"]: v for v in json.loads(capsys.readouterr().out)["model_versions"]}
+    a, b = versions["A"], versions["B"]
+    assert (a["tunes"], a["rated_tunes"], a["votes"], a["mean"]) == (2, 1, 2, 2.5)  # self-votes left out
+    # votes 2 and 3: sd 0.707, t(1) = 12.706 -> half width 6.35, clipped to the 1..5 scale
+    assert a["ci95"] == [1.0, 5.0]
+    assert (b["tunes"], b["votes"], b["mean"]) == (2, 2, 4.5)
+    assert b["ci95"] == [1.0, 5.0]
+    assert stats.main(["--db", str(db)]) == 0
+    assert "mean 2.50 [1.00, 5.00]" in capsys.readouterr().out
+
+
+def test_mean_ci_narrows_with_more_votes():
+    from bot.store.reports import mean_ci
+
+    assert mean_ci(1, 5, 25) is None
+    wide = mean_ci(4, 4 * 3.5, 2 * 9 + 2 * 16)  # 3, 3, 4, 4
+    narrow = mean_ci(400, 400 * 3.5, 200 * 9 + 200 * 16)
+    assert wide[0] < narrow[0] < 3.5 < narrow[1] < wide[1]
+    assert narrow == (pytest.approx(3.5 - 1.966 * 0.5006 / 20, abs=0.002), pytest.approx(3.5 + 1.966 * 0.5006 / 20, abs=0.002))

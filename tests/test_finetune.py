@@ -1,6 +1,7 @@
 """`tunesmith finetune abc` on a small fixture database: a short real run from a tiny base network."""
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 
@@ -46,22 +47,85 @@ async def test_dry_run_counts_the_well_rated_tunes(tmp_path, capsys):
     assert not (tmp_path / "weights").exists()
 
 
-async def test_finetune_writes_loadable_versioned_weights_and_a_card(tmp_path, capsys):
+async def test_too_few_rated_tunes_are_refused_with_a_clear_message(tmp_path, capsys):
+    db = tmp_path / "t.sqlite3"
+    await make_db(db)
+    assert finetune.main(["abc", "--db", str(db), "--out", str(tmp_path / "ft")]) == 1
+    err = capsys.readouterr().err
+    assert "only 3 usable rated tunes; fine-tuning needs at least 20 (--min-tunes)" in err
+    assert not (tmp_path / "ft").exists()
+
+
+async def test_weights_below_the_validity_floor_are_rejected_not_installed(tmp_path, capsys, monkeypatch):
+    """A tiny barely-trained network, judged against a floor no model can reach (parse rate above 100%),
+    so the rejection path runs whatever its samples look like: renamed weights, a card saying why."""
+    from model.abc import evaluate
+    monkeypatch.setitem(evaluate.VALIDITY_FLOOR, "parse_music21", 1.01)
     db = tmp_path / "t.sqlite3"
     await make_db(db)
     base = tmp_path / "base.pt"
     tiny_base(base)
     out = tmp_path / "ft"
     code = finetune.main(["abc", "--db", str(db), "--base", str(base), "--out", str(out), "--epochs", "1",
-                          "--threads", "1"])
-    assert code == 0, capsys.readouterr().err
-    assert f"TUNESMITH_ABC_WEIGHTS={out / 'abc.pt'}" in capsys.readouterr().out
-    from model.abc.net import load_checkpoint
-    net, _ = load_checkpoint(out / "abc.pt")
-    assert net.config.hidden == 16
+                          "--threads", "1", "--min-tunes", "3", "--check", "2"])
+    captured = capsys.readouterr()
+    assert code == 1 and "THE NEW WEIGHTS WRITE INVALID TUNES (parse_music21 " in captured.err
+    assert "< 1.01" in captured.err and "NOT installed" in captured.err
+    assert not (out / "abc.pt").exists() and (out / "abc.rejected.pt").exists()
+    card = json.loads((out / "abc.rejected.json").read_text())
+    assert card["validity"]["passed"] is False and card["validity"]["tunes"] == 2
+    assert card["base_model_version"] == "tiny-base" and card["finetune"]["extra_tunes"] == 3
+
+
+async def make_corpus_db(path, n: int, self_vote_only: int = 0):
+    """n held-out corpus tunes rated 5 by two people, plus `self_vote_only` rated 5 only by their requester."""
+    from model.abc.data import load_corpus
+
+    tunes = load_corpus().valid[:n + self_vote_only]
+    async with await Store.open(path) as store:
+        for i, text in enumerate(tunes):
+            tune = await store.add_tune(request={"style": "jig", "length": 16}, text="X:1\n" + text, text_format="abc",
+                                        meta={"style": "jig", "model": "abc", "model_version": "base-v1"}, user_id=7)
+            for user in ((7,) if i >= n else (1, 2)):
+                await store.rate(tune, user, 5)
+
+
+async def test_finetune_of_the_real_model_passes_the_check_and_its_card_names_the_dataset(tmp_path, capsys):
+    db = tmp_path / "t.sqlite3"
+    await make_corpus_db(db, 20, self_vote_only=5)
+    out = tmp_path / "ft"
+    code = finetune.main(["abc", "--db", str(db), "--out", str(out), "--epochs", "1", "--threads", "1",
+                          "--lr", "1e-4", "--check", "7"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "20 rated ABC tunes" in captured.out and "self-votes left out" in captured.out  # 5 self-voted left out
+    assert f"TUNESMITH_ABC_WEIGHTS={out / 'abc.pt'}" in captured.out
     card = json.loads((out / "abc.json").read_text())
-    assert card["model_version"].startswith("abc-") and card["base_model_version"] == "tiny-base"
-    assert card["finetune"]["extra_tunes"] == 3 and card["finetune"]["base_tunes"] == 3
+    data = (out / "dataset.jsonl").read_bytes()
+    assert card["dataset"]["sha256"] == hashlib.sha256(data).hexdigest() and len(data.splitlines()) == 20
+    assert card["dataset"]["tunes"] == 20 and card["dataset"]["usable"] == 20
+    assert card["dataset"]["self_votes_included"] is False
+    from model.abc.sample import load_abc_model
+    base = load_abc_model()
+    assert card["base_model_version"] == base.version != card["model_version"]
+    v = card["validity"]
+    assert v["passed"] and v["tunes"] == 7 and v["parse_music21"] == 1.0 and v["wrong_bar_share"] == 0.0
+    assert v["copy_rate"] == 0.0 and v["base"]["parse_music21"] == 1.0
+    assert load_abc_model(out / "abc.pt").version == card["model_version"]
+
+
+async def test_finetune_from_an_exported_dataset_file(tmp_path, capsys):
+    db = tmp_path / "t.sqlite3"
+    await make_corpus_db(db, 4)
+    data = tmp_path / "feedback.jsonl"
+    from bot import export
+    assert export.main(["--db", str(db), "--out", str(data)]) == 0
+    assert finetune.main(["abc", "--dataset", str(data), "--dry-run"]) == 0
+    assert "4 rated ABC tunes" in capsys.readouterr().out
+    assert finetune.main(["abc", "--dataset", str(data), "--min-tunes", "5"]) == 1
+    assert "only 4 usable rated tunes" in capsys.readouterr().err
+    assert finetune.main(["abc", "--dataset", str(tmp_path / "none.jsonl")]) == 1
+    assert "no dataset file" in capsys.readouterr().err
 
 
 def test_bad_options_and_no_tunes_fail_clearly(tmp_path, capsys):

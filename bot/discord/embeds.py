@@ -126,6 +126,10 @@ def stats_embed(s: dict, queue) -> discord.Embed:
     if queue is not None:
         embed.add_field(name="Waiting", value=str(queue.queued))
         embed.add_field(name="Composing now", value=str(queue.running))
+    if len(s.get("model_versions") or []) > 1:  # an A/B test (bot/ab.py): mean rating per model version
+        from bot.stats import format_version
+        embed.add_field(name="Ratings per model version (95% interval)", inline=False,
+                        value="\n".join(format_version(v).strip() for v in s["model_versions"])[:1024])
     return embed
 
 

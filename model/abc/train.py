@@ -200,13 +200,15 @@ def canonical_texts(abc_texts: list[str]) -> tuple[list[str], int]:
 
 
 def finetune(base: Path | str | None, abc_texts: list[str], out_dir: Path | str, *, epochs: int = 3,
-             base_share: float = 0.5, lr: float = 5e-4, seed: int = 1, threads: int = 2, log=print) -> Path:
+             base_share: float = 0.5, lr: float = 5e-4, seed: int = 1, threads: int = 2, log=print,
+             card: dict | None = None) -> Path:
     """Fine-tune from existing weights on extra ABC tunes mixed with the base corpus.
 
     `base`: weights to start from (None: the shipped model/weights/abc.pt). `abc_texts`: ABC texts
     (one or more tunes each; unparsable ones are skipped and counted). Each epoch sees every extra
     tune plus a random sample of base-corpus tunes making up `base_share` of the mix (guards against
-    forgetting). Writes `out_dir`/abc.pt and `out_dir`/abc.json (model card); returns the weights path.
+    forgetting). Writes `out_dir`/abc.pt and `out_dir`/abc.json (model card, plus the entries of
+    `card`, e.g. the dataset it learnt from); returns the weights path.
     Raises ValueError if none of the texts is a usable tune.
     """
     base = Path(base) if base else WEIGHTS_DIR / "abc.pt"
@@ -227,7 +229,7 @@ def finetune(base: Path | str | None, abc_texts: list[str], out_dir: Path | str,
         "kind": "abc char-RNN (fine-tuned)", "base_model_version": base_card.get("model_version"),
         "finetune": {"extra_tunes": len(extra), "skipped": skipped, "base_tunes": len(mix) - len(extra),
                      "epochs": epochs, "lr": lr, "seed": seed} | summary,
-        "data": base_card.get("data"), "keys": base_card.get("keys")})
+        "data": base_card.get("data"), "keys": base_card.get("keys"), **(card or {})})
     return out_dir / "abc.pt"
 
 
