@@ -1,11 +1,15 @@
 """`tunesmith compose`: compose one tune into files, with the same worker code the bot runs.
 
-    tunesmith compose --style jig --length 32 [--key D] [--tempo 120] [--temperature 0.9] [--seed 7]
+    tunesmith compose --style jig --length 32 [--form AABB] [--key D] [--tempo 120] [--temperature 0.9] [--seed 7]
                       [--instrument fiddle] [--meter 6/8] [--no-accompaniment] [--continue TUNE.abc]
                       --out DIR [--json]
 
 Writes tune.abc (or tune.musicxml), tune.mid, tune.mp3 and tune.png into DIR. With --json, prints
-one JSON object: the paths, the request, the seed used and the model version.
+one JSON object: the paths, the request, the seed used, the model version and a `note` when the
+length was adjusted to fit the form.
+
+Length counts bars as played, repeats expanded: a 32-bar jig is AABB with 8-bar parts, written as
+16 bars between repeat signs. A length that does not fit the form becomes the nearest one that does.
 """
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ from bot.styles import DEFAULT_STYLE, STYLES
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunesmith compose", description="Compose a tune into files.")
     p.add_argument("--style", default=DEFAULT_STYLE, help=f"one of: {', '.join(STYLES)} (default {DEFAULT_STYLE})")
-    p.add_argument("--length", "--bars", dest="length", default=str(DEFAULT_LENGTH), help="bars, 4-128")
+    p.add_argument("--length", "--bars", dest="length", default=str(DEFAULT_LENGTH),
+                   help="bars as played, repeats expanded (32 = AABB with 8-bar parts), 4-128")
+    p.add_argument("--form", help="parts in playing order, e.g. AABB, AB, ABAC, AABBCC (default: the style's usual form)")
     p.add_argument("--key", help="e.g. D, Em, F#m, Ador, Bbmix (default: the model's choice)")
     p.add_argument("--tempo", help="beats per minute, 40-240 (default: the style's)")
     p.add_argument("--temperature", help="0.1-2.0; higher is wilder (default 0.9)")
@@ -63,7 +69,8 @@ def _write(out: Path, files: dict[str, bytes]) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     options = dict(style=args.style, length=args.length, key=args.key, tempo=args.tempo,
-                   temperature=args.temperature, seed=args.seed, instrument=args.instrument, meter=args.meter)
+                   temperature=args.temperature, seed=args.seed, instrument=args.instrument, meter=args.meter,
+                   form=args.form)
     if args.no_accompaniment:
         options["accompaniment"] = False
     try:
@@ -79,11 +86,15 @@ def main(argv: list[str]) -> int:
         return 1
     if args.json:
         print(json.dumps({"files": paths, "request": request.to_dict(), "seed": artifacts.meta.get("seed"),
-                          "model_version": artifacts.meta.get("model_version"), "meta": artifacts.meta}))
+                          "model_version": artifacts.meta.get("model_version"), "note": artifacts.meta.get("note", ""),
+                          "meta": artifacts.meta}))
     else:
         m = artifacts.meta
         print(f"{m.get('style')} in {m.get('key')}, {m.get('bars')} bars, {m.get('duration_s')} s, "
-              f"seed {m.get('seed')} (model {m.get('model_version')})")
+              f"seed {m.get('seed')} (model {m.get('model_version')})"
+              + (f", form {m['form']} ({m['part_bars']}-bar parts)" if m.get("form") else ""))
+        if m.get("note"):
+            print(f"  note: {m['note']}")
         for path in paths.values():
             print(f"  {path}")
     return 0

@@ -6,45 +6,67 @@
     check the server's rules (service.admit)  -> TuneError: shown to the user, nothing else happens
     service.submit(...)                        -> busy / per-user limit: BusyError with a retry time
     reply.acknowledge()                        (Discord wants an answer within 3 s)
-    reply.edit(status) with the queue position / stage, at most once every `progress_every` s
-    reply.post_result(...) with the files that fit; the tune's message id is stored
-    or reply.fail(text) when the tune could not be made
+    reply.edit(status, cancel=job id) with the queue position / stage, at most once every `progress_every` s,
+      the first `progress_every` s after the acknowledgement (a quick tune gets no status edit at all)
+    reply.post_result(...): the status message BECOMES the tune (one message per tune); the post is recorded
+    or reply.fail(text) when the tune could not be made, reply.withdraw() when its requester cancelled it
 
 `Reply` is the one thing a front end implements (bot/discord/replies.py for interactions and chat
-messages); the tests drive this module with a small Reply of their own.
+messages); the tests drive this module with a small Reply of their own. `Coalescer` paces the public
+score edits of a post (many votes, one edit per `every` seconds).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot import metrics
 from bot.attachments import fit_files
-from bot.jobs import DONE, FAILED, QUEUED, RUNNING, JobEvent
-from bot.tunes import TuneError, TuneService
-from model.abc.notation import read_header
+from bot.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
+from bot.requests import ComposeRequest
+from bot.store import Post
+from bot.tunes import TuneError, TuneService, tune_title
 
 log = logging.getLogger("tunesmith.flow")
 
 PROGRESS_EVERY = 2.0  # seconds between edits of the progress message (Discord's pace)
+# The result may follow the last status edit this soon: Discord allows a few edits of one message within a
+# few seconds (the 2 s status pace is ours, and leaves that room); waiting a whole PROGRESS_EVERY there cost
+# up to 2 s per tune (bench/discord.py).
+RESULT_GAP = 0.25
+SCORE_EVERY = 1.0  # seconds between edits of one post's public score (votes in between are merged)
 RESTARTING = "Tunesmith is restarting; please ask again in a minute"
 
 
 @dataclass(frozen=True)
 class Result:
-    """What a front end posts: the rendered tune, the files that fit, and notes about them."""
+    """What a front end posts: the rendered tune, the files that fit (posting order), and notes about them."""
     artifacts: object  # worker.Artifacts
     tune_id: str | None
     parent_id: str | None
     files: list[tuple[str, bytes]]
     notes: list[str]
+    continued: bool = False  # a continuation of another tune
 
     @property
     def title(self) -> str:
-        return tune_title(self.artifacts)
+        art = self.artifacts
+        title = tune_title(art.text, art.text_format, art.meta)
+        return f"{title} (continued)" if self.continued and not title.endswith("(continued)") else title
+
+    @property
+    def image(self) -> str | None:
+        """The first sheet page: the embed's picture (the other pages follow as attachments)."""
+        return next((name for name, _ in self.files if name.endswith(".png")), None)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the renderer had to cut or could not draw (e.g. audio cut at 10 minutes)."""
+        return [str(w) for w in (self.artifacts.meta.get("warnings") or [])]
 
 
 class Reply(Protocol):
@@ -52,10 +74,13 @@ class Reply(Protocol):
     filesize_limit: int
 
     async def acknowledge(self) -> None: ...
-    async def edit(self, text: str) -> None: ...
+    async def edit(self, text: str, cancel: str | None = None) -> None:
+        """Show the status; `cancel` is the job id a Cancel button stops (None: no button)."""
     async def post_result(self, result: Result) -> int | None:
-        """Post the tune; returns the message id (None if it could not be posted)."""
+        """Turn the status message into the tune; returns its message id (None if it could not be posted)."""
     async def fail(self, text: str) -> None: ...
+    async def withdraw(self) -> None:
+        """The requester cancelled: remove the status message."""
 
 
 def status_text(event: JobEvent) -> str:
@@ -63,14 +88,6 @@ def status_text(event: JobEvent) -> str:
         return f"Queued #{event.position}" + (" (next up)" if event.position == 1 else "")
     return {"starting": "Starting the composer...", "composing": "Composing...",
             "rendering": "Rendering audio and sheet music..."}.get(event.stage, str(event.message).capitalize())
-
-
-def tune_title(art) -> str:
-    """The T: line of an ABC tune, else "<Style> in <key>"."""
-    if art.text_format == "abc" and read_header(art.text).title:
-        return read_header(art.text).title[:200]
-    meta = art.meta
-    return f"{str(meta.get('style', 'tune')).title()} in {meta.get('key', '?')}"
 
 
 def failure_text(state: str, error: str | None) -> str:
@@ -81,14 +98,18 @@ def failure_text(state: str, error: str | None) -> str:
 
 
 class Progress:
-    """Edit the status message with the latest news, at most once every `every` seconds."""
+    """Edit the status message with the latest news, at most once every `every` seconds, the first one
+    `every` seconds after the acknowledgement: a tune done by then gets no status edit at all, and its
+    result (the next edit of the same message, see wait_turn) goes out at once."""
 
-    def __init__(self, reply: Reply, every: float = PROGRESS_EVERY):
+    def __init__(self, reply: Reply, every: float = PROGRESS_EVERY, cancel: str | None = None):
         self.reply = reply
         self.every = every
+        self.cancel = cancel
         self.text: str | None = None
         self.shown: str | None = None
         self.last_edit = float("-inf")
+        self.first_at = time.monotonic() + every  # no status edit before this
         self.changed = asyncio.Event()
         self.task = asyncio.create_task(self._run())
 
@@ -96,14 +117,15 @@ class Progress:
         self.text = text
         self.changed.set()
 
-    async def _wait_turn(self) -> None:
-        wait = self.last_edit + self.every - time.monotonic()
+    async def wait_turn(self, not_before: float = float("-inf"), gap: float | None = None) -> None:
+        """Wait until the next edit keeps the pace (`gap`, default `every`, seconds after the last one)."""
+        wait = max(self.last_edit + (self.every if gap is None else gap), not_before) - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)  # Discord's pace for edits, not synchronisation
 
     async def _edit(self, text: str) -> None:
         try:
-            await self.reply.edit(text)
+            await self.reply.edit(text, self.cancel)
             self.shown = text
         except Exception as exc:  # a failed status edit never stops the tune
             log.warning("progress edit failed: %s", exc)
@@ -113,22 +135,18 @@ class Progress:
     async def _run(self) -> None:
         while True:
             await self.changed.wait()
-            await self._wait_turn()
+            await self.wait_turn(self.first_at)
             self.changed.clear()
             if self.text != self.shown:
                 await self._edit(self.text)
 
     async def stop(self) -> None:
+        """No more status edits (one on its way is cut off; its time still counts for the pace)."""
         self.task.cancel()
         try:
             await self.task
         except asyncio.CancelledError:
             pass
-
-    async def finish(self, text: str) -> None:
-        """The last edit (after stop()), still at the same pace."""
-        await self._wait_turn()
-        await self._edit(text)
 
 
 class RequestFlow:
@@ -143,7 +161,8 @@ class RequestFlow:
 
     async def run(self, reply: Reply, user_id: int, guild_id: int | None, channel_id: int | None, request, *,
                   parent_id: str | None = None) -> None:
-        """Raises ValueError (shown to the user as it is) only before anything was acknowledged."""
+        """`request`: a ready request, or the options the user gave (a dict; the server's defaults fill in).
+        Raises ValueError (shown to the user as it is) only before anything was acknowledged."""
         if not self.accepting or self.service.queue is None:
             raise TuneError(RESTARTING)
         request = await self.service.admit(request, guild_id, channel_id)
@@ -169,23 +188,75 @@ class RequestFlow:
                 log.warning("could not acknowledge a request (%s); cancelling job %s", exc, job.id)
                 await self.service.queue.cancel(job.id)
                 return
-            progress = Progress(reply, self.progress_every)
+            progress = Progress(reply, self.progress_every, cancel=job.id)
             progress.update(latest[0])
             try:
                 await self.service.settled(job)
             finally:
                 await progress.stop()
+            await progress.wait_turn(gap=min(self.progress_every, RESULT_GAP))  # the result edits the same message
             if job.state == DONE:
-                await self._post(reply, job, parent_id)
+                continued = isinstance(request, ComposeRequest) and request.continue_abc is not None
+                await self._post(reply, job, parent_id, continued, user_id, guild_id, channel_id)
                 metrics.posted(job)
-                await progress.finish(f"Done: tune `{job.tune_id}`" if job.tune_id else "Done")
+            elif job.state == CANCELLED:
+                await reply.withdraw()
             else:
                 await reply.fail(failure_text(job.state, job.error))
         finally:
             self.running.discard(task)
 
-    async def _post(self, reply: Reply, job, parent_id: str | None) -> None:
+    async def _post(self, reply: Reply, job, parent_id: str | None, continued: bool, user_id: int,
+                    guild_id: int | None, channel_id: int | None) -> None:
         files, notes = await fit_files(job.result, job.tune_id or job.id, reply.filesize_limit)
-        message_id = await reply.post_result(Result(job.result, job.tune_id, parent_id, files, notes))
+        message_id = await reply.post_result(Result(job.result, job.tune_id, parent_id, files, notes, continued))
         if job.tune_id and message_id is not None:
-            await self.service.set_message_id(job.tune_id, message_id)
+            await self.service.record_post(Post(message_id, job.tune_id, user_id, guild_id, channel_id))
+
+
+class Coalescer:
+    """Run `action(key)` soon after `poke(key)`, at most once every `every` seconds per key: pokes that
+    come while a run waits its turn are merged into that run. (A post's public score: a burst of votes
+    becomes one edit at Discord's pace, and the last vote is always shown.)"""
+
+    def __init__(self, action: Callable[[Hashable], Awaitable[None]], every: float = SCORE_EVERY):
+        self.action = action
+        self.every = every
+        self._dirty: set = set()
+        self._tasks: dict[Hashable, asyncio.Task] = {}
+        self._last: dict[Hashable, float] = {}
+        self.runs = 0  # how many times action ran (for tests and the bench)
+
+    def poke(self, key: Hashable) -> None:
+        self._dirty.add(key)
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._run(key))
+
+    async def _run(self, key: Hashable) -> None:
+        try:
+            while key in self._dirty:
+                wait = self._last.get(key, float("-inf")) + self.every - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # the pace, not synchronisation
+                self._dirty.discard(key)
+                try:
+                    self.runs += 1
+                    await self.action(key)
+                except Exception:
+                    log.exception("paced update of %s failed", key)
+                finally:
+                    self._last[key] = time.monotonic()
+        finally:
+            self._tasks.pop(key, None)
+            now = time.monotonic()
+            for old in [k for k, t in self._last.items() if now - t > self.every and k not in self._tasks]:
+                del self._last[old]
+
+    async def drain(self) -> None:
+        """Wait for the runs on their way (tests; shutdown)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks.values()))
+
+    def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()

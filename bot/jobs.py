@@ -7,6 +7,7 @@
     await job.wait()                                 # job.state: done / failed / cancelled / timed_out
     job.result (worker.Artifacts), job.error (text safe to show)
     await queue.cancel(job.id, user_id)              # only the requester may cancel
+    queue.forecast(), queue.retry_after(user_id)     # when jobs should start and finish (the busy replies)
     await queue.close()                              # stop taking jobs, finish or fail within the grace
 
 Each worker slot owns one process (spawned, so no locks are inherited from the event loop's threads)
@@ -242,13 +243,16 @@ class JobQueue:
         mine = [j for j in self._active.values() if j.user_id == user_id]
         limit = max_jobs or self.settings.per_user_running + self.settings.per_user_queued
         if len(mine) >= limit:
-            wait = self._retry_after(len(mine) - limit + 1, mine)
+            # Room comes when enough of this user's own jobs have finished, wherever they are in line.
+            finishes = sorted(self.forecast()[j.id][1] for j in mine)
+            wait = max(1, math.ceil(finishes[len(mine) - limit]))
             raise UserLimitError(f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
                                  f"(the limit is {limit}); try again in ~{wait} s", wait)
-        queued = sum(1 for j in self._active.values() if j.state == QUEUED)
-        if queued >= self.settings.queue_cap:
-            wait = self._retry_after(queued - self.settings.queue_cap + 1)
-            raise BusyError(f"the composer is busy ({queued} tunes waiting); try again in ~{wait} s", wait)
+        waiting = self._waiting()
+        if len(waiting) >= self.settings.queue_cap:
+            starts = sorted(self.forecast()[j.id][0] for j in waiting)
+            wait = max(1, math.ceil(starts[len(waiting) - self.settings.queue_cap]))
+            raise BusyError(f"the composer is busy ({len(waiting)} tunes waiting); try again in ~{wait} s", wait)
 
         job = Job(user_id, request, on_progress, guild_id, channel_id, parent_id)
         self._active[job.id] = job  # counted against the limits from here on
@@ -296,14 +300,51 @@ class JobQueue:
         """Mean running time of the last jobs (10 s before any has finished)."""
         return sum(self._durations) / len(self._durations) if self._durations else 10.0
 
-    def _retry_after(self, jobs_ahead: int, mine: list[Job] | None = None) -> int:
-        avg = self.average_seconds()
-        estimate = avg * jobs_ahead / self.workers
-        if mine:
-            now = time.time()
-            elapsed = max((now - j.started_at for j in mine if j.started_at), default=0.0)
-            estimate = max(1.0, avg * jobs_ahead - elapsed)
-        return max(1, math.ceil(estimate))
+    def _waiting(self) -> list[Job]:
+        """Queued jobs that will really wait: not those an idle slot is about to take (still `queued` until
+        the slot wakes up)."""
+        idle = self.workers - self.running
+        running_by_user = collections.Counter(self._running_by_user)
+        waiting = []
+        for job in self._pending:
+            if idle > 0 and running_by_user[job.user_id] < self.settings.per_user_running:
+                idle -= 1
+                running_by_user[job.user_id] += 1
+            else:
+                waiting.append(job)
+        return waiting
+
+    def forecast(self) -> dict[str, tuple[float, float]]:
+        """job id -> (start, finish) in seconds from now for every unfinished job: running ones end after the
+        average run (at least 1 s more); queued ones start in line as slots free, per-user limits kept."""
+        now, avg = time.time(), self.average_seconds()
+        out: dict[str, tuple[float, float]] = {}
+        slots: list[float] = []
+        user_free: dict[int, list[float]] = collections.defaultdict(list)
+        for job in self._active.values():
+            if job.state == RUNNING:
+                end = max(1.0, avg - (now - (job.started_at or now)))
+                out[job.id] = (0.0, end)
+                slots.append(end)
+                user_free[job.user_id].append(end)
+        slots += [0.0] * max(0, self.workers - len(slots))
+        for job in self._pending:
+            slot = min(range(len(slots)), key=slots.__getitem__)
+            start = slots[slot]
+            busy = user_free[job.user_id]
+            if len(busy) >= self.settings.per_user_running:
+                first = min(busy)
+                busy.remove(first)
+                start = max(start, first)
+            out[job.id] = (start, start + avg)
+            slots[slot] = start + avg
+            busy.append(start + avg)
+        return out
+
+    def retry_after(self, user_id: int) -> float:
+        """Seconds until this user's first unfinished job is done (0 if they have none)."""
+        forecast = self.forecast()
+        return min((forecast[j.id][1] for j in self._active.values() if j.user_id == user_id), default=0.0)
 
     # -- inside --
 

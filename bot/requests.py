@@ -28,7 +28,7 @@ class RequestError(ValueError):
 @dataclass(frozen=True)
 class ComposeRequest:
     style: str  # a key of bot.styles.STYLES
-    length: int  # bars, as written (a repeated part counts once)
+    length: int  # bars as played, repeats expanded (a 32-bar jig is AABB with 8-bar parts, written as 16)
     key: str | None = None  # canonical tonic+mode, e.g. "Dmaj", "Ador", "F#min", "Bbmix"; None: model's choice
     tempo: int | None = None  # beats per minute (the style's beat); None: the style's default
     temperature: float = 0.9
@@ -37,6 +37,7 @@ class ComposeRequest:
     meter: str | None = None  # override the style's meter, e.g. "2/4"
     continue_abc: str | None = None  # user ABC (header + some bars) to continue
     accompaniment: bool = True  # bass + chords from chord symbols when present
+    form: str | None = None  # part letters in playing order, e.g. "AABB", "ABAC"; None: the style's usual form
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (stored with each tune); from_options(**d) reads it back."""
@@ -69,6 +70,7 @@ ALIASES = {
     "meter": "meter", "time": "meter", "m": "meter", "metre": "meter",
     "accompaniment": "accompaniment", "accomp": "accompaniment", "chords": "accompaniment",
     "continue_abc": "continue_abc",
+    "form": "form", "parts": "form", "structure": "form",
 }
 FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest))
 
@@ -161,6 +163,17 @@ def _continue_abc(value: object) -> str:
     return text
 
 
+def _form(value: object, style: str) -> str:
+    from model.abc.form import FormError, check_form
+
+    if STYLES[style].model != "abc":
+        raise RequestError(f"style '{style}' has no form option; forms (AABB, ABAC ...) are for the fiddle styles")
+    try:
+        return check_form(str(value))
+    except FormError as exc:
+        raise RequestError(str(exc)) from None
+
+
 def from_options(**options) -> ComposeRequest:
     """A validated ComposeRequest from typed options (names may be aliases; None means "not given")."""
     values: dict[str, object] = {}
@@ -202,6 +215,8 @@ def from_options(**options) -> ComposeRequest:
         out["meter"] = _meter(values["meter"], style)
     if "accompaniment" in values:
         out["accompaniment"] = _bool("accompaniment", values["accompaniment"])
+    if "form" in values:
+        out["form"] = _form(values["form"], style)
     if "continue_abc" in values:
         if STYLES[style].model != "abc":
             raise RequestError(f"style '{style}' cannot continue an ABC tune; pick one of the fiddle styles")
@@ -214,7 +229,12 @@ _COMMAND_WORDS = ("compose", "/compose", "!compose")
 
 
 def parse_text(text: str) -> ComposeRequest:
-    """Parse the chat/CLI text form: `compose style:jig length:64 key:G tempo:110`.
+    """Parse the chat/CLI text form: `compose style:jig length:64 key:G tempo:110`."""
+    return from_options(**text_options(text))
+
+
+def text_options(text: str) -> dict[str, str]:
+    """The options the text form names (unchecked values; from_options checks them).
 
     The leading word `compose` is optional; values may contain spaces (`style:slip jig`);
     a bare style name or number before the first option means style / length (`compose reel 48`).
@@ -245,19 +265,19 @@ def parse_text(text: str) -> ComposeRequest:
         canonical = ALIASES.get(name)
         if canonical is None or canonical == "continue_abc":
             raise RequestError(f"option '{_clip(name)}' is not known; use style, length, key, tempo, temperature, "
-                               f"seed, instrument, meter, accompaniment")
+                               f"seed, instrument, meter, accompaniment, form")
         if canonical in options:
             raise RequestError(f"option '{canonical}' is given twice")
         if not value:
             raise RequestError(f"option '{canonical}' has no value; write it like {canonical}:VALUE")
         options[canonical] = value
-    return from_options(**options)
+    return options
 
 
 def describe(request: ComposeRequest) -> str:
     """The request in the text form (round-trips through parse_text for everything but continue_abc)."""
     parts = [f"style:{request.style}", f"length:{request.length}"]
-    for name in ("key", "tempo", "temperature", "seed", "instrument", "meter"):
+    for name in ("key", "tempo", "temperature", "seed", "instrument", "meter", "form"):
         value = getattr(request, name)
         if value is not None and not (name == "temperature" and value == 0.9):
             parts.append(f"{name}:{value}")

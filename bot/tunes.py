@@ -4,7 +4,8 @@
     await service.start()                      # jobs an earlier run left unfinished -> interrupted_jobs
     job = await service.submit(user_id, request, on_progress, guild_id=..., channel_id=...)
     await service.settled(job)                 # the job is over and recorded: job.tune_id, job.state
-    await service.rate(tune_id, user_id, stars)
+    await service.rate(tune_id, user_id, stars, guild_id)   # only on the server the tune was made on
+    await service.delete(tune_id)              # a tombstone; returns the posts to remove
 
 The job engine (bot/jobs.py) only runs jobs; this service is the one writer of job and tune rows
 (through the store, which owns every SQL statement). The decisions behind the buttons (what a
@@ -15,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 
 from bot import metrics
 from bot.jobs import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
-from bot.store import GuildSettings, RatingSummary, Tune
+from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
+from model.abc.notation import read_header
 
 log = logging.getLogger("tunesmith.tunes")
 
@@ -30,6 +33,23 @@ PERIODS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "all": None}
 
 class TuneError(ValueError):
     """A request about a tune we cannot serve (unknown id, not allowed); the text is safe to show."""
+
+
+def tune_title(text: str, text_format: str, meta: dict) -> str:
+    """The T: line of an ABC tune (without the model's "(seed N)": the seed is shown on its own),
+    else "<Style> in <key>"."""
+    if text_format == "abc":
+        title = re.sub(r"\s*\(seed \d+\)\s*$", "", read_header(text).title or "").strip()
+        if title:
+            return title[:200]
+    return f"{str(meta.get('style') or 'tune').title()} in {meta.get('key') or '?'}"
+
+
+def score_text(votes: int, mean: float | None) -> str:
+    """ "4.3 from 6 votes", as every post and list shows a tune's score."""
+    if not votes or mean is None:
+        return "no votes yet"
+    return f"{mean:.1f} from {votes} vote{'s' if votes != 1 else ''}"
 
 
 class TuneService:
@@ -79,10 +99,11 @@ class TuneService:
                 job.tune_id = job.request.tune_id
             else:
                 try:
+                    res = job.result
                     job.tune_id = await self.store.add_tune(
-                        request=_as_dict(job.request), text=job.result.text, text_format=job.result.text_format,
-                        meta=job.result.meta, user_id=job.user_id, guild_id=job.guild_id,
-                        channel_id=job.channel_id, parent_id=job.parent_id)
+                        request=_as_dict(job.request), text=res.text, text_format=res.text_format,
+                        meta=res.meta, user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id,
+                        parent_id=job.parent_id, title=tune_title(res.text, res.text_format, res.meta))
                 except Exception:
                     log.exception("could not store the tune of job %s", job.id)
         try:
@@ -120,39 +141,74 @@ class TuneService:
         await self.store.set_guild_settings(settings)
         self._guild_settings[settings.guild_id] = settings
 
-    async def admit(self, request, guild_id: int | None, channel_id: int | None):
-        """The request as this server wants it (its default instrument), or TuneError when the server
-        does not allow composing in this channel."""
+    async def admit(self, request: ComposeRequest | RerenderRequest | dict, guild_id: int | None,
+                    channel_id: int | None):
+        """The request as this server wants it, or TuneError when the server does not allow composing in
+        this channel. `request` may be the options the user gave (a dict): the server's default style,
+        length, tempo and instrument fill in what they left out. A ready request only gets the instrument."""
         gs = await self.guild_settings(guild_id)
         if gs.allowed_channels and channel_id not in gs.allowed_channels:
             where = ", ".join(f"<#{c}>" for c in gs.allowed_channels)
             raise TuneError(f"on this server I compose only in {where}")
+        defaults = {"style": gs.default_style, "length": gs.default_length, "tempo": gs.default_tempo,
+                    "instrument": gs.default_instrument}
+        if isinstance(request, dict):
+            given = {k: v for k, v in request.items() if v is not None}
+            return from_options(**{k: v for k, v in defaults.items() if v is not None and k not in given}, **given)
         if gs.default_instrument and isinstance(request, ComposeRequest) and request.instrument is None:
             request = dataclasses.replace(request, instrument=gs.default_instrument)
         return request
 
+    async def cancel(self, job_id: str, user_id: int) -> bool:
+        """The Cancel button: True when the job was stopped (NotYourJobError for someone else's)."""
+        return await self.queue.cancel(job_id, user_id)
+
     # ---- stored tunes -----------------------------------------------------------------------------
-    async def tune(self, tune_id: str) -> Tune:
+    async def tune(self, tune_id: str, guild_id: int | None) -> Tune:
+        """A live tune made on this server (None: in direct messages); TuneError for any other."""
         tune = await self.store.get_tune(tune_id)
-        if tune is None:
-            raise TuneError(f"there is no tune with id '{tune_id[:40]}'")
+        if tune is None or tune.deleted or tune.guild_id != guild_id:
+            where = " on this server" if guild_id is not None else ""
+            raise TuneError(f"there is no tune with id '{tune_id[:40]}'{where} (it may have been deleted)")
         return tune
 
-    async def rate(self, tune_id: str, user_id: int, stars: int) -> RatingSummary:
-        await self.tune(tune_id)
+    async def rate(self, tune_id: str, user_id: int, stars: int, guild_id: int | None) -> RatingSummary:
+        await self.tune(tune_id, guild_id)
         summary = await self.store.rate(tune_id, user_id, stars)
         metrics.rated(stars)
         return summary
 
-    async def set_message_id(self, tune_id: str, message_id: int) -> None:
+    async def record_post(self, post: Post) -> None:
         try:
-            await self.store.set_message_id(tune_id, message_id)
+            await self.store.add_post(post)
         except Exception:
-            log.exception("could not record the message of tune %s", tune_id)
+            log.exception("could not record the message of tune %s", post.tune_id)
 
-    async def top(self, guild_id: int | None, style: str | None, period: str, limit: int = 10) -> list[dict]:
+    async def top(self, guild_id: int | None, style: str | None, period: str, limit: int = 10) -> list[Listing]:
         since = PERIODS.get(period)
-        return await self.store.top_tunes(guild_id, style, time.time() - since if since else None, limit)
+        return _titled(await self.store.listings(guild_id, style=style, since=time.time() - since if since else None,
+                                                 min_votes=1, best_first=True, limit=limit))
+
+    async def mine(self, guild_id: int | None, user_id: int, limit: int = 10) -> list[Listing]:
+        return _titled(await self.store.listings(guild_id, user_id=user_id, limit=limit))
+
+    async def suggestions(self, guild_id: int | None, typed: str, limit: int = 25) -> list[Listing]:
+        """Tunes to offer while someone types a tune id: the best-rated, then the newest, matching the text."""
+        top = await self.store.listings(guild_id, text=typed, min_votes=1, best_first=True, limit=limit // 2)
+        recent = await self.store.listings(guild_id, text=typed, limit=limit)
+        seen, out = set(), []
+        for row in top + recent:
+            if row.id not in seen:
+                seen.add(row.id)
+                out.append(row)
+        return _titled(out[:limit])
+
+    async def delete(self, tune_id: str) -> list[Post]:
+        """Delete a tune (a tombstone stays for the dataset's integrity); returns its posts to remove."""
+        return await self.store.delete_tune(tune_id)
+
+    async def forget_post(self, message_id: int) -> None:
+        await self.store.delete_post(message_id)
 
     @staticmethod
     def rerender_of(tune: Tune) -> RerenderRequest:
@@ -173,9 +229,20 @@ class TuneService:
         return from_options(style=tune.style, length=length, continue_abc=tune.text)
 
     @staticmethod
-    def check_may_delete(tune: Tune | None, user_id: int, is_moderator: bool) -> None:
-        if tune is not None and tune.user_id != user_id and not is_moderator:
-            raise TuneError("Only the person who asked for this tune (or a moderator) can delete it.")
+    def delete_scope(tune: Tune, post: Post | None, user_id: int, is_moderator: bool) -> str:
+        """What a Delete click on `post` removes: "tune" for the tune's author or a moderator (the tune
+        and all its posts), "post" for whoever asked for this re-post (only that message)."""
+        if tune.user_id == user_id or is_moderator:
+            return "tune"
+        if post is not None and post.user_id == user_id:
+            return "post"
+        raise TuneError("Only the person who asked for this tune or this post (or a moderator) can delete it.")
+
+
+def _titled(rows: list[Listing]) -> list[Listing]:
+    """Rows stored before titles were get theirs from the text."""
+    return [r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", {"style": r.style}))
+            for r in rows]
 
 
 def _as_dict(request) -> dict:

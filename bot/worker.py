@@ -37,7 +37,7 @@ class Artifacts:
     text: str  # ABC or MusicXML
     text_format: str  # "abc" | "musicxml"
     meta: dict = field(default_factory=dict)  # style, key, meter, tempo, bars, seed, instrument,
-    # model, model_version, duration_s
+    # model, model_version, duration_s, warnings (the renderer's notes: audio cut, sheet cut short ...)
 
 
 def settings() -> Settings:
@@ -114,14 +114,18 @@ def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> 
     meter = request.meter or style.meter
     prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
                        bars=request.length, temperature=request.temperature, seed=seed,
-                       prime_abc=request.continue_abc, style=style.name)
+                       prime_abc=request.continue_abc, style=style.name, form=request.form)
     try:
         generated = compose_abc(model("abc"), prompt)
     except GenerationError as exc:
         raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")
-    return _render_abc(generated.abc, request, style, seed=generated.seed,
-                       model_version=generated.model_version, bars=generated.bars)
+    artifacts = _render_abc(generated.abc, request, style, seed=generated.seed,
+                            model_version=generated.model_version, bars=generated.bars)
+    if generated.form:  # the plan's facts; note: why the length was adjusted to fit the form
+        artifacts.meta.update(form=generated.form, part_bars=generated.part_bars,
+                              bars_written=generated.bars_written, note=generated.note)
+    return artifacts
 
 
 def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str,
@@ -139,7 +143,7 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | 
         files["tune.png"] = result.png
     meta = dict(style=style.name, key=header.key.name if header.key else header.fields.get("K"), meter=meter, tempo=result.tempo,
                 bars=bars or request.length, seed=seed, instrument=instrument, model="abc", model_version=model_version,
-                duration_s=round(result.duration_s, 2))
+                duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
     return Artifacts(files, abc, "abc", meta)
 
 
@@ -162,7 +166,7 @@ def _render_notes(midi: bytes, musicxml: str, meta: dict) -> Artifacts:
     files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
     if result.png:  # the audio is the point; a tune without a picture is still a tune
         files["tune.png"] = result.png
-    meta = dict(meta, duration_s=round(result.duration_s, 2))
+    meta = dict(meta, duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
     return Artifacts(files, musicxml, "musicxml", meta)
 
 

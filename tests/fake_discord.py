@@ -10,8 +10,12 @@ What it does, and no more than the bot needs:
 - Discord's rules it enforces (so the bot is tested against them): an interaction must be answered within
   `ack_deadline` seconds and only once; the interaction token works for `token_life` seconds; at most 10
   attachments per message, each no bigger than `attachment_size_limit`; custom_id <= 100 characters;
-  <= 25 choices per option; edits of one response no closer together than `edit_interval` (a test's
-  stand-in for Discord's rate limits). Breaches are answered as Discord would and kept in `violations`.
+  <= 25 choices per option (and per autocomplete answer, names <= 100 characters); an embed's
+  `attachment://` picture must name a file of the message; edits of one response no closer together than
+  `edit_interval` (a test's stand-in for Discord's rate limits). Breaches are answered as Discord would and
+  kept in `violations`.
+- Attachments users upload can lie about their size or fail to download (`upload(..., claimed_size=,
+  broken=)`); `served` counts the bytes the fake actually sent for each.
 
 Use `async with FakeDiscord() as fake, fake.patched():` then run the bot with token `fake.token`.
 Everything the bot sent is kept in `fake.interactions`, `fake.messages`, `fake.sync_calls`;
@@ -136,6 +140,9 @@ class FakeDiscord:
         self.messages: dict[int, dict] = {}  # every message the bot created, by id (deleted ones have "deleted")
         self.files: dict[int, dict[str, bytes]] = {}  # message id -> filename -> bytes
         self.uploads: dict[int, tuple[str, bytes]] = {}  # attachment id -> (filename, bytes) users "uploaded"
+        self.claimed: dict[int, int] = {}  # attachment id -> the size its record claims (if not the real one)
+        self.broken: set[int] = set()  # attachments whose download fails
+        self.served: dict[int, int] = {}  # attachment id -> bytes sent before the client stopped reading
         self.violations: list[str] = []
         self.authorized_requests = 0
 
@@ -219,10 +226,15 @@ class FakeDiscord:
                     return cmd
         raise AssertionError(f"command /{name} was never synced; have {[c['name'] for s in self.commands.values() for c in s]}")
 
-    def upload(self, filename: str, data: bytes) -> int:
-        """A file a user attaches to a command; returns the attachment id to pass as the option value."""
+    def upload(self, filename: str, data: bytes, *, claimed_size: int | None = None, broken: bool = False) -> int:
+        """A file a user attaches to a command; returns the attachment id to pass as the option value.
+        `claimed_size`: the size the attachment's record says (a lie); `broken`: its download fails (500)."""
         attachment_id = next(self._ids)
         self.uploads[attachment_id] = (filename, data)
+        if claimed_size is not None:
+            self.claimed[attachment_id] = claimed_size
+        if broken:
+            self.broken.add(attachment_id)
         return attachment_id
 
     def _options(self, spec: list[dict], values: dict[str, Any], resolved: dict) -> list[dict]:
@@ -239,7 +251,8 @@ class FakeDiscord:
             if kind == 11:  # attachment
                 filename, data = self.uploads[value]
                 resolved.setdefault("attachments", {})[str(value)] = {
-                    "id": str(value), "filename": filename, "size": len(data), "content_type": "text/plain",
+                    "id": str(value), "filename": filename, "size": self.claimed.get(value, len(data)),
+                    "content_type": "text/plain",
                     "url": f"http://127.0.0.1:{self.port}/attachments/{value}/{filename}",
                     "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{value}/{filename}"}
                 value = str(value)
@@ -455,9 +468,17 @@ class FakeDiscord:
         self.sync_calls.append((scope, payload or []))
         return _json(registered)
 
-    def _check_message(self, payload: dict, files: dict[str, bytes]) -> str | None:
+    def _check_message(self, payload: dict, files: dict[str, bytes], existing: dict | None = None) -> str | None:
         if len(files) > 10:
             return f"{len(files)} attachments; at most 10 per message"
+        names = set(files) | {a["filename"] for a in (existing or {}).get("attachments", [])}
+        for embed in payload.get("embeds") or []:
+            url = (embed.get("image") or {}).get("url") or ""
+            if url.startswith("attachment://") and url[len("attachment://"):] not in names:
+                return f"embed image {url} names no attachment of the message; have {sorted(names)}"
+        choices = payload.get("choices")
+        if choices is not None and (len(choices) > 25 or any(len(c["name"]) > 100 for c in choices)):
+            return f"autocomplete answer with {len(choices)} choices (at most 25, names <= 100 characters)"
         for name, data in files.items():
             if len(data) > self.attachment_size_limit:
                 return f"attachment {name} is {len(data)} bytes; the limit is {self.attachment_size_limit}"
@@ -572,11 +593,12 @@ class FakeDiscord:
                 return _json(self.messages[mid])
             if method == "DELETE":
                 self.messages[mid]["deleted"] = True
+                self.messages[mid]["_deleted_at"] = time.monotonic()
                 if target == "@original":
                     record.deleted_original = True
                 return web.Response(status=204)
             if method == "PATCH":
-                problem = self._check_message(payload, files)
+                problem = self._check_message(payload, files, None if files else self.messages[mid])
                 if problem:
                     return self._violation(problem)
                 msg = self._update_message(mid, payload, files)
@@ -604,24 +626,56 @@ class FakeDiscord:
             return _error(404, 10008, "Unknown Message")
         if method == "DELETE":
             self.messages[int(mid)]["deleted"] = True
+            self.messages[int(mid)]["_deleted_at"] = time.monotonic()
             return web.Response(status=204)
         if method == "GET":
             return _json(self.messages[int(mid)])
         if method == "PATCH":
             payload, files = await self._read_body(request)
-            return _json(self._update_message(int(mid), payload or {}, files))
+            problem = self._check_message(payload or {}, files, None if files else self.messages[int(mid)])
+            if problem:
+                return self._violation(problem)
+            msg = self._update_message(int(mid), payload or {}, files)
+            msg.setdefault("_edits", []).append({**(payload or {}), "at": time.monotonic()})
+            return _json({k: v for k, v in msg.items() if not k.startswith("_")})
         return _error(405, 0, "405: Method Not Allowed")
 
-    async def _download(self, request: web.Request) -> web.Response:
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        """The attachment's bytes, streamed in 64 KiB chunks; `served` counts what went out before the
+        client hung up (a bounded reader stops early)."""
         aid = int(request.match_info["id"])
         if aid not in self.uploads:
             return web.Response(status=404)
-        return web.Response(body=self.uploads[aid][1], content_type="application/octet-stream")
+        if aid in self.broken:
+            return web.Response(status=500, text="internal error")
+        data = self.uploads[aid][1]
+        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        resp.content_length = len(data)
+        await resp.prepare(request)
+        self.served[aid] = 0
+        try:
+            for start in range(0, len(data), 64 * 1024):
+                chunk = data[start:start + 64 * 1024]
+                await resp.write(chunk)
+                self.served[aid] += len(chunk)
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client stopped reading
+        return resp
 
     # ---- convenience for assertions ----------------------------------------------------------------------
     def channel_posts(self) -> list[dict]:
         """Messages posted to the channel with the bot token (not through an interaction webhook)."""
         return [m for m in self.messages.values() if "webhook_id" not in m]
+
+    def visible(self) -> list[dict]:
+        """The bot's messages everyone in the channel sees now: not ephemeral, not deleted."""
+        return [m for m in self.messages.values() if not m.get("deleted") and not int(m.get("flags") or 0) & EPHEMERAL]
+
+    def original(self, record: Interaction) -> dict | None:
+        """The interaction's response message as it is now (None once deleted)."""
+        msg = self.messages.get(record.original_id) if record.original_id else None
+        return None if msg is None or msg.get("deleted") else msg
 
 
 async def _send_quietly(ws: web.WebSocketResponse, packet: dict) -> None:
@@ -649,3 +703,35 @@ async def running_bot(fake: FakeDiscord, settings, store, queue=None, **kwargs):
     finally:
         await bot.close()
         await asyncio.wait_for(task, 10)
+
+
+# ---- reading what the bot posted (shared by the Discord test modules and the bench) ----------------------
+def buttons(message: dict) -> dict[str, str]:
+    """label -> custom_id of the buttons on a message."""
+    return {c.get("label"): c["custom_id"] for row in message.get("components") or [] for c in row["components"]}
+
+
+def field(message: dict, name: str) -> str | None:
+    """The value of an embed field of a message (None when it has no such field)."""
+    for embed in message.get("embeds") or []:
+        for f in embed.get("fields", []):
+            if f["name"] == name:
+                return f["value"]
+    return None
+
+
+def attachment(fake: FakeDiscord, message: dict, ext: str) -> bytes:
+    (data,) = [data for name, data in fake.files[int(message["id"])].items() if name.endswith("." + ext)]
+    return data
+
+
+def posted(fake: FakeDiscord, record: Interaction) -> dict | None:
+    """The tune the interaction's response became (None until it carries the files)."""
+    msg = fake.original(record)
+    return msg if msg is not None and msg.get("attachments") else None
+
+
+def answered(fake: FakeDiscord, record: Interaction) -> bool:
+    """The request is over: its post is up, or it was refused, failed or withdrawn."""
+    return bool(posted(fake, record) or record.followups or record.deleted_original
+                or (record.callback is not None and record.ephemeral))

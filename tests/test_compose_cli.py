@@ -37,12 +37,23 @@ def test_compose_writes_the_files_and_json(tmp_path):
     assert body.splitlines()[0] in (tmp_path / "more" / "tune.abc").read_text()
 
 
+def test_form_and_a_length_that_does_not_fit_are_said_in_the_json(tmp_path):
+    done = compose("--style", "jig", "--form", "AABB", "--length", "24", "--seed", "3", "--out", str(tmp_path), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["request"]["form"] == "AABB" and "24" in result["note"] and "32" in result["note"]
+    meta = result["meta"]
+    assert (meta["form"], meta["part_bars"], meta["bars"], meta["bars_written"]) == ("AABB", 8, 32, 16)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--length", "500"], "length 500 is out of range; use 4 to 128"),
     (["--key", "H"], "key 'H'"),
     (["--style", "jg"], "did you mean jig"),
     (["--temperature", "hot"], "temperature 'hot' is not a number"),
     (["--continue", "/nonexistent/tune.abc"], "--continue /nonexistent/tune.abc: no such file"),
+    (["--form", "AXB"], "form must be part letters"),
+    (["--style", "chorale", "--form", "AABB"], "no form option"),
 ])
 def test_bad_options_exit_1_with_a_clear_message_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "out"

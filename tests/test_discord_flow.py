@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
 
 import mido
@@ -19,7 +20,7 @@ from pydub import AudioSegment
 from bot.config import Settings
 from bot.jobs import JobQueue
 from bot.store import GuildSettings, Store
-from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord import FakeDiscord, answered, attachment, buttons, field, posted, running_bot
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -70,30 +71,25 @@ async def fake(fake_server):
     yield fake_server
 
 
-def finished(record) -> bool:
-    return bool(record.followups) or (record.callback is not None and record.ephemeral)
-
-
-def attachment(fake: FakeDiscord, message: dict, ext: str) -> bytes:
-    files = fake.files[int(message["id"])]
-    (data,) = [data for name, data in files.items() if name.endswith("." + ext)]
-    return data
-
-
-def field(message: dict, name: str) -> str:
-    return next(f["value"] for f in message["embeds"][0]["fields"] if f["name"] == name)
+KEY_WORDS = r"[A-G][#b]? (major|minor|dorian|mixolydian)"
 
 
 async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue):
+        before = len(fake.visible())
         rec = await fake.slash("compose", style="jig", length=16, seed=1)
-        await fake.wait_for(lambda: rec.followups, 120, "the tune")
-        await fake.wait_for(lambda: rec.edits and rec.edits[-1]["content"].startswith("Done"), 10, "the final edit")
+        await fake.wait_for(lambda: posted(fake, rec), 120, "the tune")
     assert rec.callback["type"] == 5 and not rec.ephemeral and rec.ack_latency < 3.0  # deferred in time
-    assert any(e["content"].startswith(("Queued", "Starting", "Composing", "Rendering")) for e in rec.edits)
-    post = rec.followups[0]
-    assert sorted(a["filename"].rsplit(".", 1)[1] for a in post["attachments"]) == ["abc", "mid", "mp3", "png"]
+    post = posted(fake, rec)
+    # One message per tune: the deferred response became the post (issue 14), MP3 first, the sheet its picture.
+    assert len(fake.visible()) == before + 1 and not rec.followups
+    assert [a["filename"].rsplit(".", 1)[1] for a in post["attachments"]] == ["mp3", "abc", "mid", "png"]
+    png_name = post["attachments"][3]["filename"]
+    assert post["embeds"][0]["image"]["url"] == f"attachment://{png_name}" and post["content"] == ""
     assert field(post, "Meter") == "6/8" and field(post, "Bars") == "16" and field(post, "Style") == "jig"
+    assert re.fullmatch(KEY_WORDS, field(post, "Key")) and field(post, "Model") is None  # words, not "Bbmix"
+    assert field(post, "Score") == "no votes yet" and "(seed" not in post["embeds"][0]["title"]
+    assert "seed 1" in post["embeds"][0]["footer"]["text"]
     tempo = int(field(post, "Tempo").split()[0])
 
     abc = attachment(fake, post, "abc").decode()
@@ -101,14 +97,14 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
     part = score.parts[0] if score.parts else score
     lengths = [m.duration.quarterLength for m in part.getElementsByClass("Measure") if m.duration.quarterLength > 0]
     assert [ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")][:1] == ["6/8"]
-    # 16 bars of 6/8 as written (a repeated part counts once) = 48 quarter notes. A part may start with a
-    # pickup that its last bar completes; only the tune's very first pickup may stand on its own.
+    # 16 bars as played are AABB with 4-bar parts: 8 bars of 6/8 as written = 24 quarter notes. A part may
+    # start with a pickup that its last bar completes; only the tune's very first pickup may stand on its own.
     pickup = lengths[0] if lengths[0] < 3.0 else 0.0
-    assert 48.0 <= sum(lengths) <= 48.0 + pickup, (abc, lengths)
+    assert 24.0 <= sum(lengths) <= 24.0 + pickup, (abc, lengths)
 
     midi = mido.MidiFile(file=io.BytesIO(attachment(fake, post, "mid")))
-    once = 16 * 2 * 60 / tempo  # 16 bars of two dotted-quarter beats
-    assert 0.9 * once <= midi.length <= 2.2 * once  # played once, or with its repeats
+    played = 16 * 2 * 60 / tempo  # 16 bars of two dotted-quarter beats, repeats included
+    assert 0.9 * played <= midi.length <= 1.2 * played
 
     mp3 = AudioSegment.from_file(io.BytesIO(attachment(fake, post, "mp3")), format="mp3")
     assert mp3.duration_seconds == pytest.approx(midi.length, abs=2.0) and mp3.dBFS > -40  # as long as the MIDI, not silent
@@ -123,27 +119,29 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
 async def test_tune_reposts_a_stored_tune_and_fits_the_upload_limit(fake, tmp_path, store, queue):
     abc = (Path(__file__).parent.parent / "bot" / "examples" / "anvil_reel.abc").read_text()
     tune_id = await store.add_tune(request={"style": "reel", "length": 16}, text=abc, text_format="abc",
-                                   meta={"style": "reel", "model": "abc", "model_version": "example", "seed": 7})
+                                   meta={"style": "reel", "model": "abc", "model_version": "example", "seed": 7},
+                                   guild_id=fake.guild_id)
     async with running(fake, tmp_path, store, queue):
         rec = await fake.slash("tune", id=tune_id)
-        await fake.wait_for(lambda: finished(rec), 120, "the re-post")
-        full_mp3 = attachment(fake, rec.followups[0], "mp3")
+        await fake.wait_for(lambda: answered(fake, rec), 120, "the re-post")
+        full_mp3 = attachment(fake, posted(fake, rec), "mp3")
         fake.attachment_size_limit = int(len(full_mp3) * 0.7)  # a server with a smaller upload limit
         rec2 = await fake.slash("tune", id=tune_id)
-        await fake.wait_for(lambda: finished(rec2), 120, "the re-post")
+        await fake.wait_for(lambda: answered(fake, rec2), 120, "the re-post")
         fake.attachment_size_limit = 20_000  # too small for any audio at all
         rec3 = await fake.slash("tune", id=tune_id)
-        await fake.wait_for(lambda: finished(rec3), 120, "the re-post")
-    assert field(rec.followups[0], "Tune id") == f"`{tune_id}`" and "Anvil" in rec.followups[0]["embeds"][0]["title"]
-    assert await store.count_tunes() >= 1 and (await store.get_tune(tune_id)).message_id is not None
-    smaller = attachment(fake, rec2.followups[0], "mp3")
+        await fake.wait_for(lambda: answered(fake, rec3), 120, "the re-post")
+    first, second, third = posted(fake, rec), posted(fake, rec2), posted(fake, rec3)
+    assert field(first, "Tune id") == f"`{tune_id}`" and "Anvil" in first["embeds"][0]["title"]
+    assert await store.count_tunes() >= 1 and (await store.get_tune(tune_id)).message_id == int(first["id"])
+    smaller = attachment(fake, second, "mp3")
     assert len(smaller) <= fake.attachment_size_limit or len(smaller) < len(full_mp3) * 0.7
-    assert "kbps" in rec2.followups[0]["embeds"][0]["description"]
+    assert "kbps" in second["embeds"][0]["description"]
     long = AudioSegment.from_file(io.BytesIO(full_mp3), format="mp3").duration_seconds
     assert AudioSegment.from_file(io.BytesIO(smaller), format="mp3").duration_seconds == pytest.approx(long, abs=0.5)
-    names = [a["filename"] for a in rec3.followups[0]["attachments"]]
+    names = [a["filename"] for a in third["attachments"]]
     assert not any(n.endswith(".mp3") for n in names) and any(n.endswith(".abc") for n in names)
-    assert "left out" in rec3.followups[0]["embeds"][0]["description"]
+    assert "left out" in third["embeds"][0]["description"]
     assert not fake.violations
 
 
@@ -152,22 +150,17 @@ def new_posts(fake: FakeDiscord, before: set) -> list[dict]:
     return [m for m in fake.channel_posts() if int(m["id"]) not in before]
 
 
-def buttons(message) -> dict[str, str]:
-    """label -> custom_id of the buttons on a posted message."""
-    return {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
-
-
 async def compose_one(fake, user=None, **options):
     rec = await fake.slash("compose", user=user, **options)
-    await fake.wait_for(lambda: finished(rec), 60, "the tune")
-    assert rec.followups and rec.followups[0]["attachments"], rec.texts()
+    await fake.wait_for(lambda: answered(fake, rec), 60, "the tune")
+    assert posted(fake, rec), rec.texts()
     return rec
 
 
 async def test_star_clicks_store_and_update_votes(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue) as bot:
         rec = await compose_one(fake, style="reel", length=8)
-        post = rec.followups[0]
+        post = posted(fake, rec)
         tune_id = buttons(post)["4"].split(":")[2]
         alice, bob = fake.user(1), fake.user(2)
         click = await fake.click(post, buttons(post)["4"], alice)
@@ -187,13 +180,16 @@ async def test_star_clicks_store_and_update_votes(fake, tmp_path, store, queue):
         rate = await fake.slash("rate", user=bob, tune="nosuchtune", stars=3)
         await fake.wait_for(lambda: rate.callback, 10, "/rate reply")
         assert rate.ephemeral and "no tune" in rate.texts()[0]
+        # The score is public: the post's embed shows everyone's votes (issue 14; they were private before).
+        await fake.wait_for(lambda: field(fake.messages[int(post["id"])], "Score") == "2.5 from 2 votes", 10,
+                            "the score on the post")
 
 
 async def test_click_on_an_old_message_works_after_a_restart(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue):
         syncs = len(fake.sync_calls)
         rec = await compose_one(fake, style="jig", length=8)
-    post = rec.followups[0]
+    post = posted(fake, rec)
     tune_id = buttons(post)["5"].split(":")[2]
     async with running(fake, tmp_path, store, queue) as bot:  # a new client, as after a restart
         assert len(fake.sync_calls) == syncs  # same commands as before: no new sync
@@ -201,9 +197,9 @@ async def test_click_on_an_old_message_works_after_a_restart(fake, tmp_path, sto
         await fake.wait_for(lambda: click.callback, 10, "the rating reply")
         assert await bot.store.user_rating(tune_id, fake.user(3).id) == 5
         var = await fake.click(post, buttons(post)["Variation"], fake.user(3))
-        await fake.wait_for(lambda: finished(var), 60, "the variation")
-        assert var.followups and f"`{tune_id}`" in " ".join(var.texts())
-        child = buttons(var.followups[0])["5"].split(":")[2]
+        await fake.wait_for(lambda: answered(fake, var), 60, "the variation")
+        assert posted(fake, var) and f"`{tune_id}`" in " ".join(var.texts())
+        child = buttons(posted(fake, var))["5"].split(":")[2]
         assert (await bot.store.get_tune(child)).parent_id == tune_id
 
 
@@ -222,36 +218,50 @@ async def test_continue_with_malformed_abc_is_refused_and_the_bot_keeps_working(
         assert "line 5" in bad.followups[0]["content"]
         await fake.wait_for(lambda: bad.deleted_original, 10, "the thinking message to go")
         rec = await compose_one(fake, style="jig", length=8)
-        assert rec.followups
+        assert posted(fake, rec)
 
 
 async def test_continue_an_attached_abc_file(fake, tmp_path, store, queue):
     abc = (Path(__file__).parent.parent / "bot" / "examples" / "smiths_jig.abc").read_bytes()  # 16 bars
     async with running(fake, tmp_path, store, queue):
         rec = await fake.slash("continue", file=fake.upload("smiths_jig.abc", abc), length=24)
-        await fake.wait_for(lambda: finished(rec), 60, "the continuation")
-        assert rec.followups and rec.followups[0]["attachments"], rec.texts()
-        more = await fake.click(rec.followups[0], buttons(rec.followups[0])["Continue"], fake.owner)
-        await fake.wait_for(lambda: finished(more), 60, "the second continuation")
-    text = attachment(fake, rec.followups[0], "abc").decode()
+        await fake.wait_for(lambda: answered(fake, rec), 60, "the continuation")
+        first = posted(fake, rec)
+        assert first, rec.texts()
+        more = await fake.click(first, buttons(first)["Continue"], fake.owner)
+        await fake.wait_for(lambda: answered(fake, more), 60, "the second continuation")
+    text = attachment(fake, first, "abc").decode()
     assert "DFA AFA|dfe dBA" in text and "fed ecA|d3 d3:|" in text  # the given tune is kept, and more follows
-    assert field(rec.followups[0], "Style") == "jig" and field(rec.followups[0], "Bars") == "24"
-    assert more.followups and field(more.followups[0], "Bars") == "40", more.texts()
+    assert field(first, "Style") == "jig" and field(first, "Bars") == "24"
+    second = posted(fake, more)
+    assert second and field(second, "Bars") == "40", more.texts()
     first_body = text.strip().removesuffix("|]")  # the continuation goes on where the first one ended
-    assert first_body in attachment(fake, more.followups[0], "abc").decode()
+    assert first_body in attachment(fake, second, "abc").decode()
+    # Its title says what it is; the parent's seed is not in it (the seed is in the footer, once).
+    assert second["embeds"][0]["title"].endswith("(continued)") and "(seed" not in second["embeds"][0]["title"]
 
 
 async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue):
         owner = fake.user(5)
         rec = await compose_one(fake, user=owner, style="polka", length=8)
-        post = rec.followups[0]
+        post = posted(fake, rec)
+        tune_id = buttons(post)["5"].split(":")[2]
         click = await fake.click(post, buttons(post)["Delete"], fake.user(6))
         await fake.wait_for(lambda: click.callback, 10, "the refusal")
         assert click.ephemeral and "Only the person" in click.texts()[0]
         assert not fake.messages[int(post["id"])].get("deleted")
         click = await fake.click(post, buttons(post)["Delete"], owner)
-        await fake.wait_for(lambda: fake.messages[int(post["id"])].get("deleted"), 10, "the delete")
+        await fake.wait_for(lambda: click.followups, 10, "the answer")
+        again = await fake.slash("tune", user=owner, id=tune_id)
+        rate = await fake.slash("rate", user=fake.user(6), tune=tune_id, stars=5)
+        await fake.wait_for(lambda: again.callback and rate.callback, 10, "the refusals")
+    # Delete means delete (issue 14): the post is gone before the answer says so; the tune cannot come back.
+    gone = fake.messages[int(post["id"])]
+    assert gone.get("deleted") and gone["_deleted_at"] < click.followups[0]["_at"]
+    assert "Deleted tune" in click.followups[0]["content"]
+    assert again.ephemeral and "no tune" in again.texts()[0] and rate.ephemeral and "no tune" in rate.texts()[0]
+    assert (await store.get_tune(tune_id)).deleted
 
 
 async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path, store):
@@ -263,11 +273,11 @@ async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path, s
             users = [fake.user(10 + i) for i in range(10)]
             records = await asyncio.gather(*(fake.slash("compose", user=users[i % 10], style="jig", length=8)
                                              for i in range(20)))
-            await fake.wait_for(lambda: all(finished(r) for r in records), 120, "every answer")
+            await fake.wait_for(lambda: all(answered(fake, r) for r in records), 120, "every answer")
     finally:
         await busy_queue.close(0)
     assert all(r.ack_latency is not None and r.ack_latency < 3.0 for r in records)
-    done = [r for r in records if r.followups and r.followups[0]["attachments"]]
+    done = [r for r in records if posted(fake, r)]
     refused = [r for r in records if r.ephemeral]
     assert len(done) + len(refused) == 20 and done and refused
     assert all(any(w in r.texts()[0] for w in ("limit", "busy")) for r in refused), [r.texts() for r in refused]
@@ -279,10 +289,12 @@ async def test_result_goes_to_the_channel_when_the_token_has_expired(fake, tmp_p
         bot.token_life = 0.0
         before = set(fake.messages)
         rec = await fake.slash("compose", style="jig", length=8)
-        await fake.wait_for(lambda: new_posts(fake, before), 60, "a channel post")
+        await fake.wait_for(lambda: new_posts(fake, before) and rec.original_id
+                            and fake.messages[rec.original_id].get("deleted"), 60, "a channel post")
     post = new_posts(fake, before)[0]
     assert f"<@{fake.owner.id}>" in post["content"] and len(post["attachments"]) == 4
     assert not rec.followups and not fake.violations
+    assert [m["id"] for m in fake.visible() if int(m["id"]) not in before] == [post["id"]]  # still one message
 
 
 async def test_bad_options_get_a_friendly_ephemeral_error(fake, tmp_path, store, queue):
@@ -301,14 +313,18 @@ async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path, 
         rec = await fake.slash("admin settings", user=fake.user(7), per_user_limit=3)
         await fake.wait_for(lambda: rec.callback, 10, "the refusal")
         assert rec.ephemeral and "Manage Server" in rec.texts()[0]
-        rec = await fake.slash("admin settings", user=fake.owner, per_user_limit=1, default_instrument="harp")
+        rec = await fake.slash("admin settings", user=fake.owner, per_user_limit=1, default_instrument="harp",
+                               default_style="reel", default_length=8, default_tempo=100)
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
+        assert "each style's own" not in rec.texts()[0] and "`" not in rec.texts()[0]
         gs = await bot.store.guild_settings(fake.guild_id)
-        assert gs.per_user_limit == 1 and gs.default_instrument == "harp"
-        first = await fake.slash("compose", user=fake.user(9), style="jig", length=8)
+        assert (gs.per_user_limit, gs.default_instrument, gs.default_style, gs.default_length, gs.default_tempo) == \
+            (1, "harp", "reel", 8, 100)
+        first = await fake.slash("compose", user=fake.user(9))  # no options: this server's defaults
         second = await fake.slash("compose", user=fake.user(9), style="jig", length=8)  # over this server's limit
-        await fake.wait_for(lambda: finished(first) and finished(second), 60, "both answers")
-        assert field(first.followups[0], "Instrument") == "harp"  # the server's default instrument
+        await fake.wait_for(lambda: answered(fake, first) and answered(fake, second), 60, "both answers")
+        post = posted(fake, first)
+        assert (field(post, "Instrument"), field(post, "Style"), field(post, "Tempo")) == ("harp", "reel", "100 bpm")
         assert second.ephemeral and "limit is 1" in second.texts()[0]
         rec = await fake.slash("admin settings", user=fake.owner, allow_channel=fake.other_channel_id)
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
@@ -327,10 +343,11 @@ async def test_text_form_composes_when_message_commands_are_enabled(fake, tmp_pa
         before = set(fake.messages)
         await fake.say("!compose style:jig length:8", fake.user(8))
         await fake.wait_for(lambda: any(m["attachments"] for m in new_posts(fake, before)), 60, "the posted tune")
+        assert len(new_posts(fake, before)) == 1  # the status reply became the tune: one message
         await fake.say(f"<@{fake.bot_user.id}> compose style:jig length:999", fake.user(8))  # the @mention form
         await fake.wait_for(lambda: any("length" in m["content"] for m in new_posts(fake, before)), 10, "the error reply")
-    posted = next(m for m in new_posts(fake, before) if m["attachments"])
-    assert len(posted["attachments"]) == 4 and posted["components"]
+    post = next(m for m in new_posts(fake, before) if m["attachments"])
+    assert len(post["attachments"]) == 4 and post["components"] and post["embeds"][0]["image"]
 
 
 async def test_help_and_stats_answer_ephemerally(fake, tmp_path, store, queue):
@@ -341,13 +358,15 @@ async def test_help_and_stats_answer_ephemerally(fake, tmp_path, store, queue):
         stats = await fake.slash("stats")
         await fake.wait_for(lambda: help_.callback and stats.callback, 10, "the answers")
     assert help_.ephemeral and any("/compose" in t for t in help_.texts())
+    text = " ".join(help_.texts())
+    assert all(w in text for w in ("/stats", "/admin", "/mine", "Limits", "4-128 bars", "Cancel"))  # issue 14
     assert stats.ephemeral and f"Tunes composed: {before + 1}" in stats.texts()
 
 
 async def test_top_and_admin_export_show_this_servers_ratings(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue):
         rec = await compose_one(fake, style="waltz", length=8)
-        post = rec.followups[0]
+        post = posted(fake, rec)
         tune_id = buttons(post)["5"].split(":")[2]
         click = await fake.click(post, buttons(post)["5"], fake.user(40))
         await fake.wait_for(lambda: click.callback, 10, "the rating reply")
@@ -355,7 +374,10 @@ async def test_top_and_admin_export_show_this_servers_ratings(fake, tmp_path, st
         refused = await fake.slash("admin export", user=fake.user(41))
         export = await fake.slash("admin export", user=fake.owner)
         await fake.wait_for(lambda: top.callback and refused.callback and export.followups, 20, "the answers")
-    assert any(f"`{tune_id}`" in t and "5.0/5" in t for t in top.texts())
+    # Titles, scores and a jump link to the post (issue 14: bare ids before).
+    link = f"https://discord.com/channels/{fake.guild_id}/{fake.channel_id}/{post['id']}"
+    line = next(t for t in top.texts()[1].splitlines() if f"`{tune_id}`" in t)
+    assert f"[{post['embeds'][0]['title']}]({link})" in line and "5.0 from 1 vote" in line
     assert refused.ephemeral and "Manage Server" in refused.texts()[0]
     assert export.ephemeral and export.followups[0]["flags"] & 64
     lines = attachment(fake, export.followups[0], "jsonl").decode().splitlines()
@@ -371,7 +393,7 @@ async def test_a_forged_default_instrument_is_refused_and_a_bad_stored_one_ignor
                            " default_instrument = 'kazoo'", (fake.guild_id,))
     async with running(fake, tmp_path, store, queue) as bot:
         rec = await compose_one(fake, fake.user(50), style="jig", length=8)
-        assert field(rec.followups[0], "Instrument") == "fiddle"  # the style's own, not an error
+        assert field(posted(fake, rec), "Instrument") == "fiddle"  # the style's own, not an error
         forged = await fake.slash("admin settings", user=fake.owner, default_instrument="kazoo")
         await fake.wait_for(lambda: forged.callback, 10, "the refusal")
         assert forged.ephemeral and "instrument 'kazoo' is not known; try fiddle" in forged.texts()[0]

@@ -277,3 +277,32 @@ async def test_close_twice_and_close_before_start_are_harmless(tmp_path):
     await q.close(grace=1)
     await q.close(grace=1)
     assert q.worker_pids() == [] and not os.path.exists(f"/proc/{pid}/status")
+
+
+async def test_queue_cap_counts_only_jobs_that_really_wait(make_queue):
+    """Issue 14: with a cap of 2 and one worker, three jobs sent at once all fit (the first goes straight to
+    the idle worker); before, the first still counted as waiting when the third came and it was refused."""
+    q = await make_queue(workers=1, queue_cap=2)
+    jobs = [await q.submit(user, ("ok", str(user))) for user in (1, 2, 3)]  # no await lets the slot wake up
+    with pytest.raises(BusyError):
+        await q.submit(4, ("ok", "4"))  # now two really wait behind the one starting
+    assert [(await j.wait()).state for j in jobs] == [DONE, DONE, DONE]
+
+
+async def test_try_again_counts_the_users_own_place_in_line(make_queue):
+    """Issue 14: someone whose tune still waits behind another person's is told to come back after their
+    own tune is done (the other job's rest plus theirs), not after one average job."""
+    q = await make_queue(workers=1, per_user_running=1, per_user_queued=0)
+    rec = Recorder()
+    other = await q.submit(1, ("sleep", 60), rec)
+    await rec.reached("composing")
+    mine = await q.submit(2, ("ok", "mine"))
+    with pytest.raises(UserLimitError) as err:
+        await q.submit(2, ("ok", "again"))
+    avg = q.average_seconds()
+    forecast = q.forecast()
+    assert forecast[mine.id][0] == pytest.approx(forecast[other.id][1])  # mine starts when the other ends
+    assert err.value.retry_after >= 1.5 * avg  # ~2 jobs' time, not the ~1 job the old estimate gave
+    assert q.retry_after(2) == pytest.approx(forecast[mine.id][1], abs=0.5) and q.retry_after(99) == 0.0
+    await q.cancel(other.id)
+    assert (await mine.wait()).state == DONE

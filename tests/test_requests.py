@@ -131,3 +131,16 @@ def test_any_option_text_gives_a_request_or_a_request_error(pairs):
         parse_text(text)
     except RequestError as exc:
         assert str(exc)
+
+
+def test_form_is_an_option_everywhere_and_round_trips():
+    request = from_options(style="reel", length=32, form="aabb")
+    assert request.form == "AABB"
+    assert parse_text("compose reel 32 form:ABAC").form == "ABAC"
+    assert parse_text(describe(request)) == request
+    assert from_options(**request.to_dict()) == request
+    assert from_options(style="jig").form is None
+    with pytest.raises(RequestError, match="form"):
+        from_options(style="jig", form="BA")
+    with pytest.raises(RequestError, match="no form option"):
+        from_options(style="chorale", form="AABB")

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from model.abc.notation import AbcError, parse_key, parse_tune, to_canonical
 from model.abc.evaluate import abc2midi_ok
+from model.abc.features import B5, E6, tune_features
 from model.abc.novelty import bars_of
 from model.abc.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
 from model.abc.tracker import BarTracker
@@ -54,14 +55,20 @@ def test_constraints_hold(model, style, tonic, mode, bars, temperature, seed):
     rhythm, meter = style
     g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", tonic + mode, bars=bars, temperature=temperature,
                                      seed=seed, candidates=2))
-    check_tune(g.abc, bars, meter)
+    check_tune(g.abc, g.bars_written, meter)
     assert parse_key(re.search(r"^K:(.*)$", g.abc, re.M).group(1)).name == parse_key(tonic + mode).name
-    assert g.bars == bars and g.key == parse_key(tonic + mode).name
+    assert g.key == parse_key(tonic + mode).name
+    # length as played: the form's parts times their bars; an adjusted length is said so
+    assert g.bars == len(g.form) * g.part_bars and g.part_bars in (8, 16)
+    assert (g.bars == bars) == (g.note == "")
+    f = tune_features(to_canonical(parse_tune(g.abc)), 0)
+    assert f["part_bars"] == [g.part_bars] * len(f["part_bars"]) and not f["da_capo"]
 
 
 def test_model_picks_the_key_when_none_is_given(model):
-    g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", None, bars=8, seed=3))
+    g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", None, bars=16, seed=3))
     assert re.fullmatch(r"[A-G][#b]?(maj|min|dor|mix)", g.key)
+    assert (g.form, g.bars, g.bars_written, g.note) == ("AA", 16, 8, "")
     check_tune(g.abc, 8, "4/4")
 
 
@@ -146,3 +153,82 @@ def test_continuation_accepts_repeats_written_with_closing_marks_only(model):
     body = to_canonical(parse_tune(g.abc, strict=True)).split("K:", 1)[1].split("\n", 1)[1]
     assert len(bars_of(body)) == 16
     assert abc2midi_ok(g.abc)
+
+
+def _midi_top(abc: str) -> int:
+    from model.abc.features import split_bars
+
+    tune = parse_tune(abc)
+    text = to_canonical(tune)
+    from model.abc.notation import Key, shift_between
+
+    semis = shift_between(Key("C", tune.key.mode), tune.key)[1]
+    bars, _, _, _ = split_bars(text.split("K:", 1)[1].split("\n", 1)[1], tune.key.mode)
+    return max(p for b in bars for ps, _ in b.notes for p in ps) + semis
+
+
+@pytest.mark.parametrize("key", ["Gmaj", "Bbmaj", "Emin", "Ador"])
+def test_aabb_jig_has_the_form_of_a_jig(model, key):
+    """32 bars as played = AABB with 8-bar parts, written as 16 bars between repeat signs; the
+    fiddle's register; no repeat going back over an earlier part."""
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", key, bars=32, seed=21, form="AABB"))
+    assert (g.form, g.part_bars, g.bars, g.bars_written, g.note) == ("AABB", 8, 32, 16, "")
+    body = g.abc.split("\nK:", 1)[1]
+    assert body.count("::") == 1 and body.rstrip().endswith(":|") and "|]" not in body
+    f = tune_features(to_canonical(parse_tune(g.abc)), 0)
+    assert f["part_bars"] == [8, 8] and not f["da_capo"]
+    assert _midi_top(g.abc) <= E6
+    assert abc2midi_ok(g.abc)
+
+
+def test_abac_writes_the_returning_part_out_again(model):
+    g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", "Dmaj", bars=32, seed=5, form="ABAC"))
+    assert (g.form, g.part_bars, g.bars_written) == ("ABAC", 8, 32)
+    assert ":|" not in g.abc and "::" not in g.abc
+    bars = bars_of(g.body_c)
+    if len(bars) == 32:  # no pickup: the third part is the first, note for note
+        assert bars[16:24] == bars[0:8]
+
+
+def test_a_length_that_does_not_fit_is_adjusted_and_said(model):
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=24, seed=2, form="AABB"))
+    assert g.bars == 32 and "24" in g.note and "32" in g.note
+
+
+def test_bad_form_is_refused(model):
+    with pytest.raises(PromptError, match="form"):
+        compose_abc(model, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=32, form="AXB"))
+
+
+def test_register_cap_holds_over_many_tunes(model):
+    tops = [_midi_top(compose_abc(model, AbcPrompt("reel", "4/4", "1/8", k, bars=16, seed=s, candidates=2)).abc)
+            for s, k in enumerate(["Dmaj", "Amaj", "Emin", "Gmix", "Bmin", "Fmaj"])]
+    assert max(tops) <= E6 and sum(t > B5 for t in tops) <= 3
+
+
+@pytest.mark.parametrize("user", [
+    # a pickup and a short last bar closed by |] (the way the bot writes such tunes) ...
+    "X:1\nT:t\nR:jig\nM:6/8\nL:1/8\nK:D\nA|d2a ded|fed edc|d2d def|e2d ccA|d2a ded|fed ecd|ecA A2c|dcd A2|]\n",
+    # ... and after the request parser turned that |] into a plain | ...
+    "X:1\nT:t\nR:jig\nM:6/8\nL:1/8\nK:D\nA|d2a ded|fed edc|d2d def|e2d ccA|d2a ded|fed ecd|ecA A2c|dcd A2|\n",
+    # ... and ABC that starts with a plain bar line
+    "X:1\nM:6/8\nL:1/8\nK:D\n|d2a ded|fed edc|d2d def|e2d ccA|\n",
+])
+def test_continuation_of_pickup_tunes_and_leading_bar_lines(model, user):
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=12, seed=1, prime_abc=user))
+    assert g.abc.count("ded|") >= 1 and abc2midi_ok(g.abc)
+    again = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=16, seed=2, prime_abc=g.abc))
+    assert g.abc.split("K:D\n", 1)[1].rstrip().rstrip("|]:") in again.abc
+
+
+def test_continue_works_on_the_bots_own_tunes(model):
+    """Every tune the bot writes can be continued, as sent back through the request parser."""
+    from bot.requests import from_options
+
+    for seed in range(6):
+        style, meter = STYLES[seed % len(STYLES)]
+        g = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=16, seed=seed, candidates=2))
+        user = from_options(style="jig", continue_abc=g.abc).continue_abc
+        more = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=g.bars_written + 4, seed=seed,
+                                            prime_abc=user, candidates=2))
+        assert abc2midi_ok(more.abc)

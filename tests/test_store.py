@@ -110,8 +110,9 @@ async def test_migrations_from_each_earlier_version_keep_the_data(tmp_path, star
     migrate(conn, target=start)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == start
     if start >= 1:  # a version-1 database with a tune and a rating in it
-        conn.execute("INSERT INTO tunes (id, created_at, request, style, model, model_version, text, text_format)"
-                     " VALUES ('old1', 1.0, '{\"style\": \"reel\"}', 'reel', 'abc', 'v0', 'X:1', 'abc')")
+        conn.execute("INSERT INTO tunes (id, created_at, request, style, model, model_version, text, text_format,"
+                     " guild_id, channel_id, user_id, message_id) VALUES ('old1', 1.0, '{\"style\": \"reel\"}',"
+                     " 'reel', 'abc', 'v0', 'X:1\nT:Old One\nK:D\nDEF|', 'abc', 5, 6, 7, 88)")
         conn.execute("INSERT INTO ratings VALUES ('old1', 3, 4, 1.0, 1.0)")
     conn.close()
     async with await Store.open(path) as store:
@@ -122,6 +123,10 @@ async def test_migrations_from_each_earlier_version_keep_the_data(tmp_path, star
         if start >= 1:
             assert (await store.get_tune("old1")).request == {"style": "reel"}
             assert (await store.rating_summary("old1")).mean == 4
+        if 1 <= start < 3:  # step 3: its post is recorded, and it is listed (no title stored: None)
+            assert [(p.message_id, p.user_id) for p in await store.posts_of("old1")] == [(88, 7)]
+            (row,) = await store.listings(5, min_votes=1)
+            assert (row.id, row.title, row.message_id, row.channel_id, row.votes) == ("old1", None, 88, 6, 1)
         await store.set_value("k", "v")  # the newest tables work
 
 

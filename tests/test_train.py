@@ -23,8 +23,8 @@ def test_finetune_writes_weights_and_card(tmp_path):
     assert card["model_version"] != base.version
     tuned = load_abc_model(out)
     assert tuned is not base and tuned.vocab == base.vocab
-    g = compose_abc(tuned, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=8, seed=1))
-    assert g.model_version == card["model_version"] and g.bars == 8
+    g = compose_abc(tuned, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=16, seed=1))
+    assert g.model_version == card["model_version"] and g.bars == 16
 
 
 def test_finetune_refuses_when_nothing_is_usable(tmp_path):

@@ -169,6 +169,9 @@ class TunesmithBot(commands.Bot):
         """Cancel what is still in flight (it would only meet a closed session), then disconnect."""
         if self._heartbeat_task:
             self._heartbeat_task.cancel()
+        cog = self.get_cog(TuneCommands.__cog_name__)
+        if cog is not None:
+            cog.scores.close()
         flows = [t for t in self.flow.running if t is not asyncio.current_task()]
         for task in flows:
             task.cancel()

@@ -14,16 +14,25 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.attachments import human_size
+from bot.attachments import DownloadError, download, human_size
 from bot.discord import embeds
 from bot.discord.buttons import STAR_EMOJI
 from bot.discord.replies import InteractionReply, MessageReply
 from bot.export import guild_jsonl
+from bot.flow import SCORE_EVERY, Coalescer
 from bot.instruments import INSTRUMENTS
-from bot.requests import LENGTH, SEED, TEMPERATURE, TEMPO, from_options, guess_style_from_abc, parse_text
+from bot.requests import (
+    LENGTH,
+    SEED,
+    TEMPERATURE,
+    TEMPO,
+    from_options,
+    guess_style_from_abc,
+    text_options,
+)
 from bot.store import GuildSettings
 from bot.styles import STYLES
-from bot.tunes import TuneError
+from bot.tunes import TuneError, score_text
 
 log = logging.getLogger("tunesmith.discord")
 
@@ -56,6 +65,10 @@ async def key_autocomplete(interaction: discord.Interaction, current: str) -> li
 class TuneCommands(commands.Cog, name="Tunesmith"):
     def __init__(self, bot) -> None:
         self.bot = bot  # bot/discord/app.py TunesmithBot: .service, .flow, .tell, .token_life
+        self.scores = Coalescer(self._show_score, SCORE_EVERY)  # public score edits, at Discord's pace
+
+    async def cog_unload(self) -> None:
+        self.scores.close()
 
     @property
     def service(self):
@@ -85,7 +98,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
                       seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None) -> None:
         options = dict(style=style, length=length, key=key, tempo=tempo, instrument=instrument,
                        temperature=temperature, seed=seed)
-        await self.run(interaction, from_options(**{k: v for k, v in options.items() if v is not None}))
+        await self.run(interaction, {k: v for k, v in options.items() if v is not None})  # + the server's defaults
 
     @app_commands.command(name="continue", description="Continue a tune you give as ABC text or an attached .abc file")
     @app_commands.describe(abc="The tune as ABC text (header with K: line, then some bars)",
@@ -105,25 +118,63 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         await self.run(interaction, request)
 
     @app_commands.command(name="tune", description="Post a stored tune again, freshly rendered")
-    @app_commands.describe(id="The tune id (shown under each posted tune)")
+    @app_commands.describe(id="The tune: start typing its title (or its id, shown on each post)")
     async def tune(self, interaction: discord.Interaction, id: str) -> None:
-        tune = await self.service.tune(id.strip())
+        tune = await self.service.tune(id.strip(), interaction.guild_id)
         await self.run(interaction, self.service.rerender_of(tune))
+
+    async def tune_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """This server's best-rated and newest tunes whose title or id contains what was typed."""
+        rows = await self.service.suggestions(interaction.guild_id, current[:100])
+        return [app_commands.Choice(name=embeds.choice_name(r), value=r.id) for r in rows[:25]]
+
+    @tune.autocomplete("id")
+    async def _tune_id_choices(self, interaction: discord.Interaction, current: str):
+        return await self.tune_choices(interaction, current)
 
     # ---- ratings and reports ------------------------------------------------------------------------
     @app_commands.command(name="rate", description="Rate a tune from 1 to 5 stars (rating again changes your vote)")
-    @app_commands.describe(tune="The tune id (shown under each posted tune)", stars="1 (poor) to 5 (great)")
+    @app_commands.describe(tune="The tune: start typing its title (or its id, shown on each post)",
+                           stars="1 (poor) to 5 (great)")
     async def rate(self, interaction: discord.Interaction, tune: str, stars: app_commands.Range[int, 1, 5]) -> None:
         await self._rate(interaction, tune.strip(), stars)
 
+    @rate.autocomplete("tune")
+    async def _rate_tune_choices(self, interaction: discord.Interaction, current: str):
+        return await self.tune_choices(interaction, current)
+
     async def _rate(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
-        summary = await self.service.rate(tune_id, interaction.user.id, stars)
-        mean = f"{summary.mean:.1f}" if summary.mean is not None else "-"
+        """Record the vote, confirm it privately, and have every post of the tune show the new score."""
+        summary = await self.service.rate(tune_id, interaction.user.id, stars, interaction.guild_id)
         await interaction.response.send_message(
             f"You rated tune `{tune_id}` {stars}/5 {STAR_EMOJI * stars}. "
-            f"It now has {summary.count} rating{'s' if summary.count != 1 else ''}, average {mean}.", ephemeral=True)
+            f"Its score is now {score_text(summary.count, summary.mean)}.", ephemeral=True)
+        targets = {(p.channel_id, p.message_id) for p in await self.service.store.posts_of(tune_id)}
+        if interaction.message is not None:  # the clicked post (one from before posts were recorded, too)
+            targets.add((interaction.message.channel.id, interaction.message.id))
+        for channel_id, message_id in targets:
+            if channel_id is not None:
+                self.scores.poke((tune_id, channel_id, message_id))
 
-    @app_commands.command(name="top", description="The best-rated tunes")
+    async def _show_score(self, key: tuple[str, int, int]) -> None:
+        """Edit one post's embed to show the tune's score now (the Coalescer calls this at Discord's pace)."""
+        tune_id, channel_id, message_id = key
+        summary = await self.service.store.rating_summary(tune_id)
+        try:
+            message = await self.bot.get_partial_messageable(channel_id).fetch_message(message_id)
+        except discord.NotFound:
+            return  # the post was deleted meanwhile
+        if not message.embeds:
+            return
+        embed = embeds.with_score(message.embeds[0], summary.count, summary.mean)
+        image = embed.image.url or ""
+        for a in message.attachments:  # keep pointing at the attachment itself, not a URL that expires
+            if a.filename.endswith(".png") and a.filename in image:
+                embed.set_image(url=f"attachment://{a.filename}")
+                break
+        await message.edit(embed=embed)
+
+    @app_commands.command(name="top", description="The best-rated tunes on this server, with links to their posts")
     @app_commands.describe(style="Only this kind of tune", period="Only tunes from this period")
     @app_commands.choices(style=STYLE_CHOICES, period=PERIOD_CHOICES)
     async def top(self, interaction: discord.Interaction, style: str | None = None, period: str = "all") -> None:
@@ -134,9 +185,20 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
             return
         await interaction.response.send_message(embed=embeds.top_embed(rows, style, period))
 
-    @app_commands.command(name="help", description="How to use Tunesmith: commands, styles and buttons")
+    @app_commands.command(name="mine", description="Your latest tunes on this server, with links to their posts")
+    async def mine(self, interaction: discord.Interaction) -> None:
+        rows = await self.service.mine(interaction.guild_id, interaction.user.id)
+        if not rows:
+            await interaction.response.send_message("You have no tunes here yet: try `/compose`.", ephemeral=True)
+            return
+        await interaction.response.send_message(embed=embeds.mine_embed(rows), ephemeral=True)
+
+    @app_commands.command(name="help", description="How to use Tunesmith: commands, buttons, styles and limits")
     async def help_(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(embed=embeds.help_embed(), ephemeral=True)
+        settings = self.bot.settings
+        gs = await self.service.guild_settings(interaction.guild_id)
+        per_user = gs.per_user_limit or settings.per_user_running + settings.per_user_queued
+        await interaction.response.send_message(embed=embeds.help_embed(per_user, settings.queue_cap), ephemeral=True)
 
     @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
     async def stats(self, interaction: discord.Interaction) -> None:
@@ -167,13 +229,19 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
     @app_commands.describe(allow_channel="Also allow composing in this channel (none set: every channel)",
                            disallow_channel="Stop allowing this channel",
                            per_user_limit="Tunes one member may have waiting or composing at once (1-100)",
+                           default_style="Style used when a /compose names none",
+                           default_length=f"Length in bars when a /compose names none ({LENGTH[0]}-{LENGTH[1]})",
+                           default_tempo=f"Tempo in bpm when a /compose names none ({TEMPO[0]}-{TEMPO[1]})",
                            default_instrument="Instrument used when a request names none",
                            reset="Forget every setting for this server")
-    @app_commands.choices(default_instrument=INSTRUMENT_CHOICES)
+    @app_commands.choices(default_instrument=INSTRUMENT_CHOICES, default_style=STYLE_CHOICES)
     @manage_server_only()
     async def admin_settings(self, interaction: discord.Interaction, allow_channel: discord.TextChannel | None = None,
                              disallow_channel: discord.TextChannel | None = None,
                              per_user_limit: app_commands.Range[int, 1, 100] | None = None,
+                             default_style: str | None = None,
+                             default_length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None,
+                             default_tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None,
                              default_instrument: str | None = None, reset: bool = False) -> None:
         gid = interaction.guild_id
         current = GuildSettings(gid) if reset else await self.service.guild_settings(gid)
@@ -184,37 +252,30 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
             channels.remove(disallow_channel.id)
         new = GuildSettings(gid, tuple(channels),
                             per_user_limit if per_user_limit is not None else current.per_user_limit,
-                            default_instrument or current.default_instrument)
+                            default_instrument or current.default_instrument, default_style or current.default_style,
+                            default_length or current.default_length, default_tempo or current.default_tempo)
+        from_options(**{k: v for k, v in (("style", new.default_style), ("length", new.default_length),
+                                          ("tempo", new.default_tempo)) if v})  # a ValueError says what is wrong
         await self.service.save_guild_settings(new)
         await interaction.response.send_message(embeds.settings_text(new), ephemeral=True)
 
     # ---- buttons (bot/discord/buttons.py) -----------------------------------------------------------
-    async def button_allowed(self, interaction: discord.Interaction, action: str, tune_id: str) -> bool:
-        """Only the requester or a moderator may delete; everyone may do the rest."""
-        if action != "del":
-            return True
-        tune = await self.service.store.get_tune(tune_id)
-        is_moderator = interaction.permissions.manage_messages or interaction.permissions.manage_guild
-        try:
-            self.service.check_may_delete(tune, interaction.user.id, is_moderator)
-        except TuneError as exc:
-            await self.bot.tell(interaction, str(exc))
-            return False
-        return True
-
     async def on_button(self, interaction: discord.Interaction, action: str, tune_id: str, stars: int | None) -> None:
-        """A click: its ValueErrors are told to the clicker, anything else is logged under an error id."""
+        """A click: its ValueErrors are told to the clicker, anything else is logged under an error id.
+        (For "cancel", tune_id is the job's id.)"""
         try:
             if action == "rate":
                 await self._rate(interaction, tune_id, stars)
             elif action == "var":
-                tune = await self.service.tune(tune_id)
+                tune = await self.service.tune(tune_id, interaction.guild_id)
                 await self.run(interaction, self.service.variation_of(tune), parent_id=tune.id)
             elif action == "cont":
-                tune = await self.service.tune(tune_id)
+                tune = await self.service.tune(tune_id, interaction.guild_id)
                 await self.run(interaction, self.service.continuation_of(tune), parent_id=tune.id)
             elif action == "del":
                 await self._delete(interaction, tune_id)
+            elif action == "cancel":
+                await self._cancel(interaction, tune_id)
         except ValueError as exc:
             await self.bot.tell(interaction, str(exc) or "something went wrong")
         except Exception:
@@ -222,13 +283,41 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
             log.exception("internal error %s in the %s button", error_id, action)
             await self.bot.tell(interaction, f"Sorry, something broke on my side (error id `{error_id}`).")
 
+    async def _cancel(self, interaction: discord.Interaction, job_id: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if await self.service.cancel(job_id, interaction.user.id):  # NotYourJobError: told by on_button
+            await interaction.followup.send("Cancelled: that tune will not be made.", ephemeral=True)
+        else:
+            await interaction.followup.send("That tune is no longer waiting or composing.", ephemeral=True)
+
     async def _delete(self, interaction: discord.Interaction, tune_id: str) -> None:
-        await interaction.response.send_message(f"Deleted tune `{tune_id}`.", ephemeral=True)
-        try:
-            if interaction.message is not None:
-                await interaction.message.delete()
-        except discord.HTTPException as exc:
-            log.warning("could not delete the message of tune %s: %s", tune_id, exc)
+        """The tune's author or a moderator deletes the tune (a tombstone stays) and every post of it; whoever
+        asked for a re-post may delete that re-post. The answer comes once the deleting is done."""
+        tune = await self.service.tune(tune_id, interaction.guild_id)
+        clicked = interaction.message
+        post = await self.service.store.get_post(clicked.id) if clicked is not None else None
+        is_moderator = interaction.permissions.manage_messages or interaction.permissions.manage_guild
+        scope = self.service.delete_scope(tune, post, interaction.user.id, is_moderator)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        targets = set()
+        if scope == "tune":
+            targets = {(p.channel_id, p.message_id) for p in await self.service.delete(tune_id)}
+        else:
+            await self.service.forget_post(clicked.id)
+        if clicked is not None:
+            targets.add((clicked.channel.id, clicked.id))
+        left = []
+        for channel_id, message_id in targets:
+            try:
+                await self.bot.get_partial_messageable(channel_id).get_partial_message(message_id).delete()
+            except discord.NotFound:
+                pass  # gone already
+            except discord.HTTPException as exc:
+                log.warning("could not delete message %s of tune %s: %s", message_id, tune_id, exc)
+                left.append(message_id)
+        what = f"Deleted tune `{tune_id}`" if scope == "tune" else f"Removed your re-post of tune `{tune_id}`"
+        note = f"; {len(left)} post(s) I could not remove (a moderator can)" if left else ""
+        await interaction.followup.send(f"{what}{note}.", ephemeral=True)
 
     # ---- the text form: `!compose style:jig length:64` (needs the message-content intent) ------------
     @commands.Cog.listener()
@@ -246,17 +335,23 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         try:
             await self.bot.flow.run(MessageReply(message), message.author.id,
                                     message.guild.id if message.guild else None, message.channel.id,
-                                    parse_text(content))
+                                    text_options(content))
         except ValueError as exc:
             await message.reply(f"I could not do that: {exc}", mention_author=False)
 
 
 async def _read_abc_attachment(file: discord.Attachment) -> str:
+    """The attached ABC, read in chunks and stopped past MAX_ATTACHED_ABC bytes: the size the attachment
+    claims is only a first check."""
     if not file.filename.lower().endswith((".abc", ".txt")):
         raise TuneError(f"the attached file '{file.filename[:40]}' is not an .abc file")
     if file.size > MAX_ATTACHED_ABC:
         raise TuneError(f"the attached file is {file.size} bytes; the limit is {MAX_ATTACHED_ABC}")
     try:
-        return (await file.read()).decode("utf-8")
+        data = await download(file.url, MAX_ATTACHED_ABC)
+    except DownloadError as exc:
+        raise TuneError(str(exc)) from None
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise TuneError("the attached file is not UTF-8 text; save it as plain text") from None

@@ -1,50 +1,118 @@
-"""What Tunesmith's messages look like: the tune's embed, /help, /top, /stats and the settings text."""
+"""What Tunesmith's messages look like: the tune's post, /help, /top, /mine, /stats and the settings text."""
 from __future__ import annotations
 
 import discord
 
 from bot.flow import Result
-from bot.store import GuildSettings
-from bot.styles import STYLES
+from bot.requests import DEFAULT_LENGTH, LENGTH, TEMPO
+from bot.store import GuildSettings, Listing
+from bot.styles import DEFAULT_STYLE, STYLES
+from bot.tunes import score_text
+from model.keys import parse_key
 
 COLOUR = 0x2E7D32
+SCORE = "Score"
+WARNING = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"
+
+
+def human_key(value) -> str | None:
+    """"Bbmix" -> "Bb mixolydian", "D" -> "D major"; anything unreadable as it is."""
+    if not value:
+        return None
+    try:
+        return parse_key(str(value)).human
+    except ValueError:
+        return str(value)
 
 
 def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
+    """The post: title, what it is, its public score, notes and warnings; the first sheet page as the
+    picture; the seed and the model in the footer."""
     meta = result.artifacts.meta
-    lines = list(result.notes)
+    lines = []
     if result.parent_id:
-        lines.insert(0, f"Based on tune `{result.parent_id}`")
-    embed = discord.Embed(title=result.title, description="\n".join(lines) or None, colour=COLOUR)
-    fields = [("Style", meta.get("style")), ("Key", meta.get("key")), ("Meter", meta.get("meter")),
+        lines.append(f"Based on tune `{result.parent_id}`")
+    lines += [f"{WARNING} {w[:1].upper()}{w[1:200]}" for w in result.warnings[:3]]
+    lines += list(result.notes)
+    embed = discord.Embed(title=result.title[:256], description="\n".join(lines)[:4000] or None, colour=COLOUR)
+    fields = [("Style", meta.get("style")), ("Key", human_key(meta.get("key"))), ("Meter", meta.get("meter")),
               ("Tempo", f"{meta['tempo']} bpm" if meta.get("tempo") else None), ("Bars", meta.get("bars")),
-              ("Seed", meta.get("seed")), ("Instrument", meta.get("instrument")),
-              ("Model", " ".join(str(meta[k]) for k in ("model", "model_version") if meta.get(k)) or None),
+              ("Instrument", meta.get("instrument")), (SCORE, score_text(0, None) if result.tune_id else None),
               ("Tune id", f"`{result.tune_id}`" if result.tune_id else None), ("Requested by", user.mention)]
     for name, value in fields:
         if value not in (None, ""):
             embed.add_field(name=name, value=str(value)[:1024])
-    embed.set_footer(text="Rate it with the stars below (click again to change your vote)")
+    if result.image:
+        embed.set_image(url=f"attachment://{result.image}")
+    footer = [f"seed {meta['seed']}" if meta.get("seed") is not None else "",
+              " ".join(str(meta[k]) for k in ("model", "model_version") if meta.get(k)),
+              "rate it with the stars (click again to change your vote)"]
+    embed.set_footer(text=" \N{MIDDLE DOT} ".join(f for f in footer if f)[:2048])
     return embed
 
 
-def help_embed() -> discord.Embed:
-    embed = discord.Embed(title="Tunesmith", description="I compose folk tunes on request and post them as audio, ABC, MIDI and sheet music.")
-    embed.add_field(name="/compose", value="`/compose style:jig length:32 key:D` - every option is optional", inline=False)
+def with_score(embed: discord.Embed, votes: int, mean: float | None) -> discord.Embed:
+    """The same post with its public score brought up to date."""
+    text = score_text(votes, mean)
+    for i, f in enumerate(embed.fields):
+        if f.name == SCORE:
+            return embed.set_field_at(i, name=SCORE, value=text, inline=f.inline)
+    return embed.add_field(name=SCORE, value=text)
+
+
+def help_embed(per_user: int, queue_cap: int) -> discord.Embed:
+    embed = discord.Embed(title="Tunesmith", colour=COLOUR,
+                          description="I compose folk tunes on request and post each one as a single message: "
+                          "audio on top, sheet music as the picture, ABC and MIDI files to download.")
+    embed.add_field(name="/compose", value="`/compose style:jig length:32 key:D` - every option is optional; "
+                    "a server may set its own default style, length, tempo and instrument", inline=False)
     embed.add_field(name="/continue", value="Give ABC text (or attach a .abc file) and I add bars to it", inline=False)
-    embed.add_field(name="/rate, /tune, /top", value="Rate a tune by id, post a stored tune again, see the best-rated", inline=False)
-    embed.add_field(name="Buttons", value="1-5 stars rate the tune (click again to change your vote); Variation: same request, "
-                    "new seed; Continue: 16 more bars; Delete: for whoever asked, or an admin", inline=False)
+    embed.add_field(name="/rate, /tune", value="Rate a tune, or post a stored tune again: start typing its title "
+                    "and pick it from the list", inline=False)
+    embed.add_field(name="/top, /mine", value="The best-rated tunes on this server, and your latest ones, "
+                    "with links to their posts", inline=False)
+    embed.add_field(name="/stats", value="How many tunes and ratings, and how busy the composer is", inline=False)
+    embed.add_field(name="/admin (Manage Server)", value="`/admin settings`: channels, per-member limit and defaults; "
+                    "`/admin export`: this server's ratings as a dataset", inline=False)
+    embed.add_field(name="Buttons", value="1-5 stars rate the tune (the score on the post is everyone's; click again "
+                    "to change your vote); Variation: same request, new seed; Continue: 16 more bars; Delete: for "
+                    "whoever asked (or a moderator); Cancel: stops your tune while it waits or composes", inline=False)
+    embed.add_field(name="Limits", value=f"{LENGTH[0]}-{LENGTH[1]} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to 10 "
+                    f"minutes; {per_user} tune(s) of yours on the way at once; {queue_cap} waiting in all",
+                    inline=False)
     embed.add_field(name="Styles", value=", ".join(f"{s.name} ({s.meter})" for s in STYLES.values()), inline=False)
     return embed
 
 
-def top_embed(rows: list[dict], style: str | None, period: str) -> discord.Embed:
-    lines = [f"{i}. `{r['id']}` {r['style']} - {r['ratings']['mean']:.1f}/5 from {r['ratings']['count']} "
-             f"rating{'s' if r['ratings']['count'] != 1 else ''}" for i, r in enumerate(rows, 1)]
-    embed = discord.Embed(title=f"Top tunes{f' ({style})' if style else ''}, {period}", description="\n".join(lines))
-    embed.set_footer(text="/tune id:<id> posts one again")
+def jump_link(row: Listing) -> str | None:
+    if row.message_id is None or row.channel_id is None:
+        return None
+    return f"https://discord.com/channels/{row.guild_id or '@me'}/{row.channel_id}/{row.message_id}"
+
+
+def listing_line(i: int, row: Listing, *, score: bool = True) -> str:
+    title = discord.utils.escape_markdown((row.title or row.id).replace("[", "(").replace("]", ")"))[:80]
+    link = jump_link(row)
+    name = f"[{title}]({link})" if link else f"**{title}**"
+    parts = [name, row.style] + ([score_text(row.votes, row.mean)] if score else []) + [f"`{row.id}`"]
+    return f"{i}. " + " \N{MIDDLE DOT} ".join(parts)
+
+
+def top_embed(rows: list[Listing], style: str | None, period: str) -> discord.Embed:
+    embed = discord.Embed(title=f"Top tunes{f' ({style})' if style else ''}, {period}", colour=COLOUR,
+                          description="\n".join(listing_line(i, r) for i, r in enumerate(rows, 1))[:4000])
+    embed.set_footer(text="Click a title to go to its post; /tune posts one again")
     return embed
+
+
+def mine_embed(rows: list[Listing]) -> discord.Embed:
+    return discord.Embed(title="Your latest tunes", colour=COLOUR,
+                         description="\n".join(listing_line(i, r) for i, r in enumerate(rows, 1))[:4000])
+
+
+def choice_name(row: Listing) -> str:
+    """An autocomplete entry (Discord allows 100 characters)."""
+    return f"{row.title or row.id} \N{MIDDLE DOT} {row.style} \N{MIDDLE DOT} {score_text(row.votes, row.mean)}"[:100]
 
 
 def stats_embed(s: dict, queue) -> discord.Embed:
@@ -62,5 +130,12 @@ def stats_embed(s: dict, queue) -> discord.Embed:
 
 def settings_text(gs: GuildSettings) -> str:
     where = ", ".join(f"<#{c}>" for c in gs.allowed_channels) or "every channel"
-    return (f"Settings for this server:\n- composing allowed in: {where}\n- per-user limit: "
-            f"{gs.per_user_limit or 'default'}\n- default instrument: {gs.default_instrument or 'the style`s own'}")
+    own, default = "each style's own", "the bot's default"
+    length = f"{gs.default_length} bars" if gs.default_length else f"{DEFAULT_LENGTH} bars ({default})"
+    style = gs.default_style or f"{DEFAULT_STYLE} ({default})"
+    return (f"Settings for this server:\n- composing allowed in: {where}\n"
+            f"- tunes one member may have on the way: {gs.per_user_limit or default}\n"
+            f"- default style: {style}\n"
+            f"- default length: {length}\n"
+            f"- default tempo: {f'{gs.default_tempo} bpm' if gs.default_tempo else own}\n"
+            f"- default instrument: {gs.default_instrument or own}")

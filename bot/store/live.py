@@ -22,7 +22,8 @@ import aiosqlite
 
 from bot.instruments import default_instrument_setting, known_instrument
 from bot.job_state import FINAL_STATES, UNFINISHED_STATES, JobState
-from bot.store.records import GuildSettings, JobRecord, RatingSummary, Tune, job_record, new_id, tune_record
+from bot.store.records import (GuildSettings, JobRecord, Listing, Post, RatingSummary, Tune, job_record, new_id,
+                               tune_record)
 from bot.store import reports
 from bot.store.schema import StoreError, connect, migrate, open_sync
 
@@ -76,19 +77,19 @@ class Store:
 
     async def add_tune(self, *, request: dict, text: str, text_format: str, meta: dict,
                        user_id: int | None = None, guild_id: int | None = None,
-                       channel_id: int | None = None, parent_id: str | None = None) -> str:
+                       channel_id: int | None = None, parent_id: str | None = None, title: str | None = None) -> str:
         """Store a composed tune (meta as in worker.Artifacts.meta); returns its new id."""
         for _ in range(5):
             tune_id = new_id()
             try:
                 await self._write(
                     "INSERT INTO tunes (id, created_at, user_id, guild_id, channel_id, request, style, model,"
-                    " model_version, seed, text, text_format, duration_s, parent_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " model_version, seed, text, text_format, duration_s, parent_id, title)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (tune_id, time.time(), user_id, guild_id, channel_id, json.dumps(request),
                      str(meta.get("style", request.get("style", ""))), str(meta.get("model", "")),
                      str(meta.get("model_version", "")), meta.get("seed"), text, text_format,
-                     meta.get("duration_s"), parent_id))
+                     meta.get("duration_s"), parent_id, title))
                 return tune_id
             except sqlite3.IntegrityError as exc:
                 if "tunes.id" in str(exc):
@@ -99,6 +100,7 @@ class Store:
         raise RuntimeError("could not draw a free tune id")
 
     async def get_tune(self, tune_id: str) -> Tune | None:
+        """The tune's row, deleted ones (tombstones: deleted_at set, no text) included."""
         row = await self._one("SELECT * FROM tunes WHERE id = ?", (str(tune_id),))
         return tune_record(row) if row else None
 
@@ -106,7 +108,64 @@ class Store:
         await self._write("UPDATE tunes SET message_id = ? WHERE id = ?", (message_id, tune_id))
 
     async def count_tunes(self) -> int:
-        return (await self._one("SELECT count(*) FROM tunes"))[0]
+        """Tunes not deleted."""
+        return (await self._one("SELECT count(*) FROM tunes WHERE deleted_at IS NULL"))[0]
+
+    async def delete_tune(self, tune_id: str) -> list[Post]:
+        """Make the tune a tombstone (its id, lineage and job rows stay for the dataset's integrity; its
+        text and ratings go) and forget its posts; returns the posts that were live, to remove them."""
+        posts = await self.posts_of(tune_id)
+        # Three statements, each committed: the first alone hides the tune everywhere (every read filters
+        # on deleted_at), so a crash between them leaves nothing visible.
+        now = time.time()
+        await self._write("UPDATE tunes SET deleted_at = ?, text = '', title = NULL WHERE id = ? AND deleted_at IS NULL",
+                          (now, tune_id))
+        await self._write("DELETE FROM ratings WHERE tune_id = ?", (tune_id,))
+        await self._write("UPDATE posts SET deleted_at = ? WHERE tune_id = ? AND deleted_at IS NULL", (now, tune_id))
+        return posts
+
+    # ---- posts (the Discord messages showing a tune) ----------------------------------------------
+
+    async def add_post(self, post: Post) -> None:
+        """Record a message showing a tune; the first one is also the tune's message_id."""
+        await self._write("INSERT OR REPLACE INTO posts (message_id, tune_id, user_id, guild_id, channel_id, created_at)"
+                          " VALUES (?, ?, ?, ?, ?, ?)",
+                          (post.message_id, post.tune_id, post.user_id, post.guild_id, post.channel_id, time.time()))
+        await self._write("UPDATE tunes SET message_id = ? WHERE id = ? AND message_id IS NULL",
+                          (post.message_id, post.tune_id))
+
+    async def get_post(self, message_id: int) -> Post | None:
+        row = await self._one("SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
+                              " WHERE message_id = ? AND deleted_at IS NULL", (message_id,))
+        return Post(*row) if row else None
+
+    async def posts_of(self, tune_id: str) -> list[Post]:
+        rows = await self._all("SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
+                               " WHERE tune_id = ? AND deleted_at IS NULL ORDER BY message_id", (tune_id,))
+        return [Post(*r) for r in rows]
+
+    async def delete_post(self, message_id: int) -> None:
+        await self._write("UPDATE posts SET deleted_at = ? WHERE message_id = ?", (time.time(), message_id))
+
+    async def listings(self, guild_id: int | None, *, user_id: int | None = None, style: str | None = None,
+                       since: float | None = None, text: str = "", min_votes: int = 0, best_first: bool = False,
+                       limit: int = 10) -> list[Listing]:
+        """Live tunes made on one server (None: in direct messages), with their score and first live post:
+        best first (highest mean, then most votes) or newest first; `text` filters by id or title."""
+        order = "mean DESC, votes DESC, t.created_at DESC" if best_first else "t.created_at DESC"
+        text = text.strip().lower()
+        rows = await self._all(
+            "SELECT t.id, t.title, t.style, t.created_at, count(r.stars) AS votes, avg(r.stars) AS mean, t.guild_id,"
+            " p.channel_id, p.message_id, CASE WHEN t.title IS NULL THEN t.text END"
+            " FROM tunes t LEFT JOIN ratings r ON r.tune_id = t.id"
+            " LEFT JOIN posts p ON p.message_id ="
+            "  (SELECT min(q.message_id) FROM posts q WHERE q.tune_id = t.id AND q.deleted_at IS NULL)"
+            " WHERE t.deleted_at IS NULL AND t.guild_id IS ? AND (? IS NULL OR t.user_id = ?)"
+            " AND (? IS NULL OR t.style = ?) AND (? IS NULL OR t.created_at >= ?)"
+            " AND (? = '' OR instr(lower(t.id), ?) > 0 OR instr(lower(coalesce(t.title, '')), ?) > 0)"
+            f" GROUP BY t.id HAVING votes >= ? ORDER BY {order} LIMIT ?",
+            (guild_id, user_id, user_id, style, style, since, since, text, text, text, min_votes, limit))
+        return [Listing(*r) for r in rows]
 
     # ---- ratings --------------------------------------------------------------------------------
 
@@ -115,13 +174,13 @@ class Store:
         if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
             raise StoreError(f"a rating is 1 to 5 stars, not {stars!r}")
         now = time.time()
-        try:
-            await self._write(
-                "INSERT INTO ratings (tune_id, user_id, stars, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (tune_id, user_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
-                (tune_id, user_id, stars, now, now))
-        except sqlite3.IntegrityError:
-            raise StoreError(f"tune '{tune_id}' does not exist (it may have been deleted)") from None
+        cur = await self._write(
+            "INSERT INTO ratings (tune_id, user_id, stars, created_at, updated_at)"
+            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tunes WHERE id = ? AND deleted_at IS NULL)"
+            " ON CONFLICT (tune_id, user_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
+            (tune_id, user_id, stars, now, now, tune_id))
+        if cur.rowcount < 1:  # no such tune, or deleted: nothing was written
+            raise StoreError(f"tune '{tune_id}' does not exist (it may have been deleted)")
         return await self.rating_summary(tune_id)
 
     async def rating_summary(self, tune_id: str) -> RatingSummary:
@@ -172,11 +231,12 @@ class Store:
     # ---- guild settings and key/value -----------------------------------------------------------
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:
-        row = await self._one("SELECT allowed_channels, per_user_limit, default_instrument FROM guild_settings"
-                              " WHERE guild_id = ?", (guild_id,))
+        row = await self._one("SELECT allowed_channels, per_user_limit, default_instrument, default_style,"
+                              " default_length, default_tempo FROM guild_settings WHERE guild_id = ?", (guild_id,))
         if not row:
             return GuildSettings(guild_id)
-        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], known_instrument(row[2]))  # bad: ignored
+        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], known_instrument(row[2]),  # bad: ignored
+                             *row[3:])
 
     async def set_guild_settings(self, settings: GuildSettings) -> None:
         if settings.per_user_limit is not None and not 1 <= settings.per_user_limit <= 100:
@@ -186,12 +246,15 @@ class Store:
         except ValueError as exc:
             raise StoreError(str(exc)) from None
         await self._write(
-            "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET allowed_channels = excluded.allowed_channels,"
+            "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument, default_style,"
+            " default_length, default_tempo, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (guild_id) DO UPDATE SET allowed_channels = excluded.allowed_channels,"
             " per_user_limit = excluded.per_user_limit, default_instrument = excluded.default_instrument,"
-            " updated_at = excluded.updated_at",
+            " default_style = excluded.default_style, default_length = excluded.default_length,"
+            " default_tempo = excluded.default_tempo, updated_at = excluded.updated_at",
             (settings.guild_id, json.dumps([int(c) for c in settings.allowed_channels]), settings.per_user_limit,
-             settings.default_instrument, time.time()))
+             settings.default_instrument, settings.default_style, settings.default_length, settings.default_tempo,
+             time.time()))
 
     async def get_value(self, key: str) -> str | None:
         row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
@@ -213,11 +276,6 @@ class Store:
             finally:
                 conn.close()
         return await asyncio.to_thread(run)
-
-    async def top_tunes(self, guild_id: int | None, style: str | None, since: float | None, limit: int) -> list[dict]:
-        """A server's best-rated tunes: highest mean first, then most ratings."""
-        return await self.report(reports.rated_tunes, guild_id=guild_id, any_guild=False, style=style, since=since,
-                                 best_first=True, limit=limit)
 
     async def guild_dataset(self, guild_id: int | None) -> list[dict]:
         """The dataset records of the tunes made on one server (no user ids)."""

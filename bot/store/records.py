@@ -28,6 +28,12 @@ class Tune:
     duration_s: float | None
     parent_id: str | None
     message_id: int | None
+    deleted_at: float | None = None
+    title: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,34 @@ class GuildSettings:
     allowed_channels: tuple[int, ...] = ()  # empty: every channel
     per_user_limit: int | None = None
     default_instrument: str | None = None
+    default_style: str | None = None
+    default_length: int | None = None
+    default_tempo: int | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """One Discord message showing a tune: the first post, or a `/tune` re-post."""
+    message_id: int
+    tune_id: str
+    user_id: int | None  # who asked for this post
+    guild_id: int | None
+    channel_id: int | None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A line of /top, /mine or an autocomplete list: a live tune, its score and its first live post."""
+    id: str
+    title: str | None  # None for rows stored before titles were
+    style: str
+    created_at: float
+    votes: int
+    mean: float | None
+    guild_id: int | None
+    channel_id: int | None  # of the first live post (None: never posted, or every post deleted)
+    message_id: int | None
+    text: str | None = None  # only when title is None, to read the title from
 
 
 def tune_record(row) -> Tune:

@@ -24,7 +24,7 @@ def rated_tunes(conn: sqlite3.Connection, *, min_stars: float = 1.0, min_votes: 
         " t.parent_id, count(r.stars) AS votes, avg(r.stars) AS mean,"
         " sum(r.stars = 1), sum(r.stars = 2), sum(r.stars = 3), sum(r.stars = 4), sum(r.stars = 5)"
         " FROM tunes t JOIN ratings r ON r.tune_id = t.id"
-        " WHERE (? IS NULL OR t.text_format = ?) AND (? OR t.guild_id IS ?)"
+        " WHERE t.deleted_at IS NULL AND (? IS NULL OR t.text_format = ?) AND (? OR t.guild_id IS ?)"
         " AND (? IS NULL OR t.style = ?) AND (? IS NULL OR t.created_at >= ?)"
         f" GROUP BY t.id HAVING votes >= ? AND mean >= ? ORDER BY {order} LIMIT ?",
         (text_format, text_format, any_guild, guild_id, style, style, since, since, min_votes, min_stars,
@@ -52,10 +52,10 @@ def stats(conn: sqlite3.Connection) -> dict:
     styles = [{"style": s, "tunes": n, "ratings": v, "mean": round(m, 2) if m is not None else None}
               for s, n, v, m in conn.execute(
                   "SELECT t.style, count(DISTINCT t.id), count(r.stars), avg(r.stars) FROM tunes t"
-                  " LEFT JOIN ratings r ON r.tune_id = t.id GROUP BY t.style ORDER BY count(DISTINCT t.id) DESC, t.style")]
+                  " LEFT JOIN ratings r ON r.tune_id = t.id WHERE t.deleted_at IS NULL GROUP BY t.style ORDER BY count(DISTINCT t.id) DESC, t.style")]
     failed = (JobState.FAILED, JobState.TIMED_OUT)
     return {
-        "tunes": one("SELECT count(*) FROM tunes"),
+        "tunes": one("SELECT count(*) FROM tunes WHERE deleted_at IS NULL"),
         "ratings": one("SELECT count(*) FROM ratings"),
         "raters": one("SELECT count(DISTINCT user_id) FROM ratings"),
         "mean_rating": one("SELECT avg(stars) FROM ratings"),

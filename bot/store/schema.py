@@ -75,6 +75,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX ratings_user ON ratings(user_id);
     """,
+    # 3: deleted tunes stay as tombstones; titles for lists; every post of a tune (the first one and the
+    # /tune re-posts) with who asked for it; per-server default style, length and tempo
+    """
+    ALTER TABLE tunes ADD COLUMN deleted_at REAL;       -- set: hidden everywhere, text and ratings gone
+    ALTER TABLE tunes ADD COLUMN title TEXT;            -- NULL: read it from the text
+    CREATE INDEX tunes_guild ON tunes(guild_id, created_at);
+    CREATE TABLE posts (
+        message_id INTEGER PRIMARY KEY,
+        tune_id    TEXT NOT NULL REFERENCES tunes(id) ON DELETE CASCADE,
+        user_id    INTEGER,                             -- who asked for this post (the tune, or a re-post)
+        guild_id   INTEGER,
+        channel_id INTEGER,
+        created_at REAL NOT NULL,
+        deleted_at REAL
+    );
+    CREATE INDEX posts_tune ON posts(tune_id);
+    INSERT OR IGNORE INTO posts (message_id, tune_id, user_id, guild_id, channel_id, created_at)
+        SELECT message_id, id, user_id, guild_id, channel_id, created_at FROM tunes WHERE message_id IS NOT NULL;
+    ALTER TABLE guild_settings ADD COLUMN default_style TEXT;
+    ALTER TABLE guild_settings ADD COLUMN default_length INTEGER;
+    ALTER TABLE guild_settings ADD COLUMN default_tempo INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

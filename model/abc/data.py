@@ -26,6 +26,7 @@ class Corpus:
     train: list[str]
     valid: list[str]
     stats: dict = field(default_factory=dict)
+    original_keys: dict = field(default_factory=dict)  # canonical text -> the key it was written in
 
     @property
     def tunes(self) -> list[str]:
@@ -80,6 +81,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
     seen: set[str] = set()
     tunes: list[str] = []
     keys: Counter = Counter()
+    original: dict[str, str] = {}
     records = raw_tunes()
     for _source, raw in records:
         try:
@@ -100,6 +102,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
         seen.add(body)
         tunes.append(text)
         keys[tune.key.name] += 1
+        original[text] = tune.key.name
     train, valid = [], []
     for t in tunes:
         h = int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)
@@ -111,7 +114,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
              "keys": dict(keys.most_common()),
              "train_tunes": len(train), "valid_tunes": len(valid),
              "train_chars": sum(len(t) + 1 for t in train), "valid_chars": sum(len(t) + 1 for t in valid)}
-    return Corpus(train, valid, stats)
+    return Corpus(train, valid, stats, original)
 
 
 def stream(tunes: list[str]) -> str:

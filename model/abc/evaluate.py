@@ -12,6 +12,12 @@
    - pitch-class entropy (bits) and scale consistency (share of notes in the key's scale);
    - copy rate: share of tunes with 4+ consecutive bars found in a training tune.
    The same figures (where they apply) are computed on held-out human tunes for comparison.
+3. The form measures of model/abc/features.py (repetition, echoes, cadences, part lengths,
+   register, rhythm, endings, da-capo repeats), per style, for the samples and the held-out human
+   tunes of the same style side by side, and the accuracy of a logistic regression telling samples
+   from held-out human tunes by these measures (5-fold, balanced classes, the same number of
+   samples as human tunes in each style; 0.5 = cannot tell), per style (30+ human tunes) and overall.
+   Lengths are bars as played; each style's default form.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ STYLES = [("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("strathspey", "
           ("march", "2/4"), ("waltz", "3/4")]
 TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MODES = ["maj", "min", "dor", "mix"]
-LENGTHS = [8, 16, 24, 32]
+LENGTHS = [32, 32, 48, 64]  # bars as played: AABB, AABB, AABBCC, AABBCCDD with 8-bar parts
 SCALES = {"maj": (0, 2, 4, 5, 7, 9, 11), "min": (0, 2, 3, 5, 7, 8, 10), "dor": (0, 2, 3, 5, 7, 9, 10),
           "mix": (0, 2, 4, 5, 7, 9, 10)}
 
@@ -48,6 +54,7 @@ def abc2midi_ok(abc: str) -> bool:
 def judge(abc: str, key_name: str, bars_asked: int | None = None) -> dict:
     """Figures for one tune from music21's reading of it."""
     import music21
+
     from model.abc.notation import parse_key
 
     out = {"music21": False}
@@ -105,7 +112,7 @@ def summarise(rows: list[dict]) -> dict:
     n = len(rows)
     ok = [r for r in rows if r.get("music21")]
     measures = sum(r["measures"] for r in ok) or 1
-    mean = lambda k: round(sum(r[k] for r in ok) / max(len(ok), 1), 4)  # noqa: E731
+    mean = lambda k: round(sum(r[k] for r in ok) / max(len(ok), 1), 4)
     out = {"tunes": n, "parse_music21": round(len(ok) / max(n, 1), 4),
            "wrong_bar_share": round(sum(r["wrong_bars"] for r in ok) / measures, 4),
            "exact_length": mean("exact_length"), "ends_on_tonic": mean("ends_on_tonic"),
@@ -118,6 +125,8 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def sample_report(model, n: int, log=print) -> tuple[dict, list[dict]]:
+    from model.abc.features import tune_features
+    from model.abc.notation import Key, shift_between
     from model.abc.sample import AbcPrompt, compose_abc
 
     rows, t0 = [], time.time()
@@ -126,16 +135,81 @@ def sample_report(model, n: int, log=print) -> tuple[dict, list[dict]]:
         key = TONICS[i % 12] + MODES[(i // 12) % 4]
         bars = LENGTHS[(i // 7) % len(LENGTHS)]
         g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", key, bars=bars, seed=i))
-        row = judge(g.abc, g.key, bars)
+        row = judge(g.abc, g.key, g.bars_written)
+        k = Key(g.key[:-3], g.key[-3:])
+        form = tune_features(f"M:{meter}\nK:C{k.mode}\n" + g.body_c, shift_between(Key("C", k.mode), k)[1])
         row.update(abc2midi=abc2midi_ok(g.abc), copy=model.novelty.copies(g.body_c), style=rhythm, key=key,
-                   bars_asked=bars, tonic_sampler=g.ends_on_tonic)
+                   bars_asked=bars, bars_played=g.bars, played_ok=g.bars == bars or bool(g.note),
+                   tonic_sampler=g.ends_on_tonic, form=form)
         rows.append(row)
         if (i + 1) % 25 == 0:
             log(f"  {i + 1}/{n} sampled ({time.time() - t0:.0f} s)")
     summary = summarise(rows)
+    summary["played_length_ok"] = round(sum(r["played_ok"] for r in rows) / max(n, 1), 4)
     summary["seconds_per_tune"] = round((time.time() - t0) / max(n, 1), 3)
     summary["by_style"] = {s: summarise([r for r in rows if r["style"] == s]) for s, _ in STYLES}
     return summary, rows
+
+
+def human_form_rows(tunes: list[str], original_keys: dict) -> list[dict]:
+    """Form measures of held-out human tunes, in the keys they were written in."""
+    from model.abc.features import tune_features
+    from model.abc.notation import Key, parse_key, shift_between
+
+    rows = []
+    for t in tunes:
+        mode = re.search(r"K:C(\w+)", t).group(1)
+        key = parse_key(original_keys.get(t, "C" + mode))
+        f = tune_features(t, shift_between(Key("C", mode), key)[1])
+        rows.append({"style": re.match(r"R:(.*)", t).group(1), "form": f})
+    return rows
+
+
+def form_report(sample_rows: list[dict], human_rows: list[dict]) -> dict:
+    """Per style: each measure for samples and human tunes side by side; the classifier's accuracy."""
+    from model.abc.features import classifier_accuracy, vector
+    from model.abc.features import summarise as form_summary
+
+    out: dict = {"by_style": {}}
+    for style, _ in STYLES:
+        s = [r["form"] for r in sample_rows if r["style"] == style]
+        h = [r["form"] for r in human_rows if r["style"] == style]
+        ss, hs = form_summary(s), form_summary(h)
+        out["by_style"][style] = {"samples": len(s), "human": len(h),
+                                  **{m: [ss[m], hs[m]] for m in ss if m != "tunes"}}
+        if len(h) >= 30:
+            out["by_style"][style]["classifier"] = round(classifier_accuracy(
+                [vector(x) for x in s], [vector(x) for x in h]), 3)
+    # all styles at once, samples matched to the human tunes' mix of styles (else the style mix,
+    # not the music, would give the samples away)
+    matched, humans = [], []
+    for style, _ in STYLES:
+        s = [r["form"] for r in sample_rows if r["style"] == style]
+        h = [r["form"] for r in human_rows if r["style"] == style]
+        n = min(len(s), len(h))
+        matched += s[:n]
+        humans += h[:n]
+    out["classifier_accuracy"] = round(classifier_accuracy([vector(x) for x in matched],
+                                                           [vector(x) for x in humans]), 3)
+    out["classifier_tunes"] = len(matched)
+    out["columns"] = "[samples, held-out human]"
+    return out
+
+
+def print_form_table(report: dict, log=print) -> None:
+    from model.abc.features import MEASURES
+
+    for style, row in report["by_style"].items():
+        log(f"{style} ({row['samples']} samples / {row['human']} human)"
+            + (f"  classifier {row['classifier']}" if "classifier" in row else ""))
+        for m, label in MEASURES.items():
+            a, b = row[m]
+            log(f"   {label:50s} {_fmt(a):>7s} {_fmt(b):>7s}")
+    log(f"classifier accuracy, samples vs held-out human tunes: {report['classifier_accuracy']}")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}" if x < 1.5 else f"{x:.1f}"
 
 
 def human_report(tunes: list[str], n: int) -> dict:
@@ -167,7 +241,7 @@ def main(argv: list[str]) -> int:
     from model.abc.train import bits_per_char, canonical_texts
 
     model = load_abc_model(args.weights)
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda m: print(m, file=sys.stderr, flush=True)
     report: dict = {"model_version": model.version}
     if args.files:
         texts = [p.read_text(encoding="utf-8", errors="replace") for p in args.files]
@@ -191,6 +265,9 @@ def main(argv: list[str]) -> int:
         log(f"sampling {args.samples} tunes across {len(STYLES)} styles, 48 keys, lengths {LENGTHS} ...")
         summary, rows = sample_report(model, args.samples, log)
         report["samples"] = summary
+        corpus = data.load_corpus()
+        report["form"] = form_report(rows, human_form_rows(corpus.valid, corpus.original_keys))
+        print_form_table(report["form"], log)
         if args.rows:
             args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(json.dumps(report, indent=1))

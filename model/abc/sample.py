@@ -4,38 +4,58 @@
     tune = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=32, seed=7))
     print(tune.abc)
 
-Sampling is stateful, one character at a time (the prefix is never re-run), for a batch of
-candidates at once. Every drawn character is checked by a BarTracker (model/abc/tracker.py); a refused
-character is removed from the distribution and another one drawn, so bars always add up, the tune
-has exactly the requested number of bars and ends with a final bar line. In the last bar the tonic
-is favoured. Candidates that copy 4 or more consecutive bars of a training tune are rejected
-(model/abc/novelty.py); of the rest the one ending on the tonic with the best mean log-probability wins.
-The model writes in C; the chosen tune is transposed to the requested key afterwards.
+A new tune follows a form plan (model/abc/form.py): parts, bars per part, the bar lines and
+which bars come back, drawn from the corpus. `bars` counts bars as played (repeats expanded); a
+length that does not fit the form is moved to the nearest one that does (`GeneratedAbc.note`).
+The key is chosen before sampling, so the register cap (G3..B5, now and then up to E6) is exact.
+The step loop (model/abc/decode.py) samples a batch of candidates one character at a time; every
+character is checked by a BarTracker (model/abc/tracker.py), so bars always add up. Candidates
+that copy 4 or more consecutive bars of a training tune are rejected (model/abc/novelty.py); of
+the rest the one ending on the tonic with the best mean log-probability wins. The model writes
+in C; the chosen tune is transposed to the requested key afterwards.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model.abc.notation import (END, MODES, UNIT, AbcError, Key, bar_length, emit, header_text, normalise_meter,
-                       parse_body, parse_key, parse_tune, shift_between, transpose_elements)
+from model.abc import decode
 from model.abc.finish import finish_tune
+from model.abc.form import FormError, Plan, check_form, load_stats, make_plan
 from model.abc.net import AbcNet, load_checkpoint
+from model.abc.notation import (
+    END,
+    MODES,
+    UNIT,
+    AbcError,
+    Key,
+    bar_length,
+    emit,
+    header_text,
+    normalise_meter,
+    parse_body,
+    parse_key,
+    parse_tune,
+    shift_between,
+    transpose_elements,
+)
 from model.abc.tracker import BarTracker, TrackerError
 from model.lstm import cpu_sampling
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "abc.pt"
 MAX_BARS = 256
-TONIC_BIAS = 8.0  # multiplies the tonic's probability in the second half of the last bar
-_REDRAWS = 6  # refused draws before falling back to the full mask
+LOW, TOP, PEAK = 55, 83, 88  # fiddle register (MIDI): G3 .. B5, rare excursions up to E6, never above
+# multipliers of the network's probability of '>' (dotted pair) and '<' (scotch snap), per style,
+# chosen so the samples' rates land near the corpus's (measured: tunesmith eval abc)
+RHYTHM_BIAS = {"reel": {">": 0.18, "<": 1.0}, "hornpipe": {">": 0.45, "<": 0.2}, "march": {">": 0.8, "<": 0.15},
+               "waltz": {"<": 0.2}, "strathspey": {"<": 15.0}, "jig": {">": 0.6}, "slip jig": {">": 0.5}}
 
 
 class PromptError(ValueError):
@@ -52,7 +72,8 @@ class AbcPrompt:
     meter: str = "6/8"  # M:, e.g. "6/8"
     unit: str = "1/8"  # L: (the model writes in 1/8)
     key: str | None = None  # "Dmaj", "F#min", "Ador", "Bbmix"; None: the model picks mode and tonic
-    bars: int = 32  # bars as written (a repeated part counts once; a pickup is not counted)
+    bars: int = 32  # bars as played (repeats expanded; a pickup is not counted); when continuing: as written
+    form: str | None = None  # AABB, AB, ABAC ... (None: the style's usual form for this length)
     temperature: float = 0.9
     top_p: float = 0.95
     seed: int = 0
@@ -64,7 +85,7 @@ class AbcPrompt:
 @dataclass
 class GeneratedAbc:
     abc: str  # the whole tune: X:, T:, R:, M:, L:, K: and the body (no Q:)
-    bars: int
+    bars: int  # as played (when continuing: as written)
     seed: int
     model_version: str
     key: str = ""  # canonical key name, e.g. "Dmaj"
@@ -74,6 +95,10 @@ class GeneratedAbc:
     candidates: int = 0  # how many were sampled in all
     copies_rejected: int = 0
     body_c: str = field(default="", repr=False)  # the body as sampled, in C (for evaluation)
+    form: str = ""  # e.g. "AABB" ("" when continuing a user's tune)
+    part_bars: int = 0
+    bars_written: int = 0
+    note: str = ""  # e.g. why the length was adjusted to fit the form
 
 
 class AbcModel:
@@ -133,6 +158,11 @@ def _check_prompt(model: AbcModel, p: AbcPrompt) -> None:
     if p.unit.replace(" ", "") != "1/8" and not p.prime_abc:  # a continued tune keeps its own L:
         raise PromptError(f"unit length L:{p.unit} is not supported; the model writes L:1/8")
     check_meter(p.meter)
+    if p.form is not None and not p.prime_abc:
+        try:
+            check_form(p.form)
+        except FormError as e:
+            raise PromptError(str(e)) from None
 
 
 def check_meter(meter: str) -> Fraction:
@@ -186,8 +216,10 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
     rhythm = tune.rhythm if tune.rhythm in model.rhythms else p.rhythm
     check_meter(tune.meter)
     steps, semis = shift_between(tune.key, Key("C", tune.key.mode))
-    body_c = emit(transpose_elements(tune.elements, steps, semis))
+    body_c = emit(transpose_elements(_open_ended(tune.elements), steps, semis))
     user_body = "\n".join(lines[k_line + 1:]).rstrip()
+    if body_c.rstrip().endswith("||") and user_body.endswith(("|", "|]")) and not user_body.endswith("||"):  # written the way it is read (see _open_ended)
+        user_body = (user_body[:-2] if user_body.endswith("|]") else user_body[:-1]).rstrip() + "||"
     sep = "\n" if body_c.endswith(("|", "]", ":", "1", "2")) or user_body.endswith("\n") else " "
     body_c += sep
     # The user's bars are held to the bar-length rules only; the stricter composing rules (part
@@ -214,6 +246,26 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
                   rhythm, out_header, user_body + sep, UNIT / unit, _complete_bars(body_c))
 
 
+def _open_ended(elements: list) -> list:
+    """The user's elements made ready to go on: a leading plain `|` is dropped, and the last bar
+    line, if final (`|]`) or plain after a short bar (a tune with a pickup), becomes `||`."""
+    from model.abc.notation import Bar, Note
+
+    out = list(elements)
+    first = next((i for i, e in enumerate(out) if isinstance(e, (Bar, Note))), None)
+    if first is not None and isinstance(out[first], Bar) and out[first].token == "|":
+        del out[first]
+    bars = [i for i, e in enumerate(out) if isinstance(e, Bar)]
+    if bars and out[bars[-1]].token in ("|]", "|"):
+        start = bars[-2] + 1 if len(bars) > 1 else 0
+        last = sum(e.length for e in out[start:bars[-1]] if isinstance(e, Note))
+        longest = max((sum(e.length for e in out[a + 1:b] if isinstance(e, Note))
+                       for a, b in pairwise(bars)), default=last)
+        if out[bars[-1]].token == "|]" or last < longest:
+            out[bars[-1]] = Bar("||")
+    return out
+
+
 def _complete_bars(body: str) -> int:
     from model.abc.novelty import bars_of
 
@@ -228,196 +280,108 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
     _check_prompt(model, prompt)
     rng = np.random.default_rng(prompt.seed)
     prime = _prime_from_user(model, prompt) if prompt.prime_abc else None
-    key = prime.key if prime else resolve_key(prompt.key)
     meter = prime.meter if prime else prompt.meter
     rhythm = prime.rhythm if prime else prompt.rhythm
+    key = prime.key if prime else resolve_key(prompt.key) or _pick_key(model, rhythm, normalise_meter(meter), rng)
+    plan = None if prime else make_plan(rhythm, prompt.form, prompt.bars, rng)
+    rules = _rules(rhythm, key, plan, normalise_meter(meter), rng)
     tried = copies = 0
     with sampling_mode():
         for _round in range(4):
-            rows = _sample_batch(model, prompt, prime, key, normalise_meter(meter), rhythm, rng)
-            tried += len(rows)
+            cands = _sample_batch(model, prompt, prime, key, normalise_meter(meter), rhythm, rules, rng)
+            tried += len(cands)
             good = []
-            for row in rows:
-                if row is None:
+            for c in cands:
+                if c.dead or not c.done:
                     continue
-                body, mode, ends_tonic, score = row
-                first_new = prime.user_bars if prime else 0
-                if model.novelty.copies(body, first_new):
+                if model.novelty.copies(c.text, prime.user_bars if prime else 0):
                     copies += 1
                     continue
-                good.append((not ends_tonic, -score, body, mode, ends_tonic))
+                tonic = c.tracker.last_pitch.lstrip("=") in ("C", "c")
+                good.append((not tonic, -c.logp / max(c.steps, 1), c.text.rstrip(END), tonic))
             if good:
-                good.sort(key=lambda g: (g[0], g[1]))
-                _, _, body, mode, ends_tonic = good[0]
+                _, _, text, ends_tonic = min(good, key=lambda g: (g[0], g[1]))
                 break
         else:
             raise GenerationError(f"could not sample a new tune ({copies} of {tried} candidates copied a "
                                   "known tune, the others did not finish); try another seed")
-    if key is None:
-        key = _pick_tonic(model, mode, rng)
-    bars = prompt.bars
+    body_c = text.split("K:", 1)[1].split("\n", 1)[1]
+    facts = {"seed": prompt.seed, "model_version": model.version, "key": key.name, "meter": meter, "rhythm": rhythm,
+             "ends_on_tonic": ends_tonic, "candidates": tried, "copies_rejected": copies, "body_c": body_c}
+    finish = dict(style=prompt.style or rhythm, seed=prompt.seed, model_version=model.version)
     if prime:
-        cont_c = body[len(prime.text):]
-        steps, semis = shift_between(Key("C", key.mode), key)
-        cont = emit(transpose_elements(parse_body(cont_c, UNIT), steps, semis), scale=prime.unit_scale)
-        abc = prime.out_header + prime.out_body + cont.rstrip("\n") + "\n"
-    else:
-        body_c = body.split("K:", 1)[1].split("\n", 1)[1]
-        steps, semis = shift_between(Key("C", key.mode), key)
-        out_body = emit(transpose_elements(parse_body(body_c, UNIT), steps, semis))
-        title = f"{rhythm.title()} in {key.tonic} {({'maj': 'major', 'min': 'minor', 'dor': 'dorian', 'mix': 'mixolydian'})[key.mode]}"
-        abc = (f"X:1\nT:{title} (seed {prompt.seed})\nR:{rhythm}\nM:{meter}\nL:1/8\nK:{key.abc()}\n"
-               f"{out_body}\n")
-    abc = finish_tune(abc, style=prompt.style or rhythm, seed=prompt.seed, model_version=model.version,
-                      user_part_end=len(prime.out_header) + len(prime.out_body) if prime else None)
-    return GeneratedAbc(abc=abc, bars=bars, seed=prompt.seed, model_version=model.version, key=key.name,
-                        meter=meter, rhythm=rhythm, ends_on_tonic=ends_tonic, candidates=tried,
-                        copies_rejected=copies, body_c=body.split("K:", 1)[1].split("\n", 1)[1])
+        abc = finish_tune(_continued_text(prime, text, key), **finish,
+                          user_part_end=len(prime.out_header) + len(prime.out_body))
+        return GeneratedAbc(abc=abc, bars=prompt.bars, **facts)
+    steps, semis = shift_between(Key("C", key.mode), key)
+    out_body = emit(transpose_elements(parse_body(body_c, UNIT), steps, semis))
+    abc = finish_tune(_assemble(rhythm, meter, key, prompt.seed, out_body), **finish, user_part_end=None)
+    return GeneratedAbc(abc=abc, bars=plan.played, form=plan.form, part_bars=plan.part_bars,
+                        bars_written=plan.written, note=plan.note, **facts)
 
 
-def _pick_tonic(model: AbcModel, mode: str, rng: np.random.Generator) -> Key:
-    """A tonic for the mode the model chose, drawn from the corpus's key counts for that mode."""
+def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
+    """The final tune text: header and body (titles and chord symbols are added here)."""
+    body = re.sub(r"(?<=[^\s|:])::", " ::", body)  # music21 drops the note before a "::" written close
+    mode = {"maj": "major", "min": "minor", "dor": "dorian", "mix": "mixolydian"}[key.mode]
+    title = f"{rhythm.title()} in {key.tonic} {mode}"
+    return f"X:1\nT:{title} (seed {seed})\nR:{rhythm}\nM:{meter}\nL:1/8\nK:{key.abc()}\n{body}\n"
+
+
+def _continued_text(prime: _Prime, text: str, key: Key) -> str:
+    cont_c = text[len(prime.text):]
+    steps, semis = shift_between(Key("C", key.mode), key)
+    cont = emit(transpose_elements(parse_body(cont_c, UNIT), steps, semis), scale=prime.unit_scale)
+    return prime.out_header + prime.out_body + cont.rstrip("\n") + "\n"
+
+
+def _pick_key(model: AbcModel, rhythm: str, meter: str, rng: np.random.Generator) -> Key:
+    """A key chosen before sampling (the register cap depends on it): the mode as the network writes it
+    after this header (so fine-tuning on a community's ratings can move it), then a tonic for that mode
+    drawn from the corpus's key counts."""
+    options = [m + "\n" for m in MODES]
+    typed = ""
+    with cpu_sampling():
+        logits, state = model.net(torch.tensor([[model.index[c] for c in END + header_text(rhythm, meter, "")[:-1]]]))
+        while not typed.endswith("\n"):
+            p = torch.softmax(logits[0, -1].double(), dim=-1).numpy()
+            allowed = sorted({o[len(typed)] for o in options if o.startswith(typed)})
+            w = np.array([p[model.index[c]] if c in model.index else 0.0 for c in allowed]) + 1e-12
+            ch = allowed[int(rng.choice(len(allowed), p=w / w.sum()))]
+            typed += ch
+            logits, state = model.net(torch.tensor([[model.index[ch]]]), state)
+    mode = typed[:-1]
     names = [(k, n) for k, n in sorted(model.keys.items()) if k.endswith(mode)] or [("D" + mode, 1)]
     weights = np.array([n for _, n in names], dtype=float)
     choice = names[int(rng.choice(len(names), p=weights / weights.sum()))][0]
     return Key(choice[:-3], mode)
 
 
-def _sample_batch(model, prompt, prime, key, meter, rhythm, rng):
-    """One batch of candidates -> list of (canonical text, mode, ends_on_tonic, mean logprob) or None."""
-    net, vocab, index = model.net, model.vocab, model.index
-    b = prompt.candidates
+def _rules(rhythm: str, key: Key, plan: Plan | None, meter: str, rng) -> decode.Rules:
+    """Register, rhythm and ending rules for one tune of this style in this key."""
+    style = load_stats()["styles"].get(rhythm, {})
+    _, semis = shift_between(Key("C", key.mode), key)
+    high = PEAK if rng.random() < min(1.0, 2 * style.get("above_b5", 0.1)) else TOP
+    long_end = 0
+    if rng.random() >= style.get("last_short", 0.2):
+        long_end = int(bar_length(meter) * 4) // 4
+    return decode.Rules(plan=plan, low_step=decode.step_cap(LOW, semis, low=True), high_step=decode.step_cap(high, semis),
+                        long_end=long_end, bias=RHYTHM_BIAS.get(rhythm, {}))
+
+
+def _sample_batch(model, prompt, prime, key, meter, rhythm, rules, rng) -> list[decode.Candidate]:
+    """One batch of candidates, sampled after the header (and the user's bars when continuing)."""
     if prime:
         start = END + prime.text
-        trackers = [prime.tracker.copy() for _ in range(b)]
-        mode_known = prime.key.mode
+        trackers = [prime.tracker.copy() for _ in range(prompt.candidates)]
+        target = prime.tracker.target
     else:
-        mode_known = key.mode if key else None
-        start = END + (header_text(rhythm, meter, mode_known) if mode_known else
-                       header_text(rhythm, meter, "")[:-1])  # ends with "K:C"; the model picks the mode
-        trackers = [BarTracker(meter, prompt.bars) for _ in range(b)]
-    missing = set(start) - set(vocab)
+        start = END + header_text(rhythm, meter, key.mode)
+        target = rules.plan.written
+        trackers = [BarTracker(meter, target) for _ in range(prompt.candidates)]
+    missing = set(start) - set(model.vocab)
     if missing:
         raise AbcError(f"the model has never seen the character(s) {''.join(sorted(missing))!r}")
-    ids = torch.tensor([[index[c] for c in start]] * b)
-    logits, state = net(ids)
-    logits = logits[:, -1, :]
-    texts = [start[1:]] * b
-    modes = [mode_known] * b
-    mode_text = [""] * b
-    done = [False] * b
-    dead = [False] * b
-    logp = [0.0] * b
-    steps = [0] * b
-    limit = prompt.bars * int(bar_length(meter)) * 6 + 400
-    bias = torch.ones(len(vocab), dtype=torch.float64)
-    for c in "Cc":
-        if c in index:
-            bias[index[c]] = TONIC_BIAS
-    inv_t = 1.0 / prompt.temperature
-    active = list(range(b))  # rows still being sampled, in the order of the batch state
-    for step in range(limit):
-        probs = torch.softmax(logits.double() * inv_t, dim=-1)
-        tonic_rows = [i for i, r in enumerate(active)
-                      if modes[r] and trackers[r].in_last_bar and trackers[r].bar_fraction >= 0.5]
-        if tonic_rows:
-            probs[tonic_rows] *= bias
-            probs[tonic_rows] /= probs[tonic_rows].sum(-1, keepdim=True)
-        raw = probs.numpy().copy()
-        nucleus = _nucleus(probs, prompt.top_p).numpy()
-        next_ids = []
-        for i, r in enumerate(active):
-            if modes[r] is None:  # sampling the mode letters after "K:C"
-                ch = _draw_choice(raw[i], index, [m + "\n" for m in MODES], mode_text[r], rng)
-                mode_text[r] += ch
-                if ch == "\n":
-                    modes[r] = mode_text[r][:-1]
-            else:
-                drawn = _draw_valid(nucleus[i], raw[i], vocab, trackers[r], rng)
-                if drawn is None:
-                    dead[r] = done[r] = True
-                    next_ids.append(index[END])
-                    continue
-                ch, trackers[r] = drawn
-                if ch == END:
-                    done[r] = True
-            logp[r] += float(np.log(max(raw[i][index[ch]], 1e-12)))
-            steps[r] += 1
-            texts[r] += ch
-            next_ids.append(index[ch])
-        finished = [r for r in range(b) if done[r] and not dead[r]]
-        if len(finished) >= (b + 1) // 2 and step > 1.3 * max(steps[r] for r in finished):
-            break  # enough candidates; do not wait for a rambling one
-        keep = [i for i, r in enumerate(active) if not done[r]]
-        if not keep:
-            break
-        x = torch.tensor(next_ids).view(-1, 1)
-        if len(keep) < len(active):  # drop finished rows from the batch
-            x, state = x[keep], (state[0][:, keep], state[1][:, keep])
-            active = [active[i] for i in keep]
-        logits, state = net(x, state)
-        logits = logits[:, -1, :]
-    out = []
-    for r in range(b):
-        if dead[r] or not done[r]:
-            if os.environ.get("TUNESMITH_DEBUG"):
-                print("dead" if dead[r] else "unfinished", repr(texts[r][-300:]), file=sys.stderr)
-            out.append(None)
-            continue
-        text = texts[r][:-1] if texts[r].endswith(END) else texts[r]
-        last = trackers[r].last_pitch.lstrip("=")
-        out.append((text, modes[r], last in ("C", "c"), logp[r] / max(steps[r], 1)))
-    return out
-
-
-def _draw_choice(p, index, options, typed, rng):
-    """Draw the next character of one of `options` (strings) given what is typed so far."""
-    allowed = sorted({o[len(typed)] for o in options if o.startswith(typed) and len(o) > len(typed)})
-    w = np.array([p[index[c]] if c in index else 0.0 for c in allowed]) + 1e-12
-    return allowed[int(rng.choice(len(allowed), p=w / w.sum()))]
-
-
-def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Top-p for a batch: keep the smallest set of most likely symbols holding top_p of the mass."""
-    if top_p >= 1.0:
-        return probs.clone()
-    sorted_p, order = probs.sort(dim=-1, descending=True, stable=True)
-    drop = (sorted_p.cumsum(-1) - sorted_p) > top_p
-    return probs.scatter(-1, order, sorted_p.masked_fill(drop, 0.0))
-
-
-def _draw_valid(q: np.ndarray, p: np.ndarray, vocab: str, tracker: BarTracker, rng):
-    """Draw from `q` (the nucleus) a character the tracker accepts, falling back to the whole
-    distribution `p`: -> (char, advanced tracker), or None at a dead end."""
-    for _ in range(_REDRAWS):
-        total = q.sum()
-        if total <= 0:
-            break
-        i = int(np.searchsorted(np.cumsum(q), rng.random() * total, side="right"))
-        i = min(i, len(q) - 1)
-        t = tracker.copy()
-        try:
-            t.feed(vocab[i])
-            return vocab[i], t
-        except TrackerError:
-            q[i] = 0.0
-    # full mask over the whole vocabulary
-    ok = np.zeros_like(p)
-    advanced = {}
-    for i, c in enumerate(vocab):
-        t = tracker.copy()
-        try:
-            t.feed(c)
-        except TrackerError:
-            continue
-        ok[i] = 1.0
-        advanced[i] = t
-    if not advanced:
-        return None
-    w = p * ok
-    w = w if w.sum() > 0 else ok
-    i = int(np.searchsorted(np.cumsum(w), rng.random() * w.sum(), side="right"))
-    i = min(i, len(w) - 1)
-    while i not in advanced:  # guard against float edge cases
-        i = (i - 1) % len(w)
-    return vocab[i], advanced[i]
+    limit = target * int(bar_length(meter)) * 6 + 400
+    return decode.sample(model.net, model.vocab, start, trackers, rules, rng, prompt.temperature,
+                         prompt.top_p, True, limit)

@@ -1,0 +1,265 @@
+"""The step loop: a batch of candidates sampled one character at a time, following a form plan.
+
+Each candidate is one object (text, tracker, log-probability, forced characters). At every step,
+a candidate either writes its next *forced* character (a bar line chosen by the plan, or a bar
+copied from earlier in the tune) or draws one from the network; both go through the network, so
+its state always matches the text. Drawn characters must pass the BarTracker and the style's
+rules (register, long last note of a part); a refused character is removed and another drawn.
+
+With a plan (model/abc/form.py): when the network wants a bar line ('|' or ':'), the plan's bar
+line for that bar is written instead; at the start of a bar the plan marks "copy", the whole
+source bar is forced; for "vary", its first half is, and the network writes the rest.
+Without a plan (continuing a user's tune) the network writes its own bar lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from model.abc.form import Plan
+from model.abc.notation import END, natural_semitone
+from model.abc.tracker import BarTracker, TrackerError
+
+TONIC_BIAS = 8.0  # multiplies the tonic's probability in the second half of the last bar
+REDRAWS = 6  # refused draws before falling back to the full mask
+_LETTER_STEP = {c: i for i, c in enumerate("CDEFGAB")} | {c: i + 7 for i, c in enumerate("cdefgab")}
+
+
+@dataclass
+class Rules:
+    """What every candidate of one tune must respect besides the bar rules."""
+    plan: Plan | None = None
+    low_step: int = -99  # lowest / highest diatonic step allowed in C (0 = C, 7 = c)
+    high_step: int = 99
+    long_end: int = 0  # quarter units: the last note of a part is at least this long (0: no rule)
+    bias: dict[str, float] = field(default_factory=dict)  # character -> probability multiplier
+
+
+@dataclass
+class Candidate:
+    text: str
+    tracker: BarTracker
+    forced: str = ""  # characters still to write without sampling
+    logp: float = 0.0
+    steps: int = 0
+    done: bool = False
+    dead: bool = False
+    bar_texts: list[str] = field(default_factory=list)  # written counted bars, as text
+    bar_from: int = 0  # where the current bar's text begins
+    closing: int | None = None  # where the bar line being written begins
+    line_counted: bool = False  # the bar it closes is counted (not a pickup)
+
+    def ok(self, t: BarTracker, rules: Rules) -> bool:
+        """The style's rules for a tracker that has just taken a character."""
+        if t.mode == "open" and t.kind == "note" and t.note_text:
+            step = _LETTER_STEP[t.note_text[0]] + 7 * (t.note_text.count("'") - t.note_text.count(","))
+            if not rules.low_step <= step <= rules.high_step:
+                return False
+        plan = rules.plan
+        if rules.long_end and plan is not None and t.bars < plan.written and plan.ends_part(t.bars) \
+                and not t.pending_pickup and (t.bars or t.pickup):
+            broken = t.last in "<>" and t.fixed is not None  # elapsed already counts the whole pair
+            for end in {t.full, t.full - t.pickup}:  # the part's last note must not be short
+                if end - rules.long_end < t.elapsed < end or broken and end - rules.long_end < t.elapsed <= end:
+                    return False
+        return True
+
+
+def step_cap(top_midi: int, semis: int, low: bool = False) -> int:
+    """The highest (or lowest) diatonic step in C whose natural note stays within `top_midi` in the key."""
+    steps = range(-21, 29)
+    ok = [s for s in steps if (60 + natural_semitone(s) + semis <= top_midi if not low
+                              else 60 + natural_semitone(s) + semis >= top_midi)]
+    return max(ok) if not low else min(ok)
+
+
+def sample(net, vocab: str, start: str, trackers: list[BarTracker], rules: Rules, rng,
+           temperature: float, top_p: float, tonic_known: bool, limit: int) -> list[Candidate]:
+    """Sample len(trackers) candidates from the text `start` (END + header [+ body])."""
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = torch.tensor([[index[c] for c in start]] * len(trackers))
+    logits, state = net(ids)
+    logits = logits[:, -1, :]
+    cands = [Candidate(start[1:], t, bar_from=len(start) - 1) for t in trackers]
+    mult = torch.ones(len(vocab), dtype=torch.float64)
+    for c, m in rules.bias.items():
+        if c in index:
+            mult[index[c]] = m
+    tonic = torch.ones(len(vocab), dtype=torch.float64)
+    for c in "Cc":
+        if c in index:
+            tonic[index[c]] = TONIC_BIAS
+    bar_ids = [index[c] for c in "|:" if c in index]
+    active = list(range(len(cands)))
+    for step in range(limit):
+        probs = torch.softmax(logits.double() / temperature, dim=-1) * mult
+        for i, r in enumerate(active):
+            t = cands[r].tracker
+            if tonic_known and t.in_last_bar and t.bar_fraction >= 0.5:
+                probs[i] *= tonic
+        probs /= probs.sum(-1, keepdim=True)
+        raw = probs.numpy()
+        nucleus = _nucleus(probs, top_p).numpy()
+        next_ids = []
+        for i, r in enumerate(active):
+            c = cands[r]
+            ch = _next_char(c, nucleus[i], raw[i], vocab, rules, bar_ids, rng)
+            if ch is None:
+                c.dead = c.done = True
+                next_ids.append(index[END])
+                continue
+            c.logp += float(np.log(max(raw[i][index[ch]], 1e-12)))
+            c.steps += 1
+            next_ids.append(index[ch])
+            if ch == END:
+                c.done = True
+        finished = [c for c in cands if c.done and not c.dead]
+        if len(finished) >= (len(cands) + 1) // 2 and step > 1.3 * max(c.steps for c in finished):
+            break  # enough candidates; do not wait for a rambling one
+        keep = [i for i, r in enumerate(active) if not cands[r].done]
+        if not keep:
+            break
+        x = torch.tensor(next_ids).view(-1, 1)
+        if len(keep) < len(active):
+            x, state = x[keep], (state[0][:, keep], state[1][:, keep])
+            active = [active[i] for i in keep]
+        logits, state = net(x, state)
+        logits = logits[:, -1, :]
+    return cands
+
+
+def _next_char(c: Candidate, q: np.ndarray, p: np.ndarray, vocab: str, rules: Rules, bar_ids, rng):
+    """Write the candidate's next character (forced or drawn); None at a dead end."""
+    if c.forced:
+        ch, c.forced = c.forced[0], c.forced[1:]
+        t = c.tracker.copy()
+        try:
+            t.feed(ch)
+        except TrackerError:
+            t = None
+            c.forced = ""  # the copy does not fit here (e.g. after a tie): the network goes on
+        if t is not None:
+            c.tracker, c.text = t, c.text + ch
+            if not c.forced and c.closing is not None:
+                _bar_done(c, rules)
+            return ch
+    if rules.plan is not None and bar_ids:
+        total_q, total_p = q[bar_ids].sum(), p[bar_ids].sum()
+        q[bar_ids], p[bar_ids] = 0.0, 0.0
+        q[bar_ids[0]], p[bar_ids[0]] = total_q, total_p  # '|' stands for "the plan's bar line"
+    for strict in (True, False):
+        drawn = _draw(q.copy(), p, vocab, c, rules, strict, rng)
+        if drawn is not None:
+            ch, t, line, counted = drawn
+            c.tracker, c.text = t, c.text + ch
+            if line is not None:  # a bar line began: write the rest of it, then see to the next bar
+                c.forced, c.closing, c.line_counted = line, len(c.text) - 1, counted
+                if not line:
+                    _bar_done(c, rules)
+            return ch
+    return None
+
+
+def _try(c: Candidate, ch: str, rules: Rules, strict: bool):
+    """(character written, tracker after it, rest of a planned bar line or None, bar counted) or None."""
+    if rules.plan is not None and (ch == ":" or ch == "|" and c.tracker.mode not in ("free", "open")):
+        return None  # bar lines are the plan's, written whole (drawing '|' stands for it)
+    try:
+        if ch == "|" and rules.plan is not None:
+            probe = _probe_bar(c.tracker)
+            if probe is None or probe.counting is None:
+                return None  # an empty bar
+            line = "|" if probe.counting is False else rules.plan.bars[min(probe.bars, rules.plan.written - 1)].line
+            c.tracker.copy().feed_text(line + "\n")  # the whole line must be accepted
+            t = c.tracker.copy()
+            t.feed(line[0])
+            return line[0], t, line[1:], bool(probe.counting)
+        t = c.tracker.copy()
+        t.feed(ch)
+    except TrackerError:
+        return None
+    if strict and not c.ok(t, rules):
+        return None
+    return ch, t, None, False
+
+
+def _probe_bar(tracker: BarTracker) -> BarTracker | None:
+    """The tracker once a bar line begins here (whether the bar counts), or None if none may."""
+    for first in "|:":
+        probe = tracker.copy()
+        try:
+            probe.feed(first)
+            return probe
+        except TrackerError:
+            continue
+    return None
+
+
+def _draw(q, p, vocab, c: Candidate, rules: Rules, strict: bool, rng):
+    for _ in range(REDRAWS):
+        total = q.sum()
+        if total <= 0:
+            break
+        i = min(int(np.searchsorted(np.cumsum(q), rng.random() * total, side="right")), len(q) - 1)
+        got = _try(c, vocab[i], rules, strict)
+        if got is not None:
+            return got
+        q[i] = 0.0
+    ok = {i: got for i, ch in enumerate(vocab) if (got := _try(c, ch, rules, strict)) is not None}
+    if not ok:
+        return None
+    w = np.array([p[i] if i in ok else 0.0 for i in range(len(vocab))])
+    if w.sum() <= 0:
+        w = np.array([1.0 if i in ok else 0.0 for i in range(len(vocab))])
+    i = min(int(np.searchsorted(np.cumsum(w), rng.random() * w.sum(), side="right")), len(w) - 1)
+    while i not in ok:
+        i = (i - 1) % len(w)
+    return ok[i]
+
+
+def _bar_done(c: Candidate, rules: Rules) -> None:
+    """A bar line is written: record the bar, and queue the next bar's copy or varied half."""
+    if c.line_counted:
+        c.bar_texts.append(c.text[c.bar_from:c.closing].strip())
+    c.closing, c.bar_from = None, len(c.text)
+    probe = c.tracker.copy()
+    try:
+        probe.feed("\n")  # finishes the bar line: is this the end, or a part's pickup next?
+    except TrackerError:
+        return
+    if probe.mode == "after_end_bar":
+        c.forced = "\n" + END
+        return
+    plan = rules.plan
+    if probe.pending_pickup or probe.bars >= plan.written:
+        return
+    bar = plan.bars[probe.bars]
+    if bar.action == "new" or bar.source >= len(c.bar_texts):
+        return
+    src = c.bar_texts[bar.source]
+    c.forced = src if bar.action == "copy" else first_half(src, probe.full)
+
+
+def first_half(bar: str, full: int) -> str:
+    """The text of a bar up to the first space after half the bar ('' if there is none)."""
+    t = BarTracker(f"{Fraction(full, 32)}")
+    for i, ch in enumerate(bar):
+        try:
+            t.feed(ch)
+        except TrackerError:
+            return ""
+        if ch == " " and t.mode == "free" and t.elapsed * 2 >= full:
+            return bar[:i + 1]
+    return ""
+
+
+def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Top-p for a batch: keep the smallest set of most likely symbols holding top_p of the mass."""
+    if top_p >= 1.0:
+        return probs.clone()
+    sorted_p, order = probs.sort(dim=-1, descending=True, stable=True)
+    drop = (sorted_p.cumsum(-1) - sorted_p) > top_p
+    return probs.scatter(-1, order, sorted_p.masked_fill(drop, 0.0))

@@ -1,0 +1,267 @@
+"""The form of a tune: which parts, how long, how they are written, and which bars come back.
+
+    plan = make_plan("jig", form=None, played=32, rng)   # AABB, 8-bar parts, written as 16 bars
+
+A form is a string of part letters in playing order (AABB, AABBCC, AB, ABAC). A part played
+twice in a row is written once between repeat signs (`:|`, `::`); a part that comes back later
+(the second A of ABAC) is written out again, so no repeat ever sends the player back over an
+earlier part. Length counts bars as played: a 32-bar jig is AABB with 8-bar parts.
+
+Which bars repeat comes from the corpus: the sampler follows the repetition pattern of a random
+training tune of the same style with the same part layout (its *template*: for each bar, "new",
+"copy of bar j" or "vary bar j" = same first half). Only the pattern is taken, never the notes.
+The templates and the per-style statistics live in model/weights/abc-forms.json, built by
+`python -m model.abc.form` from the training split.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+FORMS_FILE = Path(__file__).resolve().parent.parent / "weights" / "abc-forms.json"
+FORM_RE = re.compile(r"[A-F]{1,8}")
+MAX_PARTS = 6
+
+
+class FormError(ValueError):
+    """A form the planner cannot honour; the message says what is allowed."""
+
+
+@dataclass
+class PlanBar:
+    part: int  # index of the written part
+    index: int  # bar in the part (0-based)
+    action: str = "new"  # "new", "copy" or "vary"
+    source: int = -1  # written bar copied or varied
+    line: str = "|"  # the bar line closing it
+
+
+@dataclass
+class Plan:
+    form: str
+    part_bars: int
+    played: int  # bars as played (repeats expanded)
+    written_parts: list[tuple[str, bool]]  # (letter, repeated) in written order
+    bars: list[PlanBar] = field(default_factory=list)
+    note: str = ""  # why the length was adjusted, for the answer
+
+    @property
+    def written(self) -> int:
+        return len(self.bars)
+
+    def ends_part(self, i: int) -> bool:
+        return i + 1 == len(self.bars) or self.bars[i + 1].part != self.bars[i].part
+
+
+def check_form(form: str) -> str:
+    f = str(form).strip().upper()
+    if not FORM_RE.fullmatch(f) or f[0] != "A":
+        raise FormError(f"form must be part letters starting with A, such as AABB, AB, ABAC or AABBCC, not {form!r}")
+    seen = ""
+    for c in f:
+        if c not in seen:
+            if c != "ABCDEF"[len(seen)]:
+                raise FormError(f"form {form!r}: parts are lettered in order of appearance (A, then B, then C ...)")
+            seen += c
+    if len(written_layout(f)) > MAX_PARTS:
+        raise FormError(f"form {form!r} has too many parts (at most {MAX_PARTS} written parts)")
+    return f
+
+
+def written_layout(form: str) -> list[tuple[str, bool]]:
+    """AABB -> [(A, True), (B, True)]; ABAC -> [(A, False), (B, False), (A, False), (C, False)]."""
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(form):
+        rep = i + 1 < len(form) and form[i + 1] == form[i]
+        out.append((form[i], rep))
+        i += 2 if rep else 1
+    return out
+
+
+def default_form(style: dict, played: int) -> str:
+    """The style's usual form, with as many parts as come nearest to `played` bars."""
+    twice = style.get("repeated", True)
+    part = style["part_bars"] if twice else 16  # parts played once are two 8-bar phrases (waltz: AB)
+    n = max(1, round(played / (part * (2 if twice else 1))))
+    letters = "ABCDEF"[:min(n, MAX_PARTS)]
+    return "".join(c * 2 for c in letters) if twice else letters
+
+
+def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | None = None) -> Plan:
+    """Parts, written bars, bar lines and the repeat pattern for one tune (see module doc)."""
+    stats = stats if stats is not None else load_stats()
+    style = stats["styles"].get(rhythm) or stats["styles"]["reel"]
+    f = check_form(form) if form else default_form(style, played)
+    lengths = [p for p in (style["part_bars"], 8, 16) if p in (8, 16)]
+    options = sorted({p * len(f) for p in lengths})
+    best = min(options, key=lambda n: (abs(n - played), n))
+    part_bars = best // len(f) if best // len(f) in lengths else lengths[0]
+    note = "" if best == played else (
+        f"length {played} does not fit form {f} with parts of {'/'.join(map(str, sorted(set(lengths))))} bars; "
+        f"composed {best} bars as played ({f}, {part_bars}-bar parts)")
+    plan = Plan(f, part_bars, best, written_layout(f), note=note)
+    _fill(plan, style, rng)
+    return plan
+
+
+def _fill(plan: Plan, style: dict, rng) -> None:
+    """Written bars with their bar lines and repeat actions (from a corpus template)."""
+    distinct = sorted({c for c, _ in plan.written_parts})
+    template = pick_template(style, len(distinct), plan.part_bars, rng)
+    first_bar: dict[str, int] = {}
+    for p, (letter, rep) in enumerate(plan.written_parts):
+        nxt = plan.written_parts[p + 1] if p + 1 < len(plan.written_parts) else None
+        start = len(plan.bars)
+        d = distinct.index(letter)
+        for k in range(plan.part_bars):
+            bar = PlanBar(p, k)
+            if letter in first_bar:  # a part that comes back: written out again, note for note
+                bar.action, bar.source = "copy", first_bar[letter] + k
+            else:
+                action, src = template[d * plan.part_bars + k]
+                if action != "new":
+                    src_part, src_k = divmod(src, plan.part_bars)
+                    written = _written_start(plan, distinct[src_part])
+                    bar.action, bar.source = action, written + src_k
+            plan.bars.append(bar)
+        first_bar.setdefault(letter, start)
+        end = plan.bars[-1]
+        if nxt is None:
+            end.line = ":|" if rep else "|]"
+        elif rep:
+            end.line = "::" if nxt[1] else ":|"
+        else:
+            end.line = "|:" if nxt[1] else "||"
+
+
+def _written_start(plan: Plan, letter: str) -> int:
+    for i, b in enumerate(plan.bars):
+        if plan.written_parts[b.part][0] == letter:
+            return i
+    return 0
+
+
+def pick_template(style: dict, parts: int, part_bars: int, rng) -> list[tuple[str, int]]:
+    """A corpus tune's repeat pattern for `parts` parts of `part_bars` bars (bar indices are
+    counted over the whole tune). With fewer parts in the corpus tune, its last part's pattern
+    is reused for the extra parts, shifted to point at the part before."""
+    pool = style["templates"].get(str(part_bars)) or []
+    if len(pool) < 20:  # too few tunes of this style: borrow the patterns of every style
+        pool = pool + style.get("shared", {}).get(str(part_bars), [])
+    exact = [t for t in pool if len(t) == parts * part_bars]
+    longer = [t for t in pool if len(t) >= parts * part_bars]
+    choice = exact or longer or pool
+    if not choice:
+        return [("new", -1)] * (parts * part_bars)
+    t = [tuple(x) for x in choice[int(rng.integers(len(choice)))]]
+    n_t = len(t) // part_bars
+    out: list[tuple[str, int]] = []
+    for p in range(parts):
+        q = min(p, n_t - 1)
+        shift = (p - q) * part_bars
+        for k in range(part_bars):
+            action, src = t[q * part_bars + k] if q * part_bars + k < len(t) else ("new", -1)
+            out.append((action, src + shift) if action != "new" else (action, -1))
+    return out
+
+
+# ------------------------------------------------------------------ corpus statistics
+
+def relations(keys: list[str], halves: list[str]) -> list[tuple[str, int]]:
+    """For each bar: ("copy", j) if it equals an earlier bar j, ("vary", j) if only its first half
+    does, else ("new", -1)."""
+    out = []
+    for i, (k, h) in enumerate(zip(keys, halves)):
+        j = next((j for j in range(i) if keys[j] == k), None)
+        if j is not None:
+            out.append(("copy", j))
+            continue
+        j = next((j for j in range(i) if halves[j] == h), None)
+        out.append(("vary", j) if j is not None else ("new", -1))
+    return out
+
+
+def build_stats(tunes: list[str], original_keys: dict) -> dict:
+    """Per style: part layouts, default part length, share of repeated parts, register, rhythm,
+    and the repeat templates of tunes whose parts all have 8 or 16 bars."""
+    from model.abc.features import parts_of, split_bars, tune_features
+    from model.abc.notation import Key, bar_length, parse_key, shift_between
+
+    by_style: dict[str, list] = defaultdict(list)
+    for t in tunes:
+        by_style[re.match(r"R:(.*)", t).group(1)].append(t)
+    out = {"source": "training split of the music21 fiddle collections (model/abc/data.py)", "styles": {}}
+    for rhythm, ts in sorted(by_style.items()):
+        layouts, rep_parts, all_parts = Counter(), 0, 0
+        templates: dict[str, list] = defaultdict(list)
+        high = dotted = snaps = short = 0.0
+        for t in ts:
+            mode = re.search(r"K:C(\w+)", t).group(1)
+            meter = re.search(r"M:(\S+)", t).group(1)
+            body = t.split("K:", 1)[1].split("\n", 1)[1]
+            bars, _, _, _ = split_bars(body, mode)
+            parts = parts_of(bars, bar_length(meter))
+            layouts["+".join(str(len(p)) for p in parts)] += 1
+            all_parts += len(parts)
+            rep_parts += sum(p[-1].token in (":|", "::") for p in parts)
+            key = parse_key(original_keys.get(t, "C" + mode))
+            f = tune_features(t, shift_between(Key("C", mode), key)[1])
+            high += f["above_b5"]
+            dotted += f["dotted_per_100"]
+            snaps += f["snaps_per_100"]
+            short += f["last_short"]
+            sizes = {len(p) for p in parts}
+            if len(sizes) == 1 and sizes <= {8, 16} and len(parts) >= 2:
+                flat = [b for p in parts for b in p]
+                half = bar_length(meter) / 2
+                rel = relations([b.key for b in flat], [b.half_key(half) for b in flat])
+                templates[str(sizes.pop())].append(rel)
+        n = len(ts)
+        eight = sum(c for k, c in layouts.items() if set(k.split("+")) == {"8"})
+        sixteen = sum(c for k, c in layouts.items() if set(k.split("+")) == {"16"})
+        out["styles"][rhythm] = {
+            "tunes": n, "layouts": dict(layouts.most_common(8)),
+            "part_bars": 16 if sixteen > eight else 8,
+            "repeated_part_share": round(rep_parts / max(all_parts, 1), 3),
+            "repeated": rep_parts / max(all_parts, 1) >= 0.35,
+            "above_b5": round(high / n, 3), "dotted_per_100": round(dotted / n, 2),
+            "snaps_per_100": round(snaps / n, 2), "last_short": round(short / n, 3),
+            "templates": {k: v for k, v in templates.items()},
+        }
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_stats(path: Path = FORMS_FILE) -> dict:
+    stats = json.loads(Path(path).read_text())
+    shared: dict[str, list] = defaultdict(list)
+    for s in stats["styles"].values():
+        for k, v in s["templates"].items():
+            shared[k].extend(v)
+    for s in stats["styles"].values():
+        s["shared"] = shared
+    return stats
+
+
+def main(argv: list[str]) -> int:
+    """Rebuild model/weights/abc-forms.json from the training split and print the summary."""
+    from model.abc import data
+
+    corpus = data.load_corpus()
+    stats = build_stats(corpus.train, corpus.original_keys)
+    FORMS_FILE.write_text(json.dumps(stats, separators=(",", ":")) + "\n")
+    for rhythm, s in stats["styles"].items():
+        print(f"{rhythm:10s} tunes {s['tunes']:4d}  part bars {s['part_bars']:2d}  repeated {s['repeated_part_share']:.2f}"
+              f"  above B5 {s['above_b5']:.2f}  dotted/100 {s['dotted_per_100']:5.1f}  snaps/100 {s['snaps_per_100']:4.1f}"
+              f"  templates {sum(len(v) for v in s['templates'].values()):4d}  layouts {s['layouts']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
