@@ -28,15 +28,15 @@ import time  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.engines import make_queue  # noqa: E402
 from bot.store import Store  # noqa: E402
-from tests.fake_discord import FakeDiscord, running_bot  # noqa: E402
+from tests.fake_discord import FakeDiscord, answered, posted, running_bot  # noqa: E402
 
 
 async def posted(fake: FakeDiscord, user, **options) -> float:
     rec = await fake.slash("compose", user=user, **options)
-    await fake.wait_for(lambda: rec.followups or (rec.callback and rec.ephemeral), 300, "the tune")
-    if not rec.followups or not rec.followups[0]["attachments"]:
+    await fake.wait_for(lambda: answered(fake, rec), 300, "the tune")
+    if not posted(fake, rec):
         raise RuntimeError(f"request failed: {rec.texts()}")
-    return rec.followups[0]["_at"] - rec.sent_at
+    return next(e["at"] for e in rec.edits if e.get("files")) - rec.sent_at  # the response became the post
 
 
 async def main(args) -> None:

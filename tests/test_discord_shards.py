@@ -7,7 +7,7 @@ import pytest
 from bot.config import Settings
 from bot.jobs import JobQueue
 from bot.store import Store
-from tests.fake_discord import running_bot
+from tests.fake_discord import posted, running_bot
 from tests.fake_discord_shards import ShardedFakeDiscord
 
 SETTINGS = dict(workers=1, job_timeout=120.0, per_user_running=1, per_user_queued=2, queue_cap=20, shutdown_grace=2.0)
@@ -34,10 +34,11 @@ async def test_two_shards_both_answer(tmp_path, shard_count):
                         with fake.in_guild(index):
                             records.append(await fake.slash("compose", style="jig", length=8, seed=index + 1))
                     for rec in records:
-                        await fake.wait_for(lambda rec=rec: rec.followups, 120, "the tune")
+                        await fake.wait_for(lambda rec=rec: posted(fake, rec), 120, "the tune")
                     assert all(r.callback["type"] == 5 and r.ack_latency < 3.0 for r in records)
                     assert [r.payload["guild_id"] for r in records] == [str(g) for g, _, _ in fake.guilds]
-                    assert all(any(a["filename"].endswith(".mp3") for a in r.followups[0]["attachments"]) for r in records)
+                    assert all(any(a["filename"].endswith(".mp3") for a in posted(fake, r)["attachments"])
+                               for r in records)
                     assert not fake.violations
     finally:
         await queue.close(0)
