@@ -1,5 +1,5 @@
 """Latency of the Discord front end, through the fake Discord (tests/fake_discord.py), side by side for
-several worker counts (default: this machine's default and 1).
+several worker counts (default: one per core, Tunesmith's default (one per two cores) and 1).
 
 With the real job queue, worker processes, model and renderer, for each worker count:
   1 user, one request after another:
@@ -157,8 +157,9 @@ if __name__ == "__main__":
     parser.add_argument("--length", type=int, default=32)
     parser.add_argument("--style", default="jig")
     parser.add_argument("--workers", default=None,
-                        help="comma-separated worker counts (default: this machine's default, then 1)")
+                        help="comma-separated worker counts (default: one per core, Tunesmith's default, 1)")
     args = parser.parse_args()
     default = load_settings().workers
-    args.workers = [int(w) for w in args.workers.split(",")] if args.workers else sorted({default, 1}, reverse=True)
+    choices = {os.cpu_count() or 1, default, 1}
+    args.workers = [int(w) for w in args.workers.split(",")] if args.workers else sorted(choices, reverse=True)
     asyncio.run(main(args))

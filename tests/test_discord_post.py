@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 
 import pytest
 import pytest_asyncio
@@ -13,14 +14,21 @@ from bot.config import Settings
 from bot.flow import SCORE_EVERY
 from bot.jobs import JobQueue
 from bot.store import Store
-from tests.fake_discord import FakeDiscord, answered, buttons, field, posted, running_bot
+from tests.fake_discord import (
+    FakeDiscord,
+    answered,
+    buttons,
+    field,
+    posted,
+    running_bot,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROGRESS_EVERY = 0.2
 # Audio is cut at 10 s here, so every tune carries a render warning.
-SETTINGS = dict(workers=1, job_timeout=120.0, per_user_running=1, per_user_queued=2, queue_cap=20,
-                shutdown_grace=2.0, max_audio_seconds=10)
+SETTINGS = {"workers": 1, "job_timeout": 120.0, "per_user_running": 1, "per_user_queued": 2, "queue_cap": 20,
+            "shutdown_grace": 2.0, "max_audio_seconds": 10}
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -82,7 +90,7 @@ async def test_votes_show_on_the_post_at_discords_pace_and_warnings_too(fake, tm
     assert all(c.ephemeral and "You rated" in c.texts()[0] for c in clicks) and rate.ephemeral
     edits = fake.messages[int(post["id"])]["_edits"]
     assert len(edits) < 7  # the burst was merged: fewer edits than votes
-    assert all(b["at"] - a["at"] >= SCORE_EVERY * 0.95 for a, b in zip(edits, edits[1:]))  # at the pace
+    assert all(b["at"] - a["at"] >= SCORE_EVERY * 0.95 for a, b in itertools.pairwise(edits))  # at the pace
     assert all(e["embeds"][0]["image"]["url"].startswith("attachment://") for e in edits)  # picture kept
     now = fake.messages[int(post["id"])]
     assert buttons(now) == buttons(post) and now["attachments"] == post["attachments"]  # and the rest

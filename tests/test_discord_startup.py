@@ -43,7 +43,7 @@ async def test_login_handshake_and_sync_payload(fake, store, tmp_path):
     scope, payload = fake.sync_calls[0]
     assert scope is None  # global
     by_name = {c["name"]: c for c in payload}
-    assert set(by_name) == {"compose", "continue", "rate", "tune", "top", "help", "stats", "admin"}
+    assert set(by_name) == {"compose", "continue", "rate", "tune", "top", "mine", "help", "stats", "admin"}
     for cmd in payload:
         assert 1 <= len(cmd["description"]) <= 100, cmd["name"]
         for opt in _walk_options(cmd.get("options", [])):
@@ -54,6 +54,8 @@ async def test_login_handshake_and_sync_payload(fake, store, tmp_path):
     assert [c["value"] for c in compose["instrument"]["choices"]] == list(INSTRUMENTS)
     assert compose["style"]["type"] == 3 and compose["length"]["type"] == 4 and compose["temperature"]["type"] == 10
     assert compose["key"]["autocomplete"] is True
+    assert {o["name"]: o.get("autocomplete") for o in by_name["rate"]["options"]}["tune"] is True  # by title
+    assert {o["name"]: o.get("autocomplete") for o in by_name["tune"]["options"]}["id"] is True
     assert compose["length"]["min_value"] == 4 and compose["length"]["max_value"] == 128
     cont = {o["name"]: o for o in by_name["continue"]["options"]}
     assert cont["file"]["type"] == 11 and cont["abc"]["type"] == 3

@@ -198,7 +198,8 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         settings = self.bot.settings
         gs = await self.service.guild_settings(interaction.guild_id)
         per_user = gs.per_user_limit or settings.per_user_running + settings.per_user_queued
-        await interaction.response.send_message(embed=embeds.help_embed(per_user, settings.queue_cap), ephemeral=True)
+        await interaction.response.send_message(
+            embed=embeds.help_embed(per_user, settings.queue_cap, settings.max_audio_seconds), ephemeral=True)
 
     @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
     async def stats(self, interaction: discord.Interaction) -> None:

@@ -60,7 +60,7 @@ def with_score(embed: discord.Embed, votes: int, mean: float | None) -> discord.
     return embed.add_field(name=SCORE, value=text)
 
 
-def help_embed(per_user: int, queue_cap: int) -> discord.Embed:
+def help_embed(per_user: int, queue_cap: int, audio_seconds: int) -> discord.Embed:
     embed = discord.Embed(title="Tunesmith", colour=COLOUR,
                           description="I compose folk tunes on request and post each one as a single message: "
                           "audio on top, sheet music as the picture, ABC and MIDI files to download.")
@@ -77,8 +77,9 @@ def help_embed(per_user: int, queue_cap: int) -> discord.Embed:
     embed.add_field(name="Buttons", value="1-5 stars rate the tune (the score on the post is everyone's; click again "
                     "to change your vote); Variation: same request, new seed; Continue: 16 more bars; Delete: for "
                     "whoever asked (or a moderator); Cancel: stops your tune while it waits or composes", inline=False)
-    embed.add_field(name="Limits", value=f"{LENGTH[0]}-{LENGTH[1]} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to 10 "
-                    f"minutes; {per_user} tune(s) of yours on the way at once; {queue_cap} waiting in all",
+    audio = f"{audio_seconds // 60} minutes" if audio_seconds % 60 == 0 else f"{audio_seconds} s"
+    embed.add_field(name="Limits", value=f"{LENGTH[0]}-{LENGTH[1]} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to "
+                    f"{audio}; {per_user} tune(s) of yours on the way at once; {queue_cap} waiting in all",
                     inline=False)
     embed.add_field(name="Styles", value=", ".join(f"{s.name} ({s.meter})" for s in STYLES.values()), inline=False)
     return embed
