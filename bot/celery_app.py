@@ -67,6 +67,9 @@ def make_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1, result_expires=RESULT_EXPIRES,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings.job_timeout)},
         broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        # A pool process reports "up" only after worker_process_init (our warm-up: torch, models, the
+        # soundfont; 2.8 s on a busy 2-core machine). Celery's default 4 s would kill and respawn it in a loop.
+        worker_proc_alive_timeout=120.0,
         worker_send_task_events=False, task_send_sent_event=False,
     )
     app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=False, max_retries=0)(_compose_task)

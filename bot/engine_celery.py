@@ -102,8 +102,7 @@ class CeleryQueue:
         if left:
             await asyncio.wait([j._outcome for j in left], timeout=grace)
         for job in list(self._active.values()):
-            await self._revoke(job, terminate=job.state == RUNNING)
-            await self._finish(job, FAILED, error=SHUTDOWN_MESSAGE)
+            await self._end(job, FAILED, SHUTDOWN_MESSAGE)
         self._stopping = True  # the reader leaves after its current get_message (cancelling one can hang
         self._tasks[1].cancel()  # in redis-py), the watchdog at once
         _, stuck = await asyncio.wait(self._tasks, timeout=5)
@@ -158,8 +157,7 @@ class CeleryQueue:
             return False
         if user_id is not None and user_id != job.user_id:
             raise NotYourJobError("only the person who asked for this tune can cancel it")
-        await self._revoke(job, terminate=job.state == RUNNING)
-        await self._finish(job, CANCELLED, error="cancelled")
+        await self._end(job, CANCELLED, "cancelled")
         return True
 
     # -- what it looks like now --
@@ -221,6 +219,13 @@ class CeleryQueue:
                                                   f"please try again in a minute")
             return
         job.last_news = time.monotonic()
+
+    async def _end(self, job: CeleryJob, state: str, error: str) -> None:
+        """Finish the job here first (so nothing the worker says about it counts any more: not a REVOKED,
+        not a lost process), then revoke it on the workers (a running one is killed)."""
+        terminate = job.state == RUNNING
+        await self._finish(job, state, error=error)
+        await self._revoke(job, terminate)
 
     async def _revoke(self, job: CeleryJob, terminate: bool) -> None:
         if not job.sent or job.task_id is None:
@@ -361,18 +366,15 @@ class CeleryQueue:
             if job.finished:
                 continue
             if job.state == QUEUED and time.time() - job.created_at > MAX_WAIT:
-                await self._revoke(job, terminate=False)
-                await self._finish(job, FAILED, error="this tune waited too long for a composer; please try again")
+                await self._end(job, FAILED, "this tune waited too long for a composer; please try again")
             elif (job.state == RUNNING and job.node and job.node not in self._nodes
                     and now - job.last_news > capp.NODE_TTL):  # its worker's key lapsed, and the job is silent
                 await self._lost(job, f"the composer machine ({job.node})")
             elif job.state == RUNNING and job.started_at and time.time() - job.started_at > self.timeout + SILENT_GRACE:
-                await self._revoke(job, terminate=True)
-                await self._finish(job, TIMED_OUT, error=self._timeout_text())
+                await self._end(job, TIMED_OUT, self._timeout_text())
         if self._no_nodes_since is not None and now - self._no_nodes_since > self.timeout:
             for job in [j for j in self._active.values() if j.state == QUEUED]:
-                await self._revoke(job, terminate=False)
-                await self._finish(job, FAILED, error="no composer is running right now; please try again later")
+                await self._end(job, FAILED, "no composer is running right now; please try again later")
 
     async def _check_job_keys(self, now: float) -> None:
         """A sent job whose key is gone was lost by Redis itself (restarted without its data): send again."""
@@ -388,9 +390,7 @@ class CeleryQueue:
         """The process or machine running the job died: send it once more, or report the second loss."""
         log.error("job %s (attempt %d): %s stopped while running it", job.id, job.attempts, what)
         if job.attempts >= MAX_ATTEMPTS:
-            await self._revoke(job, terminate=False)
-            await self._finish(job, FAILED, error="the composer crashed twice while making this tune; "
-                                                  "please try again")
+            await self._end(job, FAILED, "the composer crashed twice while making this tune; please try again")
             return
         job.state, job.stage, job.started_at, job.node, job.pid = QUEUED, "queued", None, None, None
         self._reposition(job, force=True)

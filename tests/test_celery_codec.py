@@ -53,3 +53,12 @@ def test_worker_needs_a_broker_url():
     proc = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "TUNESMITH_BROKER_URL is not set" in proc.stderr
+
+
+def test_celery_settings_against_the_known_traps():
+    from bot.celery_app import make_app, visibility_timeout
+    conf = make_app(Settings(broker_url="redis://127.0.0.1:1/0", job_timeout=60)).conf
+    assert conf.worker_proc_alive_timeout >= 60  # the warm-up runs before a pool process reports "up"
+    assert conf.worker_prefetch_multiplier == 1 and conf.task_acks_late and not conf.task_reject_on_worker_lost
+    assert conf.broker_transport_options["visibility_timeout"] == visibility_timeout(60) >= 3 * 60
+    assert conf.accept_content == ["json"] and conf.task_serializer == "json"

@@ -71,9 +71,11 @@ async def test_jobs_run_on_both_workers_and_come_back_whole(make_queue):
     q = await make_queue()
     assert q.worker_nodes() == [node(n) for n in WORKERS] and len(q.worker_pids()) == 2
     recorders = [Recorder() for _ in range(6)]
-    jobs = [await q.submit(user, ("sleep", 0.3) if user < 4 else ("ok", f"t{user}"), recorders[user])
-            for user in range(6)]
-    assert [j.position for j in jobs] == [1, 2, 3, 4, 5, 6]
+    jobs, positions = [], []
+    for user in range(6):
+        jobs.append(await q.submit(user, ("sleep", 0.3) if user < 4 else ("ok", f"t{user}"), recorders[user]))
+        positions.append(jobs[-1].position)  # its place in line when asked (earlier jobs may have started)
+    assert positions[0] == 1 and all(1 <= p <= i + 1 for i, p in enumerate(positions))
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 30)
     assert all(j.state == DONE for j in jobs), [(j.state, j.error) for j in jobs]
     assert len({j.result.meta["pid"] for j in jobs}) == 2  # both workers took jobs
