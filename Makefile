@@ -32,6 +32,8 @@ bench: setup
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:

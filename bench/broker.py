@@ -14,6 +14,7 @@ plus the CPU-seconds per tune and the tunes per minute per core that the README'
 A real redis-server is started on 127.0.0.1 (random port). Other work on the machine takes cores away
 and lowers the 2-vs-1 ratio: the load average is printed with the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,12 +63,19 @@ class LoopLag:
 
     def summary(self) -> str:
         ms = [x * 1000 for x in self.lags]
-        return f"p50 {pct(ms, .5):5.1f} ms  p99 {pct(ms, .99):5.1f} ms  max {max(ms, default=0):6.1f} ms"
+        return f"p50 {pct(ms, 0.5):5.1f} ms  p99 {pct(ms, 0.99):5.1f} ms  max {max(ms, default=0):6.1f} ms"
 
 
 def settings(tmp: Path, **changes) -> Settings:
-    base = dict(data_dir=tmp, job_timeout=120.0, per_user_running=1, per_user_queued=100, queue_cap=1000,
-                shutdown_grace=1.0, workers=2)
+    base = dict(
+        data_dir=tmp,
+        job_timeout=120.0,
+        per_user_running=1,
+        per_user_queued=100,
+        queue_cap=1000,
+        shutdown_grace=1.0,
+        workers=2,
+    )
     return Settings(**{**base, **changes})
 
 
@@ -80,8 +88,9 @@ async def batch(queue, requests: list, users: int | None = None) -> tuple[float,
     return time.perf_counter() - started, jobs
 
 
-async def throughput(redis_url: str, tmp: Path, n_workers: int, requests: list, warm: list,
-                     function: str | None) -> tuple[float, float]:
+async def throughput(
+    redis_url: str, tmp: Path, n_workers: int, requests: list, warm: list, function: str | None
+) -> tuple[float, float]:
     """Jobs per minute and the CPU-seconds the workers used per job."""
     names = [f"tp{n_workers}-{i}" for i in range(n_workers)]
     cpus = {name: i % os.cpu_count() for i, name in enumerate(names)}  # worker i (pool + sheet child) on CPU i
@@ -143,9 +152,11 @@ async def kill_test(redis_url: str, tmp: Path, requests: list, warm: list) -> st
         print(f"    job {j.id}: {j.state} attempts {j.attempts} last node {j.node}", flush=True)
     states = [j.state for j in jobs]
     lost = sum(s != DONE for s in states)
-    return (f"{len(jobs)} jobs; killed a pool process (job {child.id}) and the whole worker {lost_node} (job {whole.id if whole else '-'}): "
-            f"{states.count(DONE)} done, {lost} lost or failed, {len(pending)} stuck; "
-            f"re-sent: {sum(j.attempts > 1 for j in jobs)}")
+    return (
+        f"{len(jobs)} jobs; killed a pool process (job {child.id}) and the whole worker {lost_node} (job {whole.id if whole else '-'}): "
+        f"{states.count(DONE)} done, {lost} lost or failed, {len(pending)} stuck; "
+        f"re-sent: {sum(j.attempts > 1 for j in jobs)}"
+    )
 
 
 async def lag_test(engine: str, redis_url: str, tmp: Path, requests: list, warm: list) -> str:
@@ -173,8 +184,10 @@ async def lag_test(engine: str, redis_url: str, tmp: Path, requests: list, warm:
             ws.__exit__(None, None, None)
     ok = sum(j.state == DONE for j in jobs)
     latency = [j.finished_at - j.created_at for j in jobs]
-    return (f"{engine:>10}: {len(jobs)} users at once, {ok} done in {seconds:5.1f} s; loop lag {lag.summary()}; "
-            f"latency p50 {statistics.median(latency):.1f} s")
+    return (
+        f"{engine:>10}: {len(jobs)} users at once, {ok} done in {seconds:5.1f} s; loop lag {lag.summary()}; "
+        f"latency p50 {statistics.median(latency):.1f} s"
+    )
 
 
 async def main(args) -> None:
@@ -197,18 +210,22 @@ async def main(args) -> None:
                 twos.append(await throughput(redis.url, tmp, 2, requests, warm, fn))
             (one, cpu1), (two, cpu2) = (tuple(map(statistics.median, zip(*x))) for x in (ones, twos))
             rows.append((label, one, two, cpu1, cpu2))
-            print(f"  {label:<34} 1 worker {one:6.1f}/min   2 workers {two:6.1f}/min   ratio {two / one:4.2f}x"
-                  f"   CPU-s per job {cpu1:.2f} / {cpu2:.2f}   (load {os.getloadavg()[0]:.1f}; "
-                  f"median of {args.repeat}; ratios {', '.join(f'{t[0] / o[0]:.2f}' for o, t in zip(ones, twos))})",
-                  flush=True)
+            print(
+                f"  {label:<34} 1 worker {one:6.1f}/min   2 workers {two:6.1f}/min   ratio {two / one:4.2f}x"
+                f"   CPU-s per job {cpu1:.2f} / {cpu2:.2f}   (load {os.getloadavg()[0]:.1f}; "
+                f"median of {args.repeat}; ratios {', '.join(f'{t[0] / o[0]:.2f}' for o, t in zip(ones, twos))})",
+                flush=True,
+            )
         if args.only == "throughput":
             return
         print("kill -9:", await kill_test(redis.url, tmp, [tune] * 10, [small]), flush=True)
         for engine in ("in-process", "broker"):
             print(await lag_test(engine, redis.url, tmp, [small] * 40, [small]), flush=True)
         label, one, two, cpu1, _ = rows[0]
-        print(f"\ncapacity: one worker process (~1 core) made {one:.0f} tunes/min of {label} at {cpu1:.2f} "
-              f"CPU-s each (incl. sheet child); load average at the end {os.getloadavg()[0]:.2f}")
+        print(
+            f"\ncapacity: one worker process (~1 core) made {one:.0f} tunes/min of {label} at {cpu1:.2f} "
+            f"CPU-s each (incl. sheet child); load average at the end {os.getloadavg()[0]:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Continue N of the sampler's own tunes, sent back through the request parser as the bot does
 (printed, not asserted). Run: python bench/continue_own.py [N]   (default 200)"""
+
 from __future__ import annotations
 
 import sys
@@ -19,8 +20,10 @@ def main(n: int) -> None:
         g = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=32, seed=1000 + i, candidates=2))
         user = from_options(style="jig", continue_abc=g.abc).continue_abc
         try:
-            more = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=g.bars_written + 8, seed=i,
-                                                prime_abc=user, candidates=2))
+            more = compose_abc(
+                model,
+                AbcPrompt(style, meter, "1/8", None, bars=g.bars_written + 8, seed=i, prime_abc=user, candidates=2),
+            )
             ok += abc2midi_ok(more.abc)
         except ValueError as e:
             print(f"seed {1000 + i}: {e}\n{g.abc}")

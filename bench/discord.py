@@ -15,6 +15,7 @@ files in the edited original response, or in a followup as older code posted the
 
     python bench/discord.py [--rounds 5] [--length 32] [--style jig] [--workers 2,1]
 """
+
 from __future__ import annotations
 
 import sys
@@ -50,10 +51,17 @@ def pct(values: list[float], q: float) -> float | None:
 def job_runs(db: Path, since: float) -> list[float]:
     """Running time (s) of the jobs done since `since` (wall clock): the worker's share of `files`."""
     from bot.store import open_sync
+
     conn = open_sync(db)
     try:
-        return [r[0] for r in conn.execute("SELECT finished_at - started_at FROM jobs WHERE status = 'done'"
-                                           " AND created_at >= ? AND started_at IS NOT NULL", (since,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT finished_at - started_at FROM jobs WHERE status = 'done'"
+                " AND created_at >= ? AND started_at IS NOT NULL",
+                (since,),
+            )
+        ]
     finally:
         conn.close()
 
@@ -93,8 +101,14 @@ async def score_latency(fake: FakeDiscord, post: dict, user) -> float | None:
 
 async def measure(fake: FakeDiscord, workers: int, args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), discord_token=fake.token, workers=workers, queue_cap=100,
-                            per_user_running=1, per_user_queued=args.rounds)
+        settings = Settings(
+            data_dir=Path(tmp),
+            discord_token=fake.token,
+            workers=workers,
+            queue_cap=100,
+            per_user_running=1,
+            per_user_queued=args.rounds,
+        )
         store = await Store.open(Path(tmp) / "bench.sqlite3")
         queue = JobQueue(settings)
         await queue.start()
@@ -111,8 +125,9 @@ async def measure(fake: FakeDiscord, workers: int, args) -> dict:
             scores = [await score_latency(fake, post, fake.user(500 + i)) for i, (_, _, post) in enumerate(single)]
             firsts, many = [], []
             for _ in range(args.rounds):
-                burst = await asyncio.gather(*(one(fake, fake.user(100 + u), args.style, args.length)
-                                               for u in range(10)))
+                burst = await asyncio.gather(
+                    *(one(fake, fake.user(100 + u), args.style, args.length) for u in range(10))
+                )
                 firsts.append(min(r[1] for r in burst))
                 many += burst
         finally:
@@ -120,15 +135,22 @@ async def measure(fake: FakeDiscord, workers: int, args) -> dict:
             await task
             await queue.close(0)
             await store.close()
-    return {"workers": workers, "warm": warm, "defer": [r[0] for r in single + many],
-            "files1": [r[1] for r in single], "run1": runs, "score": [s for s in scores if s is not None],
-            "first10": firsts, "files10": [r[1] for r in many]}
+    return {
+        "workers": workers,
+        "warm": warm,
+        "defer": [r[0] for r in single + many],
+        "files1": [r[1] for r in single],
+        "run1": runs,
+        "score": [s for s in scores if s is not None],
+        "first10": firsts,
+        "files10": [r[1] for r in many],
+    }
 
 
 def row(name: str, values: list[float], unit: str = "s") -> str:
     if not values:
         return f"{name:26} {'n/a':>8}"
-    return f"{name:26} {pct(values, .5):7.2f}{unit} {pct(values, .95):7.2f}{unit}  (n={len(values)})"
+    return f"{name:26} {pct(values, 0.5):7.2f}{unit} {pct(values, 0.95):7.2f}{unit}  (n={len(values)})"
 
 
 async def main(args) -> None:
@@ -138,8 +160,10 @@ async def main(args) -> None:
         with fake.patched():
             for workers in args.workers:
                 results.append(await measure(fake, workers, args))
-    print(f"\n{args.style}, {args.length} bars, {args.rounds} rounds; fake Discord on 127.0.0.1; real queue, "
-          f"workers, model, renderer; code from {Path(sys.modules['bot'].__file__).parent.parent}")
+    print(
+        f"\n{args.style}, {args.length} bars, {args.rounds} rounds; fake Discord on 127.0.0.1; real queue, "
+        f"workers, model, renderer; code from {Path(sys.modules['bot'].__file__).parent.parent}"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work shares them)")
     for r in results:
         print(f"\n{r['workers']} worker(s) (warm-up {r['warm']:.1f} s)       p50      p95")
@@ -156,8 +180,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--length", type=int, default=32)
     parser.add_argument("--style", default="jig")
-    parser.add_argument("--workers", default=None,
-                        help="comma-separated worker counts (default: one per core, Tunesmith's default, 1)")
+    parser.add_argument(
+        "--workers", default=None, help="comma-separated worker counts (default: one per core, Tunesmith's default, 1)"
+    )
     args = parser.parse_args()
     default = load_settings().workers
     choices = {os.cpu_count() or 1, default, 1}

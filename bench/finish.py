@@ -8,6 +8,7 @@ and the old title. Also the cost of finish_tune alone. Goal: on within 10% of of
 with the load other work puts on the machine; CPU seconds (this process + the sheet child, abc2midi)
 do not, so both are printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,12 +47,16 @@ def main() -> None:
             alone.append(time.perf_counter() - start)
     sample.finish_tune = finish_tune
     for name, values in times.items():
-        print(f"finish_tune {name:3}: wall median {statistics.median(values):.3f} s, mean {statistics.mean(values):.3f} s;"
-              f" CPU median {statistics.median(cpu[name]):.3f} s, over {len(values)} tunes")
+        print(
+            f"finish_tune {name:3}: wall median {statistics.median(values):.3f} s, mean {statistics.mean(values):.3f} s;"
+            f" CPU median {statistics.median(cpu[name]):.3f} s, over {len(values)} tunes"
+        )
     on, off = (statistics.mean(times[k]) for k in ("on", "off"))
     cpu_on, cpu_off = (statistics.median(cpu[k]) for k in ("on", "off"))
-    print(f"on/off: wall (means) {on / off:.3f}, CPU (medians) {cpu_on / cpu_off:.3f}; "
-          f"finish_tune alone: median {1000 * statistics.median(alone):.1f} ms")
+    print(
+        f"on/off: wall (means) {on / off:.3f}, CPU (medians) {cpu_on / cpu_off:.3f}; "
+        f"finish_tune alone: median {1000 * statistics.median(alone):.1f} ms"
+    )
 
 
 def _cpu() -> float:

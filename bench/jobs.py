@@ -8,6 +8,7 @@ run (max and p99; goal p99 <= 50 ms), and the resident memory of the main proces
 Workers are warmed up (models and soundfont loaded) before timing. Other work on the machine (model
 training) takes cores away and lowers the ratio: the script prints the load average it saw.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,9 @@ async def watch_lag(samples: list[float], stop: asyncio.Event, tick: float = 0.0
 
 
 async def run(workers: int, jobs: int, style: str, length: int) -> dict:
-    settings = dataclasses.replace(load_settings(), workers=workers, queue_cap=1000, per_user_running=1000,
-                                   per_user_queued=1000, job_timeout=600)
+    settings = dataclasses.replace(
+        load_settings(), workers=workers, queue_cap=1000, per_user_running=1000, per_user_queued=1000, job_timeout=600
+    )
     queue = JobQueue(settings)
     await queue.start()
     try:
@@ -85,14 +87,24 @@ async def run(workers: int, jobs: int, style: str, length: int) -> dict:
         stop.set()
         await watcher
         failed = [j.error for j in batch if j.state != DONE]
-        return {"workers": workers, "jobs": jobs, "failed": len(failed), "first_error": failed[0] if failed else None,
-                "seconds": elapsed, "jobs_per_min": jobs / elapsed * 60,
-                "job_s_p50": percentile([j.seconds for j in batch if j.seconds], 50),
-                "lag_max_ms": max(lag) * 1000, "lag_p99_ms": percentile(lag, 99) * 1000,
-                "idle_lag_max_ms": max(idle) * 1000, "idle_lag_p99_ms": percentile(idle, 99) * 1000,
-                "main_cpu_s": main_cpu, "cores_busy": cores_busy,
-                "rss_main_mb": rss_mb(), "rss_workers_mb": [rss_mb(p) for p in queue.worker_pids()],
-                "load": (load_before, os.getloadavg()[0])}
+        return {
+            "workers": workers,
+            "jobs": jobs,
+            "failed": len(failed),
+            "first_error": failed[0] if failed else None,
+            "seconds": elapsed,
+            "jobs_per_min": jobs / elapsed * 60,
+            "job_s_p50": percentile([j.seconds for j in batch if j.seconds], 50),
+            "lag_max_ms": max(lag) * 1000,
+            "lag_p99_ms": percentile(lag, 99) * 1000,
+            "idle_lag_max_ms": max(idle) * 1000,
+            "idle_lag_p99_ms": percentile(idle, 99) * 1000,
+            "main_cpu_s": main_cpu,
+            "cores_busy": cores_busy,
+            "rss_main_mb": rss_mb(),
+            "rss_workers_mb": [rss_mb(p) for p in queue.worker_pids()],
+            "load": (load_before, os.getloadavg()[0]),
+        }
     finally:
         await queue.close(grace=0)
 
@@ -106,18 +118,24 @@ def main() -> None:
     results = [asyncio.run(run(w, args.jobs, args.style, args.length)) for w in (1, 2)]
     print(f"{args.jobs} jobs of {args.style} x {args.length} bars, real compose + render, {os.cpu_count()} cores")
     for r in results:
-        print(f"  {r['workers']} worker{'s' if r['workers'] > 1 else ' '}: {r['jobs_per_min']:6.1f} jobs/min "
-              f"({r['seconds']:.1f} s, job p50 {r['job_s_p50']:.2f} s, {r['failed']} failed)  "
-              f"loop lag max {r['lag_max_ms']:.1f} ms p99 {r['lag_p99_ms']:.1f} ms "
-              f"(idle: max {r['idle_lag_max_ms']:.1f} p99 {r['idle_lag_p99_ms']:.1f})  "
-              f"main CPU {r['main_cpu_s']:.2f} s  cores busy {r['cores_busy']:.2f}  "
-              f"RSS main {r['rss_main_mb']:.0f} MB, workers {', '.join(f'{m:.0f}' for m in r['rss_workers_mb'])} MB  "
-              f"load avg {r['load'][0]:.1f}->{r['load'][1]:.1f}")
+        print(
+            f"  {r['workers']} worker{'s' if r['workers'] > 1 else ' '}: {r['jobs_per_min']:6.1f} jobs/min "
+            f"({r['seconds']:.1f} s, job p50 {r['job_s_p50']:.2f} s, {r['failed']} failed)  "
+            f"loop lag max {r['lag_max_ms']:.1f} ms p99 {r['lag_p99_ms']:.1f} ms "
+            f"(idle: max {r['idle_lag_max_ms']:.1f} p99 {r['idle_lag_p99_ms']:.1f})  "
+            f"main CPU {r['main_cpu_s']:.2f} s  cores busy {r['cores_busy']:.2f}  "
+            f"RSS main {r['rss_main_mb']:.0f} MB, workers {', '.join(f'{m:.0f}' for m in r['rss_workers_mb'])} MB  "
+            f"load avg {r['load'][0]:.1f}->{r['load'][1]:.1f}"
+        )
         if r["first_error"]:
             print(f"    first error: {r['first_error']}")
-    print(f"  ratio 2 workers / 1 worker: {results[1]['jobs_per_min'] / results[0]['jobs_per_min']:.2f}x (goal >= 1.7x)")
-    print("  (a job draws its sheet music in a child process while the audio renders, so one worker can\n"
-          "   already keep more than one core busy: 'cores busy' says how much of the machine a run used)")
+    print(
+        f"  ratio 2 workers / 1 worker: {results[1]['jobs_per_min'] / results[0]['jobs_per_min']:.2f}x (goal >= 1.7x)"
+    )
+    print(
+        "  (a job draws its sheet music in a child process while the audio renders, so one worker can\n"
+        "   already keep more than one core busy: 'cores busy' says how much of the machine a run used)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ tokens: our Stepper against nn.LSTM per token with oneDNN off and on, side by si
 so all see the same machine load), with ratios. Goal: 16 bars in <= 0.5 s. Other work on the
 machine slows wall times; the CPU times show our own cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,13 +49,20 @@ def main() -> int:
     print(f"note model {model.version}: {model.net.parameter_count():,} parameters, loaded in {wall:.2f} s")
     compose_notes(model, NotesPrompt(bars=2, seed=0))  # warm up (imports, first-call costs)
 
-    print(f"\n{'bars':>4} {'tokens':>7} {'sample wall':>12} {'sample cpu':>11} {'compose wall':>13} {'compose cpu':>12}  16-bar goal")
+    print(
+        f"\n{'bars':>4} {'tokens':>7} {'sample wall':>12} {'sample cpu':>11} {'compose wall':>13} {'compose cpu':>12}  16-bar goal"
+    )
     for bars in (8, 16, 32):
         samples, composes = [], []
         for seed in range(args.repeat):
             torch.backends.mkldnn.enabled = False
-            samples.append(timed(lambda: sample_grid(model, meter="4/4", mode="major", shift=0, bars=bars,
-                                                    temperature=0.9, seed=seed)))
+            samples.append(
+                timed(
+                    lambda: sample_grid(
+                        model, meter="4/4", mode="major", shift=0, bars=bars, temperature=0.9, seed=seed
+                    )
+                )
+            )
             composes.append(timed(lambda: compose_notes(model, NotesPrompt(bars=bars, seed=seed))))
         (sw, sc), (cw, cc) = median_pair(samples), median_pair(composes)
         tokens = bars * notes.METERS["4/4"] * (1 + len(notes.VOICES))
@@ -88,7 +96,9 @@ def main() -> int:
     print("\n640 tokens one at a time (the network only), one thread:")
     for name, pairs in runs.items():
         wall, cpu = median_pair(pairs)
-        print(f"  {name:<20} {wall:.3f} s wall ({cpu:.3f} cpu)  {wall / base:.2f}x the stepper  {640 / wall:,.0f} tokens/s")
+        print(
+            f"  {name:<20} {wall:.3f} s wall ({cpu:.3f} cpu)  {wall / base:.2f}x the stepper  {640 / wall:,.0f} tokens/s"
+        )
     return 0
 
 

@@ -10,6 +10,7 @@ we could use (lameenc at several LAME qualities vs ffmpeg/libmp3lame, with the S
 result against the samples we fed in, to show the fast setting still sounds right) and the sheet music
 child (cold vs warm). Wall times are affected by other work on the machine; CPU times are printed too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.render import abc2midi, audio, sheet  # noqa: E402
 from bot.instruments import INSTRUMENTS  # noqa: E402
+from bot.render import abc2midi, audio, sheet  # noqa: E402
 from bot.render.renderer import Renderer  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "bot" / "examples"
@@ -66,8 +67,12 @@ def run_cli(abc: str, soundfont: Path, workdir: Path) -> tuple[float, float]:
 
 
 def decode(mp3: bytes) -> np.ndarray:
-    out = subprocess.run(["ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "2", "pipe:1"],
-                         input=mp3, capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "2", "pipe:1"],
+        input=mp3,
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(out, dtype=np.int16).astype(np.float64).reshape(-1, 2) / 32768.0
 
 
@@ -77,14 +82,14 @@ def compare(reference: np.ndarray, decoded: np.ndarray) -> str:
     per 46 ms frame and frequency bin below 16 kHz, where the source is above -60 dB) is closer to
     what you hear."""
     ref, dec = reference[:, 0].astype(np.float64), decoded[:, 0]
-    probe = ref[44100:44100 * 3]
-    best = max(range(0, 3000), key=lambda lag: float(np.dot(probe, dec[44100 + lag:44100 * 3 + lag])))
+    probe = ref[44100 : 44100 * 3]
+    best = max(range(0, 3000), key=lambda lag: float(np.dot(probe, dec[44100 + lag : 44100 * 3 + lag])))
     n = min(len(ref), len(dec) - best) - 44100
-    a, b = ref[:n], dec[best:best + n]
-    snr = 10 * np.log10(np.sum(a ** 2) / max(np.sum((a - b) ** 2), 1e-20))
+    a, b = ref[:n], dec[best : best + n]
+    snr = 10 * np.log10(np.sum(a**2) / max(np.sum((a - b) ** 2), 1e-20))
     frames = n // 2048
     window = np.hanning(2048)
-    spec = lambda x: np.abs(np.fft.rfft(x[:frames * 2048].reshape(frames, 2048) * window, axis=1))[:, :743]
+    spec = lambda x: np.abs(np.fft.rfft(x[: frames * 2048].reshape(frames, 2048) * window, axis=1))[:, :743]
     sa, sb = spec(a), spec(b)
     loud = 20 * np.log10(sa + 1e-12) > 20 * np.log10(sa.max()) - 60
     lsd = np.mean(np.abs(20 * np.log10((sa[loud] + 1e-9) / (sb[loud] + 1e-9))))
@@ -100,14 +105,22 @@ def main() -> int:
     soundfont = audio.find_soundfont(args.soundfont)
     started = time.perf_counter()
     renderer = Renderer(soundfont)
-    print(f"soundfont {soundfont.name}: loaded in {time.perf_counter() - started:.2f} s; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    tunes = [("jig, 16 bars AABB", (EXAMPLES / "smiths_jig.abc").read_text()),
-             ("reel x1", reel_of(1)), ("reel x2", reel_of(2)), ("reel x4", reel_of(4))]
+    print(
+        f"soundfont {soundfont.name}: loaded in {time.perf_counter() - started:.2f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    tunes = [
+        ("jig, 16 bars AABB", (EXAMPLES / "smiths_jig.abc").read_text()),
+        ("reel x1", reel_of(1)),
+        ("reel x2", reel_of(2)),
+        ("reel x4", reel_of(4)),
+    ]
     renderer.render_abc(tunes[0][1], instrument="fiddle", sheet=False)  # warm up (first-use costs)
 
-    print(f"\n{'tune':<18} {'audio':>7} {'ours':>7} {'CLI':>7} {'ratio':>6} {'ours/min':>9}"
-          f" {'ours CPU':>9} {'CLI CPU':>8} {'CPU ratio':>9} {'CPU/min':>8}")
+    print(
+        f"\n{'tune':<18} {'audio':>7} {'ours':>7} {'CLI':>7} {'ratio':>6} {'ours/min':>9}"
+        f" {'ours CPU':>9} {'CLI CPU':>8} {'CPU ratio':>9} {'CPU/min':>8}"
+    )
     ours_per_min, ratios, cpu_per_min, cpu_ratios = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, abc in tunes:
@@ -122,13 +135,17 @@ def main() -> int:
             cli_cpu = statistics.median(c[1] for c in cli)
             ours_per_min.append(wall / seconds * 60)
             ratios.append(wall / cli_wall)
-            print(f"{name:<18} {seconds:6.1f}s {wall:6.2f}s {cli_wall:6.2f}s {wall / cli_wall:5.2f}x "
-                  f"{wall / seconds * 60:8.2f}s {cpu:8.2f}s {cli_cpu:7.2f}s {cpu / cli_cpu:8.2f}x {cpu / seconds * 60:7.2f}s")
+            print(
+                f"{name:<18} {seconds:6.1f}s {wall:6.2f}s {cli_wall:6.2f}s {wall / cli_wall:5.2f}x "
+                f"{wall / seconds * 60:8.2f}s {cpu:8.2f}s {cli_cpu:7.2f}s {cpu / cli_cpu:8.2f}x {cpu / seconds * 60:7.2f}s"
+            )
             cpu_per_min.append(cpu / seconds * 60)
             cpu_ratios.append(cpu / cli_cpu)
-    print(f"worst: ours {max(ours_per_min):.2f} s per minute of audio (goal <= 0.5), "
-          f"{max(ratios):.2f}x the CLI chain (goal <= 0.5x); in CPU time: {max(cpu_per_min):.2f} s per minute, "
-          f"{max(cpu_ratios):.2f}x the CLI chain")
+    print(
+        f"worst: ours {max(ours_per_min):.2f} s per minute of audio (goal <= 0.5), "
+        f"{max(ratios):.2f}x the CLI chain (goal <= 0.5x); in CPU time: {max(cpu_per_min):.2f} s per minute, "
+        f"{max(cpu_ratios):.2f}x the CLI chain"
+    )
 
     # Where our time goes, on the 2-copy reel.
     abc = reel_of(2)
@@ -147,8 +164,10 @@ def main() -> int:
     audio.encode_mp3(sound.samples)
     times["mp3 (lameenc q7)"] = time.perf_counter() - t
     total = sum(times.values())
-    print(f"\nsteps for {sound.seconds:.0f} s of audio: " +
-          ", ".join(f"{k} {v:.3f} s ({v / total:.0%})" for k, v in times.items()))
+    print(
+        f"\nsteps for {sound.seconds:.0f} s of audio: "
+        + ", ".join(f"{k} {v:.3f} s ({v / total:.0%})" for k, v in times.items())
+    )
 
     print("\nMP3 encoders, 128 kbps, same samples:")
     pcm = audio.to_int16(sound.samples)
@@ -156,18 +175,39 @@ def main() -> int:
         t = time.perf_counter()
         mp3 = audio.encode_mp3(sound.samples, quality=quality)
         took = time.perf_counter() - t
-        print(f"  lameenc quality {quality}: {took:.3f} s, {len(mp3) / 1e3:.0f} kB, "
-              f"{compare(pcm / 32768.0, decode(mp3))}")
+        print(
+            f"  lameenc quality {quality}: {took:.3f} s, {len(mp3) / 1e3:.0f} kB, {compare(pcm / 32768.0, decode(mp3))}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "in.raw"
         raw.write_bytes(pcm.tobytes())
         t = time.perf_counter()
-        subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "s16le", "-ar", "44100", "-ac", "2", "-i", str(raw),
-                        "-b:a", "128k", str(Path(tmp) / "out.mp3")], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-y",
+                "-v",
+                "error",
+                "-f",
+                "s16le",
+                "-ar",
+                "44100",
+                "-ac",
+                "2",
+                "-i",
+                str(raw),
+                "-b:a",
+                "128k",
+                str(Path(tmp) / "out.mp3"),
+            ],
+            check=True,
+        )
         took = time.perf_counter() - t
         mp3 = (Path(tmp) / "out.mp3").read_bytes()
-        print(f"  ffmpeg libmp3lame (what pydub runs): {took:.3f} s, {len(mp3) / 1e3:.0f} kB, "
-              f"{compare(pcm / 32768.0, decode(mp3))}")
+        print(
+            f"  ffmpeg libmp3lame (what pydub runs): {took:.3f} s, {len(mp3) / 1e3:.0f} kB, "
+            f"{compare(pcm / 32768.0, decode(mp3))}"
+        )
 
     print("\nsheet music (verovio + cairosvg in a child process), the jig:")
     jig = tunes[0][1]

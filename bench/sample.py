@@ -6,6 +6,7 @@
    new symbol feed the last 100 symbols through the network from a zero state) on the same
    network, same thread settings, measured side by side: characters per second and the ratio.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -79,10 +80,14 @@ def main() -> int:
         card_path = model.path.with_suffix(".json")
         card = json.loads(card_path.read_text())
         card["sampling_speed"] = {
-            "jig_32_bars_batch1_s": round(one, 3), "jig_32_bars_8_candidates_s": round(eight, 3),
-            "stateful_chars_per_s": round(fast), "windowed_chars_per_s": round(slow, 1),
-            "ratio": round(fast / slow, 1), "command": "python bench/sample.py --card",
-            "note": "1 torch thread, oneDNN off; figures depend on the machine's load"}
+            "jig_32_bars_batch1_s": round(one, 3),
+            "jig_32_bars_8_candidates_s": round(eight, 3),
+            "stateful_chars_per_s": round(fast),
+            "windowed_chars_per_s": round(slow, 1),
+            "ratio": round(fast / slow, 1),
+            "command": "python bench/sample.py --card",
+            "note": "1 torch thread, oneDNN off; figures depend on the machine's load",
+        }
         card_path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
         print(f"wrote the figures into {card_path}")
     return 0

@@ -8,6 +8,7 @@ encoder, the sheet music (its child process: Python start, verovio and cairosvg 
 plus the whole compose for comparison. CPU time, not wall time, so other work on the machine changes
 the figures little.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,12 +47,14 @@ class Steps:
 
 def one(steps: Steps, request: ComposeRequest, seed: int) -> None:
     from model.abc.sample import AbcPrompt, compose_abc
+
     style = STYLES[request.style]
     r = worker.renderer()
     prompt = AbcPrompt(rhythm=style.rhythm, meter=style.meter, unit=style.unit, bars=request.length, seed=seed)
     generated = steps.measure("model (compose_abc)", compose_abc, worker.model("abc"), prompt)
-    prepared = abc2midi.prepare_abc(generated.abc, program=INSTRUMENTS[style.instrument], tempo=style.tempo,
-                                    beat=style.beat)
+    prepared = abc2midi.prepare_abc(
+        generated.abc, program=INSTRUMENTS[style.instrument], tempo=style.tempo, beat=style.beat
+    )
     made = steps.measure("abc2midi (child process)", abc2midi.abc_to_midi, prepared.playable)
     sound = steps.measure("synth (FluidSynth)", r._synth.render, made.midi, max_seconds=600)
     steps.measure("MP3 (normalise + lameenc)", _to_mp3, sound, 128)
@@ -61,9 +64,13 @@ def one(steps: Steps, request: ComposeRequest, seed: int) -> None:
         png = job.result()
         r._drawer.warm()  # the next child starts here (as in the renderer), and is paid for by the next tune
         return png
+
     steps.measure("sheet (child: start + draw)", sheet)
-    steps.measure("whole compose (bot.worker)", worker.compose, ComposeRequest(style=request.style,
-                                                                               length=request.length, seed=seed))
+    steps.measure(
+        "whole compose (bot.worker)",
+        worker.compose,
+        ComposeRequest(style=request.style, length=request.length, seed=seed),
+    )
 
 
 def main(args) -> None:

@@ -8,6 +8,7 @@ The real bot, the real in-process engine (2 workers, model, renderer) with the w
 posted is printed for both (goals: hit p50 <= 0.25 s, miss p50 <= 0.6 s; the miss is a whole 32-bar
 jig, ~1.1 CPU-s, so it depends on how free the cores are: the load average is printed).
 """
+
 from __future__ import annotations
 
 import sys

@@ -10,6 +10,7 @@ tunes service reads it for each request (`assign`) and puts the chosen weights i
 process. Every tune records the model version that made it, and `tunesmith stats` (reports.model_versions)
 shows the mean rating and vote count per version with a 95% confidence interval.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,6 +91,7 @@ async def _run(db: Path, args) -> int:
             try:
                 card = check_weights(path)
                 from model.abc.sample import load_abc_model
+
                 load_abc_model(path)  # it must load here too
             except (ValueError, OSError, RuntimeError) as exc:
                 print(f"tunesmith ab: {exc}", file=sys.stderr)
@@ -102,16 +104,20 @@ async def _run(db: Path, args) -> int:
             print("A/B test off: every request goes to the base model from the next one on")
         else:
             test = await current(store)
-            print(f"A/B test: {test.share:.0%} of ABC requests to {test.version} ({test.weights})" if test
-                  else "no A/B test: every request goes to the base model")
+            print(
+                f"A/B test: {test.share:.0%} of ABC requests to {test.version} ({test.weights})"
+                if test
+                else "no A/B test: every request goes to the base model"
+            )
             for v in await store.report(reports.model_versions):
                 print(format_version(v))
     return 0
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="tunesmith ab", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="tunesmith ab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="action", required=True)
     s = sub.add_parser("set", help="send a share of ABC requests to these weights")
     s.add_argument("path", help="fine-tuned weights (abc.pt with its abc.json card)")

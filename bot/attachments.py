@@ -6,6 +6,7 @@ still too big is left out with a note that says so.
 In: `download(url, limit)` reads a user's attachment, stopping as soon as it is over the limit (the size
 Discord claims for it is not trusted).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,31 +29,49 @@ async def download(url: str, limit: int, timeout: float = DOWNLOAD_TIMEOUT) -> b
     rest is never read), or when the download fails."""
     body = bytearray()
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
-                session.get(url) as resp:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.get(url) as resp,
+        ):
             if resp.status != 200:
-                raise DownloadError(f"I could not download the attached file (Discord answered {resp.status}); "
-                                    f"please attach it again")
+                raise DownloadError(
+                    f"I could not download the attached file (Discord answered {resp.status}); please attach it again"
+                )
             async for chunk in resp.content.iter_chunked(16 * 1024):
                 body += chunk
                 if len(body) > limit:
-                    raise DownloadError(f"the attached file is over the limit of {limit} bytes; "
-                                        f"attach a shorter tune")
+                    raise DownloadError(f"the attached file is over the limit of {limit} bytes; attach a shorter tune")
     except (TimeoutError, aiohttp.ClientError) as exc:
         log.warning("attachment download failed: %s: %s", type(exc).__name__, exc)
-        raise DownloadError("I could not download the attached file (the connection failed); "
-                            "please try again") from None
+        raise DownloadError(
+            "I could not download the attached file (the connection failed); please try again"
+        ) from None
     return bytes(body)
 
 
 async def reencode_mp3(data: bytes, kbps: int, timeout: float = 60.0) -> bytes:
     """The same MP3 at a lower bitrate (ffmpeg in a subprocess: no CPU work on the event loop)."""
     proc = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "mp3", "-i", "pipe:0", "-b:a", f"{kbps}k", "-f", "mp3",
-        "pipe:1", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-f",
+        "mp3",
+        "-i",
+        "pipe:0",
+        "-b:a",
+        f"{kbps}k",
+        "-f",
+        "mp3",
+        "pipe:1",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(proc.communicate(data), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         raise RuntimeError("ffmpeg took too long re-encoding the MP3") from None
@@ -74,9 +93,9 @@ def _order(name: str) -> tuple:
 
 
 def post_name(name: str, stem: str) -> str:
-    """"tune.png" -> "tunesmith-<id>.png", "tune-2.png" -> "tunesmith-<id>-2.png"."""
+    """ "tune.png" -> "tunesmith-<id>.png", "tune-2.png" -> "tunesmith-<id>-2.png"."""
     base, _, ext = name.rpartition(".")
-    suffix = base[len("tune"):] if base.startswith("tune") else f"-{base}"
+    suffix = base[len("tune") :] if base.startswith("tune") else f"-{base}"
     return f"tunesmith-{stem}{suffix}.{ext}"
 
 
@@ -100,11 +119,15 @@ async def fit_files(art, stem: str, limit: int) -> tuple[list[tuple[str, bytes]]
                 except RuntimeError as exc:
                     log.warning("%s", exc)
         if len(data) > limit:
-            notes.append(f"The .{ext} file ({human_size(len(data))}) is over this server's upload limit "
-                         f"({human_size(limit)}) and was left out.")
+            notes.append(
+                f"The .{ext} file ({human_size(len(data))}) is over this server's upload limit "
+                f"({human_size(limit)}) and was left out."
+            )
             continue
         files.append((post_name(name, stem), data))
     if len(files) > MAX_ATTACHMENTS:
-        notes.append(f"{len(files) - MAX_ATTACHMENTS} more sheet page(s) did not fit in one message; "
-                     f"the ABC/MIDI files have the whole tune.")
+        notes.append(
+            f"{len(files) - MAX_ATTACHMENTS} more sheet page(s) did not fit in one message; "
+            f"the ABC/MIDI files have the whole tune."
+        )
     return files[:MAX_ATTACHMENTS], notes

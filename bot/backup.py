@@ -3,6 +3,7 @@
 SQLite's online backup API copies pages under a read transaction, so writers in WAL mode carry
 on and the copy is a snapshot of one committed state. The copy is checked before it is kept.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -20,6 +20,7 @@ loaded once, after the fork (worker_process_init). Choices, each against a known
   interaction token); the bot reads them with redis.asyncio and deletes them. JSON only (no pickle).
 - time limits per task (the bot's job_timeout): soft -> "timed out" outcome, hard -> the child is killed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,15 +63,22 @@ def make_app(settings: Settings) -> Celery:
         raise ValueError("broker_url (TUNESMITH_BROKER_URL) is not set")
     app = Celery("tunesmith", broker=settings.broker_url, backend=settings.broker_url, set_as_current=False)
     app.conf.update(
-        task_serializer="json", result_serializer="json", accept_content=["json"],
-        task_default_queue=QUEUE, task_acks_late=True, task_reject_on_worker_lost=False,
-        worker_prefetch_multiplier=1, result_expires=RESULT_EXPIRES,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=False,
+        worker_prefetch_multiplier=1,
+        result_expires=RESULT_EXPIRES,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings.job_timeout)},
-        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
         # A pool process reports "up" only after worker_process_init (our warm-up: torch, models, the
         # soundfont; 2.8 s on a busy 2-core machine). Celery's default 4 s would kill and respawn it in a loop.
         worker_proc_alive_timeout=120.0,
-        worker_send_task_events=False, task_send_sent_event=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
     )
     app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=False, max_retries=0)(_compose_task)
     return app
@@ -87,13 +95,14 @@ def use_function(func: Callable, initializer: Callable | None) -> None:
 
 
 def load_function(spec: str) -> Callable:
-    """"package.module:name" -> the function (tests and benches run small functions on real workers)."""
+    """ "package.module:name" -> the function (tests and benches run small functions on real workers)."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 def default_function(settings: Settings) -> tuple[Callable, Callable]:
     from bot import worker
+
     return worker.compose, functools.partial(worker.warm_up, settings=settings)
 
 
@@ -116,8 +125,9 @@ def _compose_task(task, job_id: str, request: dict) -> dict:
     task.update_state(state="STARTED", meta={"pid": os.getpid(), "hostname": task.request.hostname})
 
     def progress(stage: str) -> None:
-        task.update_state(state="PROGRESS", meta={"stage": str(stage), "pid": os.getpid(),
-                                                  "hostname": task.request.hostname})
+        task.update_state(
+            state="PROGRESS", meta={"stage": str(stage), "pid": os.getpid(), "hostname": task.request.hostname}
+        )
 
     func = _work["func"]
     try:
@@ -135,6 +145,7 @@ def _compose_task(task, job_id: str, request: dict) -> dict:
 
 # ---- the worker's node key (its main process) --------------------------------------------------------
 
+
 class NodeBeat:
     """A thread in the worker's main process that keeps NODE_KEY + name alive while it runs."""
 
@@ -148,6 +159,7 @@ class NodeBeat:
 
     def _run(self) -> None:
         import redis
+
         client = redis.Redis.from_url(self.app.conf.broker_url, socket_timeout=5)  # its own: never shared across a fork
         key, pid = NODE_KEY + self.name, os.getpid()
         while not self._stop.is_set():
@@ -169,4 +181,5 @@ class NodeBeat:
 def node_name(given: str | None) -> str:
     """Celery's full node name ("celery@w1" for "w1"): the tasks report it, the node key carries it."""
     from celery.utils.nodenames import default_nodename
+
     return default_nodename(given or f"tunesmith-{socket.gethostname()}-{os.getpid()}")

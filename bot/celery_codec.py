@@ -6,6 +6,7 @@ must not be able to run code in the bot or the workers).
 
 Bytes travel as they are: kombu's JSON encodes them as base64 and decodes them back to bytes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,14 @@ def encode_request(request: Any) -> dict:
     if isinstance(request, ComposeRequest):
         return {"type": "compose", "fields": request.to_dict()}
     if isinstance(request, RerenderRequest):
-        return {"type": "rerender", "tune_id": request.tune_id, "text": request.text,
-                "text_format": request.text_format, "request": request.request.to_dict(), "meta": dict(request.meta)}
+        return {
+            "type": "rerender",
+            "tune_id": request.tune_id,
+            "text": request.text,
+            "text_format": request.text_format,
+            "request": request.request.to_dict(),
+            "meta": dict(request.meta),
+        }
     return {"type": "value", "value": request}  # tests and benches: any JSON-able value
 
 
@@ -32,8 +39,13 @@ def decode_request(data: dict) -> Any:
     if kind == "compose":
         return ComposeRequest(**_known(ComposeRequest, data["fields"]))
     if kind == "rerender":
-        return RerenderRequest(data["tune_id"], data["text"], data["text_format"],
-                               ComposeRequest(**_known(ComposeRequest, data["request"])), dict(data.get("meta") or {}))
+        return RerenderRequest(
+            data["tune_id"],
+            data["text"],
+            data["text_format"],
+            ComposeRequest(**_known(ComposeRequest, data["request"])),
+            dict(data.get("meta") or {}),
+        )
     if kind == "value":
         value = data["value"]
         return tuple(value) if isinstance(value, list) else value
@@ -48,8 +60,14 @@ def _known(cls, fields: dict) -> dict:
 
 def encode_outcome(kind: str, value: Any = None) -> dict:
     if isinstance(value, Artifacts):
-        value = {"artifacts": {"files": dict(value.files), "text": value.text, "text_format": value.text_format,
-                               "meta": dict(value.meta)}}
+        value = {
+            "artifacts": {
+                "files": dict(value.files),
+                "text": value.text,
+                "text_format": value.text_format,
+                "meta": dict(value.meta),
+            }
+        }
     return {"outcome": kind, "value": value}
 
 

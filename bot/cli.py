@@ -1,5 +1,6 @@
 """The `tunesmith` command: a small dispatcher. Each subcommand lives with the code it drives and
 parses its own arguments (`main(argv) -> exit code`), so this file stays a table."""
+
 from __future__ import annotations
 
 import importlib

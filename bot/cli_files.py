@@ -8,6 +8,7 @@ message names the option and the path.
   be a directory, and the deepest existing one must take a new entry (probed with a temporary
   directory that is removed at once; a read-only or foreign path fails here even for root).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,13 @@ class FileArgError(ValueError):
     """A path given on the command line cannot be used; the message says which and why."""
 
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
-          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _kind(mode: int) -> str:

@@ -13,6 +13,7 @@ when it has the trait, 2.1 when not, with noise (so some liked tunes lack it and
 have it). Half the requesters also give their own tune 5 stars: a self-vote, which the export and
 fine-tuning leave out, as they would on a real server.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,10 +46,14 @@ async def post_and_rate(store, tunes: list[dict], taste: str, seed: int) -> dict
         server = SERVERS[i % len(SERVERS)]
         requester = person(server, rng.randrange(PEOPLE))
         tune_id = await store.add_tune(
-            request={"style": tune["style"], "length": tune["bars"], "seed": tune["seed"]}, text=tune["abc"],
-            text_format="abc", meta={"style": tune["style"], "model": "abc", "model_version": tune["model_version"],
-                                     "seed": tune["seed"]},
-            user_id=requester, guild_id=server, channel_id=server * 10)
+            request={"style": tune["style"], "length": tune["bars"], "seed": tune["seed"]},
+            text=tune["abc"],
+            text_format="abc",
+            meta={"style": tune["style"], "model": "abc", "model_version": tune["model_version"], "seed": tune["seed"]},
+            user_id=requester,
+            guild_id=server,
+            channel_id=server * 10,
+        )
         has = bool(tune["traits"].get(trait)) if trait else rng.random() < RANDOM_LIKED
         others = [person(server, k) for k in range(PEOPLE) if person(server, k) != requester]
         for voter in rng.sample(others, VOTES):

@@ -11,6 +11,7 @@ length was adjusted to fit the form.
 Length counts bars as played, repeats expanded: a 32-bar jig is AABB with 8-bar parts, written as
 16 bars between repeat signs. A length that does not fit the form becomes the nearest one that does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,16 @@ from bot.styles import DEFAULT_STYLE, STYLES
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tunesmith compose", description="Compose a tune into files.")
     p.add_argument("--style", default=DEFAULT_STYLE, help=f"one of: {', '.join(STYLES)} (default {DEFAULT_STYLE})")
-    p.add_argument("--length", "--bars", dest="length", default=str(DEFAULT_LENGTH),
-                   help="bars as played, repeats expanded (32 = AABB with 8-bar parts), 4-128")
-    p.add_argument("--form", help="parts in playing order, e.g. AABB, AB, ABAC, AABBCC (default: the style's usual form)")
+    p.add_argument(
+        "--length",
+        "--bars",
+        dest="length",
+        default=str(DEFAULT_LENGTH),
+        help="bars as played, repeats expanded (32 = AABB with 8-bar parts), 4-128",
+    )
+    p.add_argument(
+        "--form", help="parts in playing order, e.g. AABB, AB, ABAC, AABBCC (default: the style's usual form)"
+    )
     p.add_argument("--key", help="e.g. D, Em, F#m, Ador, Bbmix (default: the model's choice)")
     p.add_argument("--tempo", help="beats per minute, 40-240 (default: the style's)")
     p.add_argument("--temperature", help="0.1-2.0; higher is wilder (default 0.9)")
@@ -68,9 +76,17 @@ def _write(out: Path, files: dict[str, bytes]) -> dict[str, str]:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    options = dict(style=args.style, length=args.length, key=args.key, tempo=args.tempo,
-                   temperature=args.temperature, seed=args.seed, instrument=args.instrument, meter=args.meter,
-                   form=args.form)
+    options = dict(
+        style=args.style,
+        length=args.length,
+        key=args.key,
+        tempo=args.tempo,
+        temperature=args.temperature,
+        seed=args.seed,
+        instrument=args.instrument,
+        meter=args.meter,
+        form=args.form,
+    )
     if args.no_accompaniment:
         options["accompaniment"] = False
     try:
@@ -79,20 +95,32 @@ def main(argv: list[str]) -> int:
         request = from_options(**options)
         out = check_out_dir(args.out)  # before composing: a bad --out must not cost the wait
         from bot import worker  # after validation: importing the models is the slow part
+
         artifacts = worker.compose(request)
         paths = _write(out, artifacts.files)
     except (RequestError, ConfigError, ValueError) as exc:
         print(f"tunesmith compose: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"files": paths, "request": request.to_dict(), "seed": artifacts.meta.get("seed"),
-                          "model_version": artifacts.meta.get("model_version"), "note": artifacts.meta.get("note", ""),
-                          "meta": artifacts.meta}))
+        print(
+            json.dumps(
+                {
+                    "files": paths,
+                    "request": request.to_dict(),
+                    "seed": artifacts.meta.get("seed"),
+                    "model_version": artifacts.meta.get("model_version"),
+                    "note": artifacts.meta.get("note", ""),
+                    "meta": artifacts.meta,
+                }
+            )
+        )
     else:
         m = artifacts.meta
-        print(f"{m.get('style')} in {m.get('key')}, {m.get('bars')} bars, {m.get('duration_s')} s, "
-              f"seed {m.get('seed')} (model {m.get('model_version')})"
-              + (f", form {m['form']} ({m['part_bars']}-bar parts)" if m.get("form") else ""))
+        print(
+            f"{m.get('style')} in {m.get('key')}, {m.get('bars')} bars, {m.get('duration_s')} s, "
+            f"seed {m.get('seed')} (model {m.get('model_version')})"
+            + (f", form {m['form']} ({m['part_bars']}-bar parts)" if m.get("form") else "")
+        )
         if m.get("note"):
             print(f"  note: {m['note']}")
         for path in paths.values():

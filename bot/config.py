@@ -4,6 +4,7 @@ Every setting has an environment variable (DISCORD_TOKEN, or TUNESMITH_ + the up
 TOML key of the same name in lower case. The TOML file is $TUNESMITH_CONFIG, else
 <data_dir>/tunesmith.toml when it exists. `.env.example` lists them all.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -132,7 +133,11 @@ def _convert(name: str, kind: type, raw: object, source: str):
 def _kinds() -> dict[str, type]:
     kinds = {}
     for f in fields(Settings):
-        t = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[f.type]
+        t = (
+            f.type
+            if isinstance(f.type, type)
+            else {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[f.type]
+        )
         kinds[f.name] = t
     return kinds
 

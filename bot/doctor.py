@@ -3,6 +3,7 @@ shows the effective settings (token masked). Exit code 0 when nothing failed.
 
 `tunesmith doctor --health` is the Docker HEALTHCHECK: only the bot's heartbeat age.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,7 +81,12 @@ def check_weights(name: str, setting: str, default: Path) -> Check:
     """The weights exist and load (a stale or truncated file fails here, not at the first request)."""
     path = Path(setting) if setting else default
     if not path.is_file():
-        return Check(f"{name} model", "fail", f"no weights at {path}", f"`tunesmith train {name}` or unset TUNESMITH_{name.upper()}_WEIGHTS")
+        return Check(
+            f"{name} model",
+            "fail",
+            f"no weights at {path}",
+            f"`tunesmith train {name}` or unset TUNESMITH_{name.upper()}_WEIGHTS",
+        )
     try:
         if name == "abc":
             from model.abc.sample import load_abc_model as load
@@ -98,13 +104,23 @@ def check_data_dir(settings: Settings) -> Check:
         with tempfile.NamedTemporaryFile(dir=settings.data_dir):
             pass
     except OSError as exc:
-        return Check("data dir", "fail", f"{settings.data_dir} is not writable: {exc}", "set TUNESMITH_DATA_DIR to a writable folder")
+        return Check(
+            "data dir",
+            "fail",
+            f"{settings.data_dir} is not writable: {exc}",
+            "set TUNESMITH_DATA_DIR to a writable folder",
+        )
     return Check("data dir", "ok", f"{settings.data_dir.resolve()} is writable")
 
 
 def check_token(settings: Settings) -> Check:
     if not settings.discord_token:
-        return Check("DISCORD_TOKEN", "warn", "not set: `tunesmith compose` works, `tunesmith run` needs it", "set DISCORD_TOKEN (see README: Self-hosting)")
+        return Check(
+            "DISCORD_TOKEN",
+            "warn",
+            "not set: `tunesmith compose` works, `tunesmith run` needs it",
+            "set DISCORD_TOKEN (see README: Self-hosting)",
+        )
     return Check("DISCORD_TOKEN", "ok", f"set ({len(settings.discord_token)} characters, hidden)")
 
 
@@ -117,15 +133,24 @@ def check_broker(settings: Settings) -> Check:
         import redis
 
         from bot.celery_app import NODE_KEY
+
         client = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
         client.ping()
-        nodes = sorted(k.decode()[len(NODE_KEY):] for k in client.scan_iter(match=NODE_KEY + "*", count=200))
+        nodes = sorted(k.decode()[len(NODE_KEY) :] for k in client.scan_iter(match=NODE_KEY + "*", count=200))
     except Exception as exc:
-        return Check("broker", "fail", f"{where}: {type(exc).__name__}: {exc}",
-                     "start Redis, or fix TUNESMITH_BROKER_URL (redis://:PASSWORD@host:6379/0)")
+        return Check(
+            "broker",
+            "fail",
+            f"{where}: {type(exc).__name__}: {exc}",
+            "start Redis, or fix TUNESMITH_BROKER_URL (redis://:PASSWORD@host:6379/0)",
+        )
     if not nodes:
-        return Check("broker", "warn", f"{where} answers, but no `tunesmith worker` is connected",
-                     "start `tunesmith worker` with the same TUNESMITH_BROKER_URL (README: Scaling out)")
+        return Check(
+            "broker",
+            "warn",
+            f"{where} answers, but no `tunesmith worker` is connected",
+            "start `tunesmith worker` with the same TUNESMITH_BROKER_URL (README: Scaling out)",
+        )
     return Check("broker", "ok", f"{where} answers; {len(nodes)} worker(s): {', '.join(nodes[:5])}")
 
 

@@ -13,6 +13,7 @@ WorkerLostError) or whose worker died whole (its node key lapsed; the watchdog s
 more, a second loss is reported; the watchdog also times out jobs whose worker went silent and fails
 queued jobs when no worker has been alive for a job timeout.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,23 @@ import redis.asyncio as aioredis
 from bot import celery_app as capp
 from bot import celery_codec as codec
 from bot.config import Settings
-from bot.jobs import (CANCELLED, DONE, FAILED, FINAL_STATES, QUEUED, RUNNING, SHUTDOWN_MESSAGE, STARTING, TIMED_OUT,
-                      BusyError, Job, NotYourJobError, ProgressCallback, ShuttingDownError, UserLimitError)
+from bot.jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINAL_STATES,
+    QUEUED,
+    RUNNING,
+    SHUTDOWN_MESSAGE,
+    STARTING,
+    TIMED_OUT,
+    BusyError,
+    Job,
+    NotYourJobError,
+    ProgressCallback,
+    ShuttingDownError,
+    UserLimitError,
+)
 
 log = logging.getLogger("tunesmith.engine")
 
@@ -88,8 +104,10 @@ class CeleryQueue:
         self._pubsub = self._redis.pubsub()
         await self._pubsub.subscribe("tunesmith:bot")  # keeps the connection open between jobs
         await self._refresh_nodes()
-        self._tasks = [asyncio.create_task(self._read_loop(), name="tunesmith-celery-reader"),
-                       asyncio.create_task(self._watch_loop(), name="tunesmith-celery-watchdog")]
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="tunesmith-celery-reader"),
+            asyncio.create_task(self._watch_loop(), name="tunesmith-celery-watchdog"),
+        ]
         self._started = True
 
     async def close(self, grace: float | None = None) -> dict[str, int]:
@@ -122,9 +140,17 @@ class CeleryQueue:
 
     # -- the front end's calls --
 
-    async def submit(self, user_id: int, request: Any, on_progress: ProgressCallback | None = None, *,
-                     guild_id: int | None = None, channel_id: int | None = None,
-                     parent_id: str | None = None, max_jobs: int | None = None) -> Job:
+    async def submit(
+        self,
+        user_id: int,
+        request: Any,
+        on_progress: ProgressCallback | None = None,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        max_jobs: int | None = None,
+    ) -> Job:
         if not self._started and not self._closing:
             raise RuntimeError("CeleryQueue.start() was not awaited")
         if self._closing:
@@ -133,15 +159,21 @@ class CeleryQueue:
         limit = max_jobs or self.settings.per_user_running + self.settings.per_user_queued
         if len(mine) >= limit:
             wait = self._retry_after(len(mine) - limit + 1)
-            raise UserLimitError(f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
-                                 f"(the limit is {limit}); try again in ~{wait} s", wait)
+            raise UserLimitError(
+                f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
+                f"(the limit is {limit}); try again in ~{wait} s",
+                wait,
+            )
         queued = self.queued
         if queued >= self.settings.queue_cap:
             wait = self._retry_after(queued - self.settings.queue_cap + 1)
             raise BusyError(f"the composer is busy ({queued} tunes waiting); try again in ~{wait} s", wait)
         if not self._nodes:
-            raise BusyError("no composer is running right now (no `tunesmith worker` is connected); "
-                            "please try again in a few minutes", 60.0)
+            raise BusyError(
+                "no composer is running right now (no `tunesmith worker` is connected); "
+                "please try again in a few minutes",
+                60.0,
+            )
         job = CeleryJob(user_id, request, on_progress, guild_id, channel_id, parent_id)
         self._active[job.id] = job
         self._order.append(job)
@@ -211,12 +243,22 @@ class CeleryQueue:
             if old is not None:
                 await self._forget(old)
             args = (job.id, codec.encode_request(job.request))
-            await self._in_thread(self.app.send_task, capp.TASK_NAME, args=args, task_id=task_id, queue=capp.QUEUE,
-                                  soft_time_limit=self.timeout, time_limit=self.timeout + 5)
+            await self._in_thread(
+                self.app.send_task,
+                capp.TASK_NAME,
+                args=args,
+                task_id=task_id,
+                queue=capp.QUEUE,
+                soft_time_limit=self.timeout,
+                time_limit=self.timeout + 5,
+            )
         except Exception as exc:
             log.exception("could not send job %s to the broker", job.id)
-            await self._finish(job, FAILED, error=f"the composer queue is not reachable ({type(exc).__name__}); "
-                                                  f"please try again in a minute")
+            await self._finish(
+                job,
+                FAILED,
+                error=f"the composer queue is not reachable ({type(exc).__name__}); please try again in a minute",
+            )
             return
         job.last_news = time.monotonic()
 
@@ -264,7 +306,7 @@ class CeleryQueue:
                 continue
             channel = message["channel"].decode()
             if channel.startswith(META_PREFIX):
-                await self._on_payload(channel[len(META_PREFIX):], message["data"])
+                await self._on_payload(channel[len(META_PREFIX) :], message["data"])
 
     async def _on_payload(self, task_id: str, payload: bytes) -> None:
         job = self._by_task.get(task_id)
@@ -278,8 +320,9 @@ class CeleryQueue:
                 meta = self.app.backend.decode(payload)
         except Exception as exc:
             log.error("job %s: unreadable task state: %s", job.id, exc)
-            await self._finish(job, FAILED, error="something went wrong while composing (unreadable result); "
-                                                  "please try again")
+            await self._finish(
+                job, FAILED, error="something went wrong while composing (unreadable result); please try again"
+            )
             return
         if job.finished or job.task_id != task_id:  # it changed while decoding
             return
@@ -313,8 +356,11 @@ class CeleryQueue:
                 await self._finish(job, TIMED_OUT, error=self._timeout_text())
             else:
                 log.error("job %s failed in the worker: %s", job.id, value)
-                await self._finish(job, FAILED, error=f"something went wrong while composing "
-                                                      f"({str(value).split(':')[0]}); please try again")
+                await self._finish(
+                    job,
+                    FAILED,
+                    error=f"something went wrong while composing ({str(value).split(':')[0]}); please try again",
+                )
         elif status == "FAILURE":
             exc_type = str(info.get("exc_type", ""))
             log.error("job %s: Celery reports %s: %s", job.id, exc_type, info.get("exc_message"))
@@ -323,8 +369,9 @@ class CeleryQueue:
             elif exc_type == "WorkerLostError":  # its pool process died (kill -9, a crash in a C library)
                 await self._lost(job, "the composer process")
             else:
-                await self._finish(job, FAILED, error=f"something went wrong while composing ({exc_type}); "
-                                                      f"please try again")
+                await self._finish(
+                    job, FAILED, error=f"something went wrong while composing ({exc_type}); please try again"
+                )
         elif status == "REVOKED":
             await self._finish(job, CANCELLED, error="cancelled")
 
@@ -348,7 +395,7 @@ class CeleryQueue:
         async for key in self._redis.scan_iter(match=capp.NODE_KEY + "*", count=200):
             value = await self._redis.get(key)
             if value is not None:
-                nodes[key.decode()[len(capp.NODE_KEY):]] = int(value)
+                nodes[key.decode()[len(capp.NODE_KEY) :]] = int(value)
         self._nodes = nodes
         self._no_nodes_since = None if nodes else (self._no_nodes_since or time.monotonic())
 
@@ -367,8 +414,12 @@ class CeleryQueue:
                 continue
             if job.state == QUEUED and time.time() - job.created_at > MAX_WAIT:
                 await self._end(job, FAILED, "this tune waited too long for a composer; please try again")
-            elif (job.state == RUNNING and job.node and job.node not in self._nodes
-                    and now - job.last_news > capp.NODE_TTL):  # its worker's key lapsed, and the job is silent
+            elif (
+                job.state == RUNNING
+                and job.node
+                and job.node not in self._nodes
+                and now - job.last_news > capp.NODE_TTL
+            ):  # its worker's key lapsed, and the job is silent
                 await self._lost(job, f"the composer machine ({job.node})")
             elif job.state == RUNNING and job.started_at and time.time() - job.started_at > self.timeout + SILENT_GRACE:
                 await self._end(job, TIMED_OUT, self._timeout_text())

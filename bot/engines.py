@@ -4,6 +4,7 @@ No broker_url: bot/jobs.JobQueue, worker processes inside the bot (the two-comma
 broker_url set: bot/engine_celery.CeleryQueue, `tunesmith worker`s on any machine through Celery on Redis.
 Both have the same interface (start, submit, cancel, close, queued, running, worker_pids).
 """
+
 from __future__ import annotations
 
 from bot.config import Settings
@@ -14,15 +15,19 @@ def make_queue(settings: Settings):
     ready tunes (bot/warm_pool.py); with metrics_port set, counted and exported (bot/metrics.py)."""
     if settings.broker_url:
         from bot.engine_celery import CeleryQueue
+
         queue = CeleryQueue(settings)
     else:
         from bot.jobs import JobQueue
+
         queue = JobQueue(settings)
     if settings.warm_pool:
         from bot.warm_pool import WarmPool
+
         queue = WarmPool(queue, settings)
     if settings.metrics_port:
         from bot.metrics import Metrics
+
         metrics = Metrics()
         queue = metrics.instrument(queue)
         metrics.serve(settings.metrics_host, settings.metrics_port)

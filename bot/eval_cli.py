@@ -1,5 +1,6 @@
 """`tunesmith eval abc|notes|feedback ...`: hands the rest of the arguments to that model's evaluator (the note
 model's with the `cache` setting as its corpus cache unless the arguments name one)."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,7 +13,9 @@ EVALUATORS = {"abc": "model.abc.evaluate", "notes": "model.notes.evaluate", "fee
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EVALUATORS:
-        print(f"usage: tunesmith eval {{{'|'.join(EVALUATORS)}}} [options]  (add --help for the options)", file=sys.stderr)
+        print(
+            f"usage: tunesmith eval {{{'|'.join(EVALUATORS)}}} [options]  (add --help for the options)", file=sys.stderr
+        )
         return 2
     try:
         cache = load_settings().cache

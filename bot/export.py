@@ -16,6 +16,7 @@ distinct people. A self-vote (someone rating a tune they asked for) is recorded 
 --include-self-votes, left out of "ratings", "voters" and the filters; "self_votes" says how many there were.
 A tune is included when it has at least --min-votes ratings and their mean is at least --min-stars.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,10 @@ def to_abc(records: list[dict]) -> str:
         number += 1
         body = [line for line in record["text"].strip().splitlines() if not line.startswith("X:")]
         r = record["ratings"]
-        out.append(f"X:{number}\n% tunesmith id={record['id']} mean={r['mean']} votes={r['count']} "
-                   f"model={record['model_version']}\n" + "\n".join(body))
+        out.append(
+            f"X:{number}\n% tunesmith id={record['id']} mean={r['mean']} votes={r['count']} "
+            f"model={record['model_version']}\n" + "\n".join(body)
+        )
     return "\n\n".join(out) + ("\n" if out else "")
 
 
@@ -93,8 +96,9 @@ def open_database(db: str | None) -> sqlite3.Connection:
     """The bot's database (settings.db_path, or --db); ExportError if there is none yet."""
     path = Path(db) if db else load_settings().db_path
     if not path.is_file():
-        raise ExportError(f"no database at {path}: the bot has not stored anything yet "
-                          f"(set TUNESMITH_DATA_DIR or pass --db)")
+        raise ExportError(
+            f"no database at {path}: the bot has not stored anything yet (set TUNESMITH_DATA_DIR or pass --db)"
+        )
     return open_sync(path)
 
 
@@ -104,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-votes", type=cli_int, default=1, help="fewest ratings to include (default 1)")
     p.add_argument("--format", choices=("jsonl", "abc"), default="jsonl")
     p.add_argument("--with-user-ids", action="store_true", help="include who gave which rating (personal data!)")
-    p.add_argument("--include-self-votes", action="store_true",
-                   help="count people's ratings of their own tunes (left out by default)")
+    p.add_argument(
+        "--include-self-votes",
+        action="store_true",
+        help="count people's ratings of their own tunes (left out by default)",
+    )
     p.add_argument("--out", required=True, help="output file, or - for standard output")
     p.add_argument("--db", help="database file (default: the data dir's)")
     return p
@@ -123,8 +130,13 @@ def main(argv: list[str]) -> int:
         print(f"tunesmith export: {exc}", file=sys.stderr)
         return 1
     try:
-        records = rated_tunes(conn, min_stars=args.min_stars, min_votes=args.min_votes,
-                              with_user_ids=args.with_user_ids, include_self_votes=args.include_self_votes)
+        records = rated_tunes(
+            conn,
+            min_stars=args.min_stars,
+            min_votes=args.min_votes,
+            with_user_ids=args.with_user_ids,
+            include_self_votes=args.include_self_votes,
+        )
     finally:
         conn.close()
     if args.format == "jsonl":

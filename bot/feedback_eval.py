@@ -6,7 +6,8 @@ The whole loop, offline, with the real parts:
 1. compose N tunes with the current ABC model (styles in turn, 16 or 32 bars, no key asked: the model
    picks the mode, as it does for a /compose without a key); the "before" set is kept in the work
    directory and reused by later runs with the same model, N and seed;
-2. for each taste (bot/community.py; "random" is the control): a fresh SQLite store; a simulated community on two servers asks
+2. for each taste (bot/community.py; "random" is the control): a fresh SQLite store; a simulated
+   community on two servers asks
    for the tunes and rates them by the hidden taste through the Store API; half the requesters rate
    their own tune 5 (self-votes);
 3. `tunesmith export` writes the dataset (self-votes left out), `tunesmith finetune abc --dataset ...`
@@ -18,6 +19,7 @@ validity (music21 and abc2midi parse rates, wrong-length bars), form (exact leng
 tonic, repeated bars, range) and novelty (tunes sharing 4+ bars with a corpus tune), as a table and
 JSON (<work>/report-<tastes>.json; --json prints it). --quick: a small run for tests (a few minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +34,15 @@ from pathlib import Path
 from bot.community import TASTES, post_and_rate
 from bot.numbers import cli_float, cli_int
 
-STYLES = (("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("march", "2/4"), ("waltz", "3/4"),
-          ("slip jig", "9/8"), ("strathspey", "4/4"))
+STYLES = (
+    ("jig", "6/8"),
+    ("reel", "4/4"),
+    ("hornpipe", "4/4"),
+    ("march", "2/4"),
+    ("waltz", "3/4"),
+    ("slip jig", "9/8"),
+    ("strathspey", "4/4"),
+)
 LENGTHS = (16, 32)
 TRAITS = ("minor", "repetitive", "narrow")
 
@@ -60,8 +69,14 @@ def compose_set(model, n: int, seed: int) -> list[dict]:
         except (GenerationError, AbcError) as exc:
             out.append(row | {"failed": str(exc)[:200]})
             continue
-        row.update(abc=g.abc, key=g.key, traits=traits(g.abc), judge=judge(g.abc, g.key, g.bars_written),
-                   abc2midi=abc2midi_ok(g.abc), copy=model.novelty.copies(g.body_c))
+        row.update(
+            abc=g.abc,
+            key=g.key,
+            traits=traits(g.abc),
+            judge=judge(g.abc, g.key, g.bars_written),
+            abc2midi=abc2midi_ok(g.abc),
+            copy=model.novelty.copies(g.body_c),
+        )
         out.append(row)
         if (i + 1) % 25 == 0:
             log(f"  {i + 1}/{n} composed ({time.time() - t0:.0f} s)")
@@ -79,17 +94,20 @@ def measure(tunes: list[dict]) -> dict:
         return round(sum(1 for t in items if test(t)) / max(len(items), 1), 4)
 
     modes = {m: share(ok, lambda t, m=m: t["traits"]["mode"] == m) for m in ("maj", "min", "dor", "mix")}
-    return {"tunes": n, "failed": n - len(ok),
-            "traits": {k: share(ok, lambda t, k=k: t["traits"][k]) for k in TRAITS},
-            "modes": modes,
-            "parse_music21": round(len(read) / max(n, 1), 4),
-            "parse_abc2midi": share(tunes, lambda t: t.get("abc2midi", False)),
-            "wrong_bar_share": round(sum(t["judge"]["wrong_bars"] for t in read) / measures, 4),
-            "exact_length": share(read, lambda t: t["judge"]["exact_length"]),
-            "ends_on_tonic": share(read, lambda t: t["judge"]["ends_on_tonic"]),
-            "repeated_bars": round(sum(t["traits"]["repeated_bars"] for t in ok) / max(len(ok), 1), 4),
-            "range_steps": round(sum(t["traits"]["range_steps"] for t in ok) / max(len(ok), 1), 2),
-            "corpus_copies": sum(1 for t in ok if t["copy"])}
+    return {
+        "tunes": n,
+        "failed": n - len(ok),
+        "traits": {k: share(ok, lambda t, k=k: t["traits"][k]) for k in TRAITS},
+        "modes": modes,
+        "parse_music21": round(len(read) / max(n, 1), 4),
+        "parse_abc2midi": share(tunes, lambda t: t.get("abc2midi", False)),
+        "wrong_bar_share": round(sum(t["judge"]["wrong_bars"] for t in read) / measures, 4),
+        "exact_length": share(read, lambda t: t["judge"]["exact_length"]),
+        "ends_on_tonic": share(read, lambda t: t["judge"]["ends_on_tonic"]),
+        "repeated_bars": round(sum(t["traits"]["repeated_bars"] for t in ok) / max(len(ok), 1), 4),
+        "range_steps": round(sum(t["traits"]["range_steps"] for t in ok) / max(len(ok), 1), 2),
+        "corpus_copies": sum(1 for t in ok if t["copy"]),
+    }
 
 
 def before_set(model, n: int, seed: int, work: Path) -> list[dict]:
@@ -146,16 +164,44 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
     liked = [r for r in records if r["ratings"]["mean"] >= args.min_stars]
     trait = TASTES[taste]
     traits_of = {t["abc"]: t["traits"] for t in before if "abc" in t}
-    report = {"taste": taste, "trait": trait, "community": counts,
-              "dataset": {"rated_tunes": len(records), "liked_tunes": len(liked),
-                          "liked_with_trait": sum(1 for r in liked if trait and traits_of[r["text"]][trait]),
-                          "self_votes_left_out": sum(r["self_votes"]["count"] for r in records),
-                          "file": str(data)},
-              "before": measure(before)}
-    ft_args = ["abc", "--dataset", str(data), "--base", str(model.path), "--out", str(root / "ft"),
-               "--min-stars", f"{args.min_stars:g}", "--epochs", str(args.epochs), "--lr", f"{args.lr:g}",
-               "--base-share", f"{args.base_share:g}", "--check", str(args.check), "--threads", "1",
-               "--seed", str(args.seed), "--min-tunes", str(args.min_tunes)]
+    report = {
+        "taste": taste,
+        "trait": trait,
+        "community": counts,
+        "dataset": {
+            "rated_tunes": len(records),
+            "liked_tunes": len(liked),
+            "liked_with_trait": sum(1 for r in liked if trait and traits_of[r["text"]][trait]),
+            "self_votes_left_out": sum(r["self_votes"]["count"] for r in records),
+            "file": str(data),
+        },
+        "before": measure(before),
+    }
+    ft_args = [
+        "abc",
+        "--dataset",
+        str(data),
+        "--base",
+        str(model.path),
+        "--out",
+        str(root / "ft"),
+        "--min-stars",
+        f"{args.min_stars:g}",
+        "--epochs",
+        str(args.epochs),
+        "--lr",
+        f"{args.lr:g}",
+        "--base-share",
+        f"{args.base_share:g}",
+        "--check",
+        str(args.check),
+        "--threads",
+        "1",
+        "--seed",
+        str(args.seed),
+        "--min-tunes",
+        str(args.min_tunes),
+    ]
     log(f"[{taste}] {len(liked)} of {len(records)} rated tunes liked; tunesmith finetune {' '.join(ft_args)}")
     t0 = time.time()
     with contextlib.redirect_stdout(sys.stderr):  # its report goes with the log; stdout keeps the result
@@ -165,54 +211,78 @@ def run_taste(model, before: list[dict], taste: str, args, work: Path) -> dict:
         report["error"] = "tunesmith finetune refused or failed (see its message above)"
         return report
     card = json.loads((root / "ft" / "abc.json").read_text())
-    report["finetune"] |= {"model_version": card["model_version"], "validity_check": card["validity"],
-                           "best_epoch": card.get("best_epoch"), "valid_bits_per_char": card.get("valid_bits_per_char"),
-                           "dataset_sha256": card["dataset"]["sha256"]}
+    report["finetune"] |= {
+        "model_version": card["model_version"],
+        "validity_check": card["validity"],
+        "best_epoch": card.get("best_epoch"),
+        "valid_bits_per_char": card.get("valid_bits_per_char"),
+        "dataset_sha256": card["dataset"]["sha256"],
+    }
     log(f"[{taste}] composing {args.n_after} tunes with the fine-tuned {card['model_version']} ...")
     after = compose_set(load_abc_model(root / "ft" / "abc.pt"), args.n_after, args.seed + 1)
     (root / "after.jsonl").write_text("".join(json.dumps(t) + "\n" for t in after))
     report["after"] = measure(after)
     report["ratings_per_model_version"] = ab_compare(db, after, taste, args.seed)
-    report["trait_change_points"] = {k: round(100 * (report["after"]["traits"][k] - report["before"]["traits"][k]), 1)
-                                     for k in TRAITS}
+    report["trait_change_points"] = {
+        k: round(100 * (report["after"]["traits"][k] - report["before"]["traits"][k]), 1) for k in TRAITS
+    }
     return report
 
 
-ROWS = (("parse music21", "parse_music21"), ("parse abc2midi", "parse_abc2midi"),
-        ("wrong bars", "wrong_bar_share"), ("exact length", "exact_length"), ("ends on tonic", "ends_on_tonic"),
-        ("repeated bars (mean share)", "repeated_bars"), ("range (scale steps)", "range_steps"),
-        ("corpus copies", "corpus_copies"), ("failed compositions", "failed"))
+ROWS = (
+    ("parse music21", "parse_music21"),
+    ("parse abc2midi", "parse_abc2midi"),
+    ("wrong bars", "wrong_bar_share"),
+    ("exact length", "exact_length"),
+    ("ends on tonic", "ends_on_tonic"),
+    ("repeated bars (mean share)", "repeated_bars"),
+    ("range (scale steps)", "range_steps"),
+    ("corpus copies", "corpus_copies"),
+    ("failed compositions", "failed"),
+)
 
 
 def table(report: dict) -> str:
-    lines = [(f"tunesmith eval feedback: base {report['base_model_version']}, {report['n']} tunes before, "
-              f"{report['n_after']} after")]
+    lines = [
+        (
+            f"tunesmith eval feedback: base {report['base_model_version']}, {report['n']} tunes before, "
+            f"{report['n_after']} after"
+        )
+    ]
     for t in report["tastes"]:
         d = t["dataset"]
-        lines.append(f"\ntaste {t['taste']} (likes {t['trait'] or 'a random quarter'}): {d['rated_tunes']} rated tunes, {d['liked_tunes']} "
-                     f"liked ({d['liked_with_trait']} with the trait), {d['self_votes_left_out']} self-votes left out")
+        lines.append(
+            f"\ntaste {t['taste']} (likes {t['trait'] or 'a random quarter'}): {d['rated_tunes']} rated tunes, "
+            f"{d['liked_tunes']} "
+            f"liked ({d['liked_with_trait']} with the trait), {d['self_votes_left_out']} self-votes left out"
+        )
         if "error" in t:
             lines.append(f"  {t['error']}")
             continue
         lines.append(f"  {'':<28}{'before':>10}{'after':>10}")
         for k in TRAITS:
-            lines.append(f"  {'share ' + k + (' (liked)' if k == t['trait'] else ''):<28}"
-                         f"{t['before']['traits'][k]!s:>10}{t['after']['traits'][k]!s:>10}")
+            lines.append(
+                f"  {'share ' + k + (' (liked)' if k == t['trait'] else ''):<28}"
+                f"{t['before']['traits'][k]!s:>10}{t['after']['traits'][k]!s:>10}"
+            )
         for label, key in ROWS:
             b, a = t["before"][key], t["after"][key]
             lines.append(f"  {label:<28}{b!s:>10}{a!s:>10}")
-        changes = ", ".join(f"{k} {v:+.1f}" + (" (liked)" if k == t["trait"] else "")
-                            for k, v in t["trait_change_points"].items())
+        changes = ", ".join(
+            f"{k} {v:+.1f}" + (" (liked)" if k == t["trait"] else "") for k, v in t["trait_change_points"].items()
+        )
         lines.append(f"  => share change in points: {changes} (fine-tuned model {t['finetune']['model_version']})")
         for v in t.get("ratings_per_model_version", []):
-            lines.append(f"  rated by the same community: {v['model_version']} mean {v['mean']} {v['ci95']} "
-                         f"({v['votes']} votes)")
+            lines.append(
+                f"  rated by the same community: {v['model_version']} mean {v['mean']} {v['ci95']} ({v['votes']} votes)"
+            )
     return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tunesmith eval feedback", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="tunesmith eval feedback", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="a small run for tests (--n 14, 1 epoch, --check 3)")
     p.add_argument("--taste", action="append", choices=tuple(TASTES), help="repeat for several (default: all)")
     p.add_argument("--n", type=cli_int, help="tunes composed before and after (default 300)")
@@ -250,10 +320,16 @@ def main(argv: list[str]) -> int:
     work.mkdir(parents=True, exist_ok=True)
     model = load_abc_model(args.weights)
     before = before_set(model, args.n, args.seed, work)
-    report = {"base_model_version": model.version, "n": args.n, "n_after": args.n_after, "quick": quick,
-              "settings": {k: getattr(args, k) for k in ("epochs", "lr", "base_share", "min_stars", "min_tunes",
-                                                         "check", "seed")},
-              "tastes": [run_taste(model, before, taste, args, work) for taste in (args.taste or list(TASTES))]}
+    report = {
+        "base_model_version": model.version,
+        "n": args.n,
+        "n_after": args.n_after,
+        "quick": quick,
+        "settings": {
+            k: getattr(args, k) for k in ("epochs", "lr", "base_share", "min_stars", "min_tunes", "check", "seed")
+        },
+        "tastes": [run_taste(model, before, taste, args, work) for taste in (args.taste or list(TASTES))],
+    }
     (work / f"report-{'-'.join(args.taste or ['all'])}.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1) if args.json else table(report))
     return 0 if all("error" not in t for t in report["tastes"]) else 1

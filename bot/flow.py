@@ -15,6 +15,7 @@
 messages); the tests drive this module with a small Reply of their own. `Coalescer` paces the public
 score edits of a post (many votes, one edit per `every` seconds).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,6 +46,7 @@ RESTARTING = "Tunesmith is restarting; please ask again in a minute"
 @dataclass(frozen=True)
 class Result:
     """What a front end posts: the rendered tune, the files that fit (posting order), and notes about them."""
+
     artifacts: object  # worker.Artifacts
     tune_id: str | None
     parent_id: str | None
@@ -71,13 +73,16 @@ class Result:
 
 class Reply(Protocol):
     """Where the answers to one request go (an interaction, a chat message)."""
+
     filesize_limit: int
 
     async def acknowledge(self) -> None: ...
     async def edit(self, text: str, cancel: str | None = None) -> None:
         """Show the status; `cancel` is the job id a Cancel button stops (None: no button)."""
+
     async def post_result(self, result: Result) -> int | None:
         """Turn the status message into the tune; returns its message id (None if it could not be posted)."""
+
     async def fail(self, text: str) -> None: ...
     async def withdraw(self) -> None:
         """The requester cancelled: remove the status message."""
@@ -86,8 +91,11 @@ class Reply(Protocol):
 def status_text(event: JobEvent) -> str:
     if event.state == QUEUED:
         return f"Queued #{event.position}" + (" (next up)" if event.position == 1 else "")
-    return {"starting": "Starting the composer...", "composing": "Composing...",
-            "rendering": "Rendering audio and sheet music..."}.get(event.stage, str(event.message).capitalize())
+    return {
+        "starting": "Starting the composer...",
+        "composing": "Composing...",
+        "rendering": "Rendering audio and sheet music...",
+    }.get(event.stage, str(event.message).capitalize())
 
 
 def failure_text(state: str, error: str | None) -> str:
@@ -159,8 +167,16 @@ class RequestFlow:
         self.accepting = True
         self.running: set[asyncio.Task] = set()
 
-    async def run(self, reply: Reply, user_id: int, guild_id: int | None, channel_id: int | None, request, *,
-                  parent_id: str | None = None) -> None:
+    async def run(
+        self,
+        reply: Reply,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int | None,
+        request,
+        *,
+        parent_id: str | None = None,
+    ) -> None:
         """`request`: a ready request, or the options the user gave (a dict; the server's defaults fill in).
         Raises ValueError (shown to the user as it is) only before anything was acknowledged."""
         if not self.accepting or self.service.queue is None:
@@ -177,8 +193,15 @@ class RequestFlow:
             if progress is not None:
                 progress.update(latest[0])
 
-        job = await self.service.submit(user_id, request, on_progress, guild_id=guild_id, channel_id=channel_id,
-                                        parent_id=parent_id, max_jobs=gs.per_user_limit)
+        job = await self.service.submit(
+            user_id,
+            request,
+            on_progress,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            parent_id=parent_id,
+            max_jobs=gs.per_user_limit,
+        )
         task = asyncio.current_task()
         self.running.add(task)
         try:
@@ -206,8 +229,16 @@ class RequestFlow:
         finally:
             self.running.discard(task)
 
-    async def _post(self, reply: Reply, job, parent_id: str | None, continued: bool, user_id: int,
-                    guild_id: int | None, channel_id: int | None) -> None:
+    async def _post(
+        self,
+        reply: Reply,
+        job,
+        parent_id: str | None,
+        continued: bool,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int | None,
+    ) -> None:
         files, notes = await fit_files(job.result, job.tune_id or job.id, reply.filesize_limit)
         message_id = await reply.post_result(Result(job.result, job.tune_id, parent_id, files, notes, continued))
         if job.tune_id and message_id is not None:

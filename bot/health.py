@@ -1,5 +1,6 @@
 """A heartbeat file in the data dir: the running bot touches it, `tunesmith doctor --health`
 (the Docker HEALTHCHECK) reads its age. A file works across the container boundary with no port."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Instrument names people can ask for -> General MIDI programs (0-based)."""
+
 from __future__ import annotations
 
 INSTRUMENTS: dict[str, int] = {

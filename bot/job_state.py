@@ -1,4 +1,5 @@
 """The one list of job states, shared by the job engine and the store's job rows."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -17,6 +17,7 @@ The worker function is any picklable top-level `func(request, progress) -> resul
 sends "composing" / "rendering" events back. A ValueError raised in it is the user's fault and its
 text is shown; any other exception is logged and reported as an internal error.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,9 @@ import math
 import multiprocessing
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from bot.config import Settings
 from bot.job_state import FINAL_STATES, JobState
@@ -68,6 +70,7 @@ class NotYourJobError(JobError):
 @dataclass(frozen=True)
 class JobEvent:
     """What a front end shows while a job moves along."""
+
     job_id: str
     state: str  # queued / running / done / failed / cancelled / timed_out
     stage: str  # queued / starting / composing / rendering / finished
@@ -81,8 +84,15 @@ ProgressCallback = Callable[[JobEvent], Awaitable[None]]
 class Job:
     """One request on its way through the queue. Read its fields; change nothing."""
 
-    def __init__(self, user_id: int, request: Any, on_progress: ProgressCallback | None,
-                 guild_id: int | None, channel_id: int | None, parent_id: str | None):
+    def __init__(
+        self,
+        user_id: int,
+        request: Any,
+        on_progress: ProgressCallback | None,
+        guild_id: int | None,
+        channel_id: int | None,
+        parent_id: str | None,
+    ):
         self.id = secrets.token_urlsafe(6)
         self.user_id = user_id
         self.request = request
@@ -114,7 +124,7 @@ class Job:
             return None
         return self.finished_at - self.started_at
 
-    async def wait(self) -> "Job":
+    async def wait(self) -> Job:
         """Wait until the job reaches a final state (cancelling this wait does not cancel the job)."""
         await asyncio.shield(self._outcome)
         return self
@@ -131,8 +141,9 @@ class Job:
         """Queue an event with the job's current state for the callback (the engines call this)."""
         if self._on_progress is None:
             return
-        self._events.put_nowait(JobEvent(self.id, self.state, self.stage,
-                                         self.position if self.state == QUEUED else None, message))
+        self._events.put_nowait(
+            JobEvent(self.id, self.state, self.stage, self.position if self.state == QUEUED else None, message)
+        )
         if self.finished:
             self._events.put_nowait(None)
 
@@ -151,17 +162,25 @@ class Job:
 
 # ---- the queue -----------------------------------------------------------------------------------
 
+
 def _default_worker(settings: Settings):
     from bot import worker
+
     return worker.compose, functools.partial(worker.warm_up, settings=settings)
 
 
 class JobQueue:
     """See the module docstring. One per bot process; start() before submit()."""
 
-    def __init__(self, settings: Settings | None = None, *, worker: Callable | None = None,
-                 initializer: Callable | None = None, workers: int | None = None,
-                 start_method: str = "spawn"):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        worker: Callable | None = None,
+        initializer: Callable | None = None,
+        workers: int | None = None,
+        start_method: str = "spawn",
+    ):
         self.settings = settings
         if worker is None:
             worker, default_init = _default_worker(self.settings)
@@ -231,9 +250,17 @@ class JobQueue:
 
     # -- the front end's calls --
 
-    async def submit(self, user_id: int, request: Any, on_progress: ProgressCallback | None = None, *,
-                     guild_id: int | None = None, channel_id: int | None = None,
-                     parent_id: str | None = None, max_jobs: int | None = None) -> Job:
+    async def submit(
+        self,
+        user_id: int,
+        request: Any,
+        on_progress: ProgressCallback | None = None,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        max_jobs: int | None = None,
+    ) -> Job:
         """Queue a job and return it at once (job.id, job.position). Raises BusyError subclasses.
         `max_jobs` overrides how many unfinished jobs this user may have (e.g. a guild's setting)."""
         if self._wake is None:
@@ -246,8 +273,11 @@ class JobQueue:
             # Room comes when enough of this user's own jobs have finished, wherever they are in line.
             finishes = sorted(self.forecast()[j.id][1] for j in mine)
             wait = max(1, math.ceil(finishes[len(mine) - limit]))
-            raise UserLimitError(f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
-                                 f"(the limit is {limit}); try again in ~{wait} s", wait)
+            raise UserLimitError(
+                f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
+                f"(the limit is {limit}); try again in ~{wait} s",
+                wait,
+            )
         waiting = self._waiting()
         if len(waiting) >= self.settings.queue_cap:
             starts = sorted(self.forecast()[j.id][0] for j in waiting)
@@ -390,8 +420,11 @@ class JobQueue:
 
     async def _run(self, proc: WorkerProcess, job: Job) -> None:
         if job._kill_reason:  # cancelled, or shutdown began, between taking the job and starting it
-            await self._finish(job, CANCELLED if job._kill_reason == "cancelled" else FAILED,
-                               error="cancelled" if job._kill_reason == "cancelled" else SHUTDOWN_MESSAGE)
+            await self._finish(
+                job,
+                CANCELLED if job._kill_reason == "cancelled" else FAILED,
+                error="cancelled" if job._kill_reason == "cancelled" else SHUTDOWN_MESSAGE,
+            )
             return
         job._proc = proc
         self._emit(job, STARTING)
@@ -405,11 +438,14 @@ class JobQueue:
         while True:
             try:
                 item = await asyncio.wait_for(proc.messages.get(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 proc.kill()
                 proc.exited = True  # its reader's "exit" lands in a queue nobody reads; a new one starts
-                await self._finish(job, TIMED_OUT, error=f"composing took longer than {self.timeout:g} s and was stopped; "
-                                                         f"try a shorter tune")
+                await self._finish(
+                    job,
+                    TIMED_OUT,
+                    error=f"composing took longer than {self.timeout:g} s and was stopped; try a shorter tune",
+                )
                 return
             if item.job_id not in (job.id, None):
                 continue  # a late reply for an earlier job
@@ -424,8 +460,11 @@ class JobQueue:
                 return
             elif isinstance(item, Crashed):
                 log.error("job %s failed in the worker: %s\n%s", job.id, item.error, item.traceback)
-                await self._finish(job, FAILED, error=f"something went wrong while composing ({item.error.split(':')[0]}); "
-                                                      f"please try again")
+                await self._finish(
+                    job,
+                    FAILED,
+                    error=f"something went wrong while composing ({item.error.split(':')[0]}); please try again",
+                )
                 return
             elif isinstance(item, Exited):
                 proc.exited = True
@@ -435,8 +474,12 @@ class JobQueue:
                     await self._finish(job, FAILED, error=SHUTDOWN_MESSAGE)
                 else:
                     log.error("worker pid %s died (exit code %s) running job %s", proc.pid, item.code, job.id)
-                    await self._finish(job, FAILED, error=f"the composer process crashed (exit code {item.code}) "
-                                                          f"while making this tune; please try again")
+                    await self._finish(
+                        job,
+                        FAILED,
+                        error=f"the composer process crashed (exit code {item.code}) "
+                        f"while making this tune; please try again",
+                    )
                 return
 
     async def _finish(self, job: Job, state: str, *, result: Any = None, error: str | None = None) -> None:
@@ -456,4 +499,3 @@ class JobQueue:
         job._outcome.set_result(state)
         async with self._wake:
             self._wake.notify_all()
-

@@ -6,6 +6,7 @@ and in the `'token'` field of INTERACTION_CREATE. An interaction token lets anyo
 for 15 minutes; the bot token, for ever. `RedactSecrets` masks them in the message, its arguments
 and any traceback, whatever logger the record comes from (it sits on the root handler).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,13 @@ _PATTERNS = (
     # REST/webhook URLs: the token is the path segment after the id
     (re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s'\"?#]+"), rf"\1{MASK}"),
     # dict reprs and JSON: 'token': '...', "token": "...", token=...
-    (re.compile(r"""(['"]?\b(?:token|access_token|refresh_token|client_secret)['"]?\s*[:=]\s*)(['"])[^'"]*\2""",
-                re.IGNORECASE), rf"\1\2{MASK}\2"),
+    (
+        re.compile(
+            r"""(['"]?\b(?:token|access_token|refresh_token|client_secret)['"]?\s*[:=]\s*)(['"])[^'"]*\2""",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{MASK}\2",
+    ),
     # Authorization header values
     (re.compile(r"\b(Bot|Bearer)\s+[A-Za-z0-9._\-]{16,}"), rf"\1 {MASK}"),
     # interaction tokens (base64 of "interaction:...") wherever they appear

@@ -10,6 +10,7 @@ ratings by stars, and live workers.
 Gauges are set from the event loop (on every job event and every few seconds), never read from the
 engine by the HTTP thread, so the exporter never touches the engine's structures concurrently.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,18 +40,31 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.started = Counter("tunesmith_jobs_started", "Jobs that began running", ["style"], registry=r)
-        self.finished = Counter("tunesmith_jobs_finished", "Jobs that ended, by final state", ["style", "state"],
-                                registry=r)
-        self.job_seconds = Histogram("tunesmith_job_seconds", "Running time of finished jobs", ["style"],
-                                     buckets=BUCKETS, registry=r)
-        self.latency = Histogram("tunesmith_job_latency_seconds", "From the request to its result (queue wait "
-                                 "included), jobs done", ["style"], buckets=BUCKETS, registry=r)
-        self.posted = Histogram("tunesmith_posted_seconds", "End to end: from the request to its files posted "
-                                "(front end included), jobs done", ["style"], buckets=BUCKETS, registry=r)
+        self.finished = Counter(
+            "tunesmith_jobs_finished", "Jobs that ended, by final state", ["style", "state"], registry=r
+        )
+        self.job_seconds = Histogram(
+            "tunesmith_job_seconds", "Running time of finished jobs", ["style"], buckets=BUCKETS, registry=r
+        )
+        self.latency = Histogram(
+            "tunesmith_job_latency_seconds",
+            "From the request to its result (queue wait included), jobs done",
+            ["style"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.posted = Histogram(
+            "tunesmith_posted_seconds",
+            "End to end: from the request to its files posted (front end included), jobs done",
+            ["style"],
+            buckets=BUCKETS,
+            registry=r,
+        )
         self.queued = Gauge("tunesmith_queue_depth", "Jobs waiting", registry=r)
         self.running = Gauge("tunesmith_jobs_running", "Jobs running", registry=r)
-        self.workers = Gauge("tunesmith_workers", "Live worker processes (in-process engine) or worker nodes "
-                             "(broker engine)", registry=r)
+        self.workers = Gauge(
+            "tunesmith_workers", "Live worker processes (in-process engine) or worker nodes (broker engine)", registry=r
+        )
         self.ratings = Counter("tunesmith_ratings", "Ratings given, by stars", ["stars"], registry=r)
         self.server = None
 

@@ -4,6 +4,7 @@ Python's int() and float() also read "٣٢" (Arabic-Indic digits), "３２" (ful
 "1e3"; nobody means those as an option value, and a log or a reply showing "٣٢" where 32 was stored
 misleads. One rule for every front end, with a message that says what to write.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@ Progress messages and one outcome (Done, Failed for the user's fault, Crashed fo
 holds a WorkerProcess per slot: a pipe, and a thread that turns replies into items of an asyncio.Queue,
 so the event loop never blocks on the pipe. When the process ends, the thread adds Exited.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,7 +106,7 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self.process.pid
 
-    def _put(self, item: "Reply") -> None:
+    def _put(self, item: Reply) -> None:
         try:
             self.loop.call_soon_threadsafe(self.messages.put_nowait, item)
         except RuntimeError:  # the loop is closed: nobody is listening any more

@@ -1,4 +1,5 @@
 """`tunesmith render TUNE.abc --out DIR`: render an ABC file to tune.mid, tune.mp3 and tune.png."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,11 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-accompaniment", action="store_true", help="melody only: ignore chord symbols")
     p.add_argument("--no-sheet", action="store_true", help="skip the sheet music PNG")
     p.add_argument("--ogg", action="store_true", help="also write tune.ogg (Ogg Vorbis)")
-    p.add_argument("--bitrate", type=cli_int, default=128, choices=MP3_BITRATES, metavar="KBPS",
-                   help="MP3 bitrate (default 128)")
-    p.add_argument("--max-seconds", type=cli_float, default=600, help="cut the audio after this many seconds (default 600)")
+    p.add_argument(
+        "--bitrate", type=cli_int, default=128, choices=MP3_BITRATES, metavar="KBPS", help="MP3 bitrate (default 128)"
+    )
+    p.add_argument(
+        "--max-seconds", type=cli_float, default=600, help="cut the audio after this many seconds (default 600)"
+    )
     p.add_argument("--soundfont", default="", help="a .sf2 file (default: the lookup order in soundfonts/README.md)")
-    p.add_argument("--json", action="store_true", help="print one JSON object: paths, duration_s, bars, tempo, instrument")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object: paths, duration_s, bars, tempo, instrument"
+    )
     return p
 
 
@@ -46,8 +52,10 @@ def read_tune(name: str) -> bytes:
     if name == "-":
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:
-            raise RenderError(f"standard input holds over {limit:,} bytes; one tune must be under "
-                              f"{MAX_ABC_CHARS:,} characters (render one tune at a time)")
+            raise RenderError(
+                f"standard input holds over {limit:,} bytes; one tune must be under "
+                f"{MAX_ABC_CHARS:,} characters (render one tune at a time)"
+            )
         return data
     return read_input(name, "the tune file", limit)
 
@@ -63,9 +71,17 @@ def main(argv: list[str] | None = None) -> int:
         abc = read_tune(args.tune)
         out = check_out_dir(args.out)  # before rendering: a bad --out must not cost the wait
         with Renderer(soundfont or None) as renderer:
-            result = renderer.render_abc(abc, instrument=args.instrument, tempo=args.tempo, beat=args.beat,
-                                         accompaniment=not args.no_accompaniment, bitrate=args.bitrate,
-                                         max_seconds=args.max_seconds, sheet=not args.no_sheet, ogg=args.ogg)
+            result = renderer.render_abc(
+                abc,
+                instrument=args.instrument,
+                tempo=args.tempo,
+                beat=args.beat,
+                accompaniment=not args.no_accompaniment,
+                bitrate=args.bitrate,
+                max_seconds=args.max_seconds,
+                sheet=not args.no_sheet,
+                ogg=args.ogg,
+            )
         try:
             out.mkdir(parents=True, exist_ok=True)
             paths = {"midi": out / "tune.mid", "mp3": out / "tune.mp3", "png": out / "tune.png" if result.png else None}
@@ -84,17 +100,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tunesmith render: {exc}", file=sys.stderr)
         return 1
     summary = {
-        "midi": str(paths["midi"]), "mp3": str(paths["mp3"]), "png": str(paths["png"]) if paths["png"] else None,
+        "midi": str(paths["midi"]),
+        "mp3": str(paths["mp3"]),
+        "png": str(paths["png"]) if paths["png"] else None,
         **({"ogg": str(paths["ogg"])} if "ogg" in paths else {}),
-        "duration_s": result.duration_s, "bars": result.bars, "tempo": result.tempo, "beat": result.beat,
-        "instrument": result.instrument, "cut": result.cut, "warnings": list(result.warnings),
+        "duration_s": result.duration_s,
+        "bars": result.bars,
+        "tempo": result.tempo,
+        "beat": result.beat,
+        "instrument": result.instrument,
+        "cut": result.cut,
+        "warnings": list(result.warnings),
     }
     if args.json:
         print(json.dumps(summary))
     else:
         files = ", ".join(str(p) for p in paths.values() if p)
-        print(f"{files}\n{result.duration_s:.1f} s, {result.bars} bars at {result.tempo} bpm "
-              f"(beat {result.beat}), {result.instrument}")
+        print(
+            f"{files}\n{result.duration_s:.1f} s, {result.bars} bars at {result.tempo} bpm "
+            f"(beat {result.beat}), {result.instrument}"
+        )
         for warning in result.warnings:
             print(f"note: {warning}", file=sys.stderr)
     return 0

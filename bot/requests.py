@@ -6,6 +6,7 @@ Two ways in, one set of checks:
 Both return a frozen ComposeRequest or raise RequestError, whose message names the option, the value
 and what is allowed, and is safe to show to the user.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,17 +66,36 @@ MODEL_METERS = {"abc": METERS, "notes": ("4/4", "3/4")}
 
 # Option names people type -> field name.
 ALIASES = {
-    "style": "style", "type": "style", "kind": "style",
-    "length": "length", "bars": "length", "len": "length", "measures": "length",
-    "key": "key", "k": "key",
-    "tempo": "tempo", "bpm": "tempo", "speed": "tempo",
-    "temperature": "temperature", "temp": "temperature", "t": "temperature",
+    "style": "style",
+    "type": "style",
+    "kind": "style",
+    "length": "length",
+    "bars": "length",
+    "len": "length",
+    "measures": "length",
+    "key": "key",
+    "k": "key",
+    "tempo": "tempo",
+    "bpm": "tempo",
+    "speed": "tempo",
+    "temperature": "temperature",
+    "temp": "temperature",
+    "t": "temperature",
     "seed": "seed",
-    "instrument": "instrument", "inst": "instrument", "instr": "instrument",
-    "meter": "meter", "time": "meter", "m": "meter", "metre": "meter",
-    "accompaniment": "accompaniment", "accomp": "accompaniment", "chords": "accompaniment",
+    "instrument": "instrument",
+    "inst": "instrument",
+    "instr": "instrument",
+    "meter": "meter",
+    "time": "meter",
+    "m": "meter",
+    "metre": "meter",
+    "accompaniment": "accompaniment",
+    "accomp": "accompaniment",
+    "chords": "accompaniment",
     "continue_abc": "continue_abc",
-    "form": "form", "parts": "form", "structure": "form",
+    "form": "form",
+    "parts": "form",
+    "structure": "form",
 }
 FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest) if f.name != "abc_weights")
 
@@ -185,7 +205,9 @@ def from_options(**options) -> ComposeRequest:
     for raw_name, value in options.items():
         name = ALIASES.get(str(raw_name).lower().strip())
         if name is None:
-            raise RequestError(f"option '{_clip(raw_name)}' is not known; use {', '.join(f for f in FIELDS if f != 'continue_abc')}")
+            raise RequestError(
+                f"option '{_clip(raw_name)}' is not known; use {', '.join(f for f in FIELDS if f != 'continue_abc')}"
+            )
         if name in values:
             raise RequestError(f"option '{name}' is given twice")
         if value is not None:
@@ -202,9 +224,11 @@ def from_options(**options) -> ComposeRequest:
         modes = MODEL_MODES[STYLES[style].model]
         if out["key"][-3:] not in modes:
             examples = {"maj": "D", "min": "Em", "dor": "Ador", "mix": "Gmix"}
-            raise RequestError(f"key '{_clip(values['key'])}': {style} tunes can be in "
-                               f"{_or_list([MODE_NAMES[m] for m in modes])} keys; "
-                               f"try e.g. {', '.join(examples[m] for m in modes)}")
+            raise RequestError(
+                f"key '{_clip(values['key'])}': {style} tunes can be in "
+                f"{_or_list([MODE_NAMES[m] for m in modes])} keys; "
+                f"try e.g. {', '.join(examples[m] for m in modes)}"
+            )
     if "tempo" in values:
         out["tempo"] = _number("tempo", values["tempo"], int, *TEMPO)
     if "temperature" in values:
@@ -215,7 +239,9 @@ def from_options(**options) -> ComposeRequest:
         try:
             out["instrument"] = resolve_instrument(str(values["instrument"]))
         except ValueError:
-            raise RequestError(f"instrument '{_clip(values['instrument'])}' is not known; try {', '.join(INSTRUMENTS)}") from None
+            raise RequestError(
+                f"instrument '{_clip(values['instrument'])}' is not known; try {', '.join(INSTRUMENTS)}"
+            ) from None
     if "meter" in values:
         out["meter"] = _meter(values["meter"], style)
     if "accompaniment" in values:
@@ -266,11 +292,13 @@ def text_options(text: str) -> dict[str, str]:
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
         name = match.group(1).lower()
-        value = body[match.end():end].strip()
+        value = body[match.end() : end].strip()
         canonical = ALIASES.get(name)
         if canonical is None or canonical == "continue_abc":
-            raise RequestError(f"option '{_clip(name)}' is not known; use style, length, key, tempo, temperature, "
-                               f"seed, instrument, meter, accompaniment, form")
+            raise RequestError(
+                f"option '{_clip(name)}' is not known; use style, length, key, tempo, temperature, "
+                f"seed, instrument, meter, accompaniment, form"
+            )
         if canonical in options:
             raise RequestError(f"option '{canonical}' is given twice")
         if not value:
@@ -304,6 +332,7 @@ def guess_style_from_abc(text: str) -> str:
 class RerenderRequest:
     """Render a stored tune again (the `/tune id:` re-post): submit it to the JobQueue like a
     ComposeRequest; the job's tune_id is this tune's and no new tune is stored."""
+
     tune_id: str
     text: str
     text_format: str  # "abc" | "musicxml"
@@ -311,7 +340,7 @@ class RerenderRequest:
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def from_tune(cls, tune) -> "RerenderRequest":
+    def from_tune(cls, tune) -> RerenderRequest:
         """From a bot.store.Tune row."""
         meta = {"seed": tune.seed, "model_version": tune.model_version}
         return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), meta)

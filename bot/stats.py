@@ -3,6 +3,7 @@ version with a 95% confidence interval (the A/B report), from the database.
 
     tunesmith stats [--json] [--db FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,11 @@ def collect(conn: sqlite3.Connection) -> dict:
     run_times, waits = s.pop("run_times"), s.pop("waits")
     s["mean_rating"] = _round(s["mean_rating"])
     s["failures"] = s["jobs"].get(JobState.FAILED, 0) + s["jobs"].get(JobState.TIMED_OUT, 0)
-    s["job_seconds"] = {"p50": _round(percentile(run_times, 50)), "p95": _round(percentile(run_times, 95)),
-                        "count": len(run_times)}
+    s["job_seconds"] = {
+        "p50": _round(percentile(run_times, 50)),
+        "p95": _round(percentile(run_times, 95)),
+        "count": len(run_times),
+    }
     s["queue_wait_seconds"] = {"p50": _round(percentile(waits, 50)), "p95": _round(percentile(waits, 95))}
     s["model_versions"] = reports.model_versions(conn)
     return s
@@ -45,17 +49,24 @@ def _round(x: float | None) -> float | None:
 
 
 def format_stats(s: dict) -> str:
-    lines = [f"tunes: {s['tunes']}   ratings: {s['ratings']} from {s['raters']} people   "
-             f"mean rating: {s['mean_rating'] if s['mean_rating'] is not None else '-'}"]
+    lines = [
+        f"tunes: {s['tunes']}   ratings: {s['ratings']} from {s['raters']} people   "
+        f"mean rating: {s['mean_rating'] if s['mean_rating'] is not None else '-'}"
+    ]
     if s["styles"]:
         lines.append("styles:")
-        lines += [f"  {st['style']:<12} {st['tunes']:>6} tunes  {st['ratings']:>6} ratings  "
-                  f"mean {st['mean'] if st['mean'] is not None else '-'}" for st in s["styles"]]
+        lines += [
+            f"  {st['style']:<12} {st['tunes']:>6} tunes  {st['ratings']:>6} ratings  "
+            f"mean {st['mean'] if st['mean'] is not None else '-'}"
+            for st in s["styles"]
+        ]
     jobs = ", ".join(f"{k} {v}" for k, v in sorted(s["jobs"].items())) or "none"
     lines.append(f"jobs: {jobs}   failures: {s['failures']}")
     t, w = s["job_seconds"], s["queue_wait_seconds"]
-    lines.append(f"job time: p50 {t['p50']} s, p95 {t['p95']} s ({t['count']} done)   "
-                 f"queue wait: p50 {w['p50']} s, p95 {w['p95']} s")
+    lines.append(
+        f"job time: p50 {t['p50']} s, p95 {t['p95']} s ({t['count']} done)   "
+        f"queue wait: p50 {w['p50']} s, p95 {w['p95']} s"
+    )
     if s["model_versions"]:
         lines.append("model versions (self-votes left out; 95% confidence interval of the mean):")
         lines += [format_version(v) for v in s["model_versions"]]
@@ -68,8 +79,10 @@ def format_version(v: dict) -> str:
     """One line of the per-version (A/B) report."""
     mean = f"{v['mean']:.2f}" if v["mean"] is not None else "-"
     ci = f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]" if v["ci95"] else "[too few votes]"
-    return (f"  {v['model_version'] or '(none)':<28} {v['tunes']:>6} tunes {v['rated_tunes']:>6} rated "
-            f"{v['votes']:>6} votes  mean {mean} {ci}")
+    return (
+        f"  {v['model_version'] or '(none)':<28} {v['tunes']:>6} tunes {v['rated_tunes']:>6} rated "
+        f"{v['votes']:>6} votes  mean {mean} {ci}"
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,5 @@
 """The one style table: it feeds the models, the CLI choices and the Discord choices."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,13 +23,35 @@ STYLES: dict[str, Style] = {
     for s in [
         Style("jig", "abc", "6/8", "1/8", "jig", "3/8", 116, "fiddle", "Lively 6/8 dance, two beats of three quavers"),
         Style("reel", "abc", "4/4", "1/8", "reel", "1/2", 100, "fiddle", "Fast 4/4 dance in running quavers"),
-        Style("hornpipe", "abc", "4/4", "1/8", "hornpipe", "1/4", 160, "fiddle", "4/4 dance with dotted, swung quavers"),
+        Style(
+            "hornpipe", "abc", "4/4", "1/8", "hornpipe", "1/4", 160, "fiddle", "4/4 dance with dotted, swung quavers"
+        ),
         Style("strathspey", "abc", "4/4", "1/8", "strathspey", "1/4", 120, "fiddle", "Scottish 4/4 dance with snaps"),
         Style("slip jig", "abc", "9/8", "1/8", "slip jig", "3/8", 116, "flute", "Graceful 9/8 dance"),
-        Style("polka", "abc", "2/4", "1/8", "march", "1/4", 130, "accordion", "Bouncy 2/4 dance (the corpus has no polka labels: 2/4 tunes, played faster)"),
+        Style(
+            "polka",
+            "abc",
+            "2/4",
+            "1/8",
+            "march",
+            "1/4",
+            130,
+            "accordion",
+            "Bouncy 2/4 dance (the corpus has no polka labels: 2/4 tunes, played faster)",
+        ),
         Style("waltz", "abc", "3/4", "1/8", "waltz", "1/4", 140, "accordion", "3/4 dance tune"),
         Style("march", "abc", "2/4", "1/8", "march", "1/4", 110, "tin whistle", "Steady 2/4 march"),
-        Style("chorale", "notes", "4/4", "1/4", "chorale", "1/4", 80, "organ", "Four-part hymn in the manner of Bach's chorales"),
+        Style(
+            "chorale",
+            "notes",
+            "4/4",
+            "1/4",
+            "chorale",
+            "1/4",
+            80,
+            "organ",
+            "Four-part hymn in the manner of Bach's chorales",
+        ),
     ]
 }
 

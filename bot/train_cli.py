@@ -1,5 +1,6 @@
 """`tunesmith train abc|notes ...`: hands the rest of the arguments to that model's trainer, with the
 `cache` setting (TUNESMITH_CACHE) as its cache directory unless the arguments name one."""
+
 from __future__ import annotations
 
 import importlib
@@ -21,7 +22,9 @@ def with_cache(kind: str, argv: list[str], cache: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in TRAINERS:
-        print(f"usage: tunesmith train {{{'|'.join(TRAINERS)}}} [options]  (add --help for the options)", file=sys.stderr)
+        print(
+            f"usage: tunesmith train {{{'|'.join(TRAINERS)}}} [options]  (add --help for the options)", file=sys.stderr
+        )
         return 2
     try:
         cache = load_settings().cache

@@ -11,6 +11,7 @@ The job engine (bot/jobs.py) only runs jobs; this service is the one writer of j
 (through the store, which owns every SQL statement). The decisions behind the buttons (what a
 variation or a continuation asks for, who may delete a post) live here too, free of Discord.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -65,10 +66,17 @@ class TuneService:
         self.interrupted_jobs = await self.store.fail_unfinished_jobs()
 
     # ---- composing --------------------------------------------------------------------------------
-    async def submit(self, user_id: int, request: ComposeRequest | RerenderRequest,
-                     on_progress: ProgressCallback | None = None, *, guild_id: int | None = None,
-                     channel_id: int | None = None, parent_id: str | None = None,
-                     max_jobs: int | None = None) -> Job:
+    async def submit(
+        self,
+        user_id: int,
+        request: ComposeRequest | RerenderRequest,
+        on_progress: ProgressCallback | None = None,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        max_jobs: int | None = None,
+    ) -> Job:
         """Queue a job (raises the queue's BusyError family) and record it as it moves along."""
         request = await ab.assign(self.store, request)  # an A/B test sends a share to other weights
         created = asyncio.Event()
@@ -77,8 +85,14 @@ class TuneService:
             try:
                 if not created.is_set():
                     created.set()
-                    await self.store.job_created(event.job_id, request=_as_dict(request), user_id=user_id,
-                                                 guild_id=guild_id, channel_id=channel_id, created_at=time.time())
+                    await self.store.job_created(
+                        event.job_id,
+                        request=_as_dict(request),
+                        user_id=user_id,
+                        guild_id=guild_id,
+                        channel_id=channel_id,
+                        created_at=time.time(),
+                    )
                 if event.stage == STARTING:
                     await self.store.job_started(event.job_id, time.time())
             except Exception:
@@ -86,8 +100,9 @@ class TuneService:
             if on_progress is not None:
                 await on_progress(event)
 
-        job = await self.queue.submit(user_id, request, record, guild_id=guild_id, channel_id=channel_id,
-                                      parent_id=parent_id, max_jobs=max_jobs)
+        job = await self.queue.submit(
+            user_id, request, record, guild_id=guild_id, channel_id=channel_id, parent_id=parent_id, max_jobs=max_jobs
+        )
         self._settling[job.id] = asyncio.create_task(self._settle(job), name=f"tunesmith-settle-{job.id}")
         return job
 
@@ -102,14 +117,22 @@ class TuneService:
                 try:
                     res = job.result
                     job.tune_id = await self.store.add_tune(
-                        request=_as_dict(job.request), text=res.text, text_format=res.text_format,
-                        meta=res.meta, user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id,
-                        parent_id=job.parent_id, title=tune_title(res.text, res.text_format, res.meta))
+                        request=_as_dict(job.request),
+                        text=res.text,
+                        text_format=res.text_format,
+                        meta=res.meta,
+                        user_id=job.user_id,
+                        guild_id=job.guild_id,
+                        channel_id=job.channel_id,
+                        parent_id=job.parent_id,
+                        title=tune_title(res.text, res.text_format, res.meta),
+                    )
                 except Exception:
                     log.exception("could not store the tune of job %s", job.id)
         try:
-            await self.store.job_finished(job.id, job.state, error=job.error, tune_id=job.tune_id,
-                                          finished_at=job.finished_at)
+            await self.store.job_finished(
+                job.id, job.state, error=job.error, tune_id=job.tune_id, finished_at=job.finished_at
+            )
         except Exception:
             log.exception("could not record the end of job %s", job.id)
         self._settling.pop(job.id, None)
@@ -142,8 +165,9 @@ class TuneService:
         await self.store.set_guild_settings(settings)
         self._guild_settings[settings.guild_id] = settings
 
-    async def admit(self, request: ComposeRequest | RerenderRequest | dict, guild_id: int | None,
-                    channel_id: int | None):
+    async def admit(
+        self, request: ComposeRequest | RerenderRequest | dict, guild_id: int | None, channel_id: int | None
+    ):
         """The request as this server wants it, or TuneError when the server does not allow composing in
         this channel. `request` may be the options the user gave (a dict): the server's default style,
         length, tempo and instrument fill in what they left out. A ready request only gets the instrument."""
@@ -151,8 +175,12 @@ class TuneService:
         if gs.allowed_channels and channel_id not in gs.allowed_channels:
             where = ", ".join(f"<#{c}>" for c in gs.allowed_channels)
             raise TuneError(f"on this server I compose only in {where}")
-        defaults = {"style": gs.default_style, "length": gs.default_length, "tempo": gs.default_tempo,
-                    "instrument": gs.default_instrument}
+        defaults = {
+            "style": gs.default_style,
+            "length": gs.default_length,
+            "tempo": gs.default_tempo,
+            "instrument": gs.default_instrument,
+        }
         if isinstance(request, dict):
             given = {k: v for k, v in request.items() if v is not None}
             return from_options(**{k: v for k, v in defaults.items() if v is not None and k not in given}, **given)
@@ -187,8 +215,16 @@ class TuneService:
 
     async def top(self, guild_id: int | None, style: str | None, period: str, limit: int = 10) -> list[Listing]:
         since = PERIODS.get(period)
-        return _titled(await self.store.listings(guild_id, style=style, since=time.time() - since if since else None,
-                                                 min_votes=1, best_first=True, limit=limit))
+        return _titled(
+            await self.store.listings(
+                guild_id,
+                style=style,
+                since=time.time() - since if since else None,
+                min_votes=1,
+                best_first=True,
+                limit=limit,
+            )
+        )
 
     async def mine(self, guild_id: int | None, user_id: int, limit: int = 10) -> list[Listing]:
         return _titled(await self.store.listings(guild_id, user_id=user_id, limit=limit))
@@ -242,8 +278,10 @@ class TuneService:
 
 def _titled(rows: list[Listing]) -> list[Listing]:
     """Rows stored before titles were get theirs from the text."""
-    return [r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", {"style": r.style}))
-            for r in rows]
+    return [
+        r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", {"style": r.style}))
+        for r in rows
+    ]
 
 
 def _as_dict(request) -> dict:

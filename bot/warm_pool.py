@@ -11,6 +11,7 @@ MAX_STYLES styles asked for most (jig and reel until people ask), in memory only
 tune, so at most MAX_STYLES x size x 1.3 MB, nothing on disk). A tune older than MAX_AGE, or made by
 a model version other than the newest one seen, is thrown away.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,17 @@ class WarmPool:
         self._ready.clear()
         return await self._queue.close(grace)
 
-    async def submit(self, user_id: int, request: Any, on_progress=None, *, guild_id: int | None = None,
-                     channel_id: int | None = None, parent_id: str | None = None, max_jobs: int | None = None):
+    async def submit(
+        self,
+        user_id: int,
+        request: Any,
+        on_progress=None,
+        *,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        max_jobs: int | None = None,
+    ):
         style = plain_style(request)
         if style is not None:
             self._asked[style] += 1
@@ -78,8 +88,15 @@ class WarmPool:
                 self.hits += 1
                 return self._done_at_once(user_id, request, on_progress, guild_id, channel_id, parent_id, artifacts)
             self.misses += 1
-        return await self._queue.submit(user_id, request, on_progress, guild_id=guild_id, channel_id=channel_id,
-                                        parent_id=parent_id, max_jobs=max_jobs)
+        return await self._queue.submit(
+            user_id,
+            request,
+            on_progress,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            parent_id=parent_id,
+            max_jobs=max_jobs,
+        )
 
     def _take(self, style: str):
         ready = self._ready.get(style)

@@ -7,13 +7,14 @@ thread (two workers on two cores already fill the machine; more threads only fig
 
 The same functions run in-process for `tunesmith compose` (bot/compose_cli.py).
 """
+
 from __future__ import annotations
 
 import io
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from bot.config import Settings, load_settings
 from bot.instruments import INSTRUMENTS
@@ -33,6 +34,7 @@ class ComposeError(ValueError):
 @dataclass
 class Artifacts:
     """A composed and rendered tune: the files to post, the text to store, and what it is."""
+
     files: dict[str, bytes]  # "tune.mp3", "tune.abc" | "tune.musicxml", "tune.mid", "tune.png"
     text: str  # ABC or MusicXML
     text_format: str  # "abc" | "musicxml"
@@ -51,6 +53,7 @@ def renderer():
     global _renderer
     if _renderer is None:
         from bot.render.renderer import Renderer
+
         _renderer = Renderer(settings().soundfont or None)
     return _renderer
 
@@ -60,9 +63,11 @@ def model(kind: str):
     if kind not in _models:
         if kind == "abc":
             from model.abc.sample import load_abc_model
+
             _models[kind] = load_abc_model(settings().abc_weights or None)
         elif kind == "notes":
             from model.notes.sample import load_notes_model
+
             _models[kind] = load_notes_model(settings().notes_weights or None)
         else:
             raise ValueError(f"no model of kind {kind!r}")
@@ -75,11 +80,14 @@ def _abc_model(request: ComposeRequest):
     if not request.abc_weights:
         return model("abc")
     from model.abc.sample import load_abc_model
+
     try:
         return load_abc_model(request.abc_weights)
     except Exception as exc:  # noqa: BLE001 - a removed or broken B model must not fail the request
-        print(f"tunesmith worker: A/B weights {request.abc_weights} do not load ({exc}); using the base model",
-              file=sys.stderr)
+        print(
+            f"tunesmith worker: A/B weights {request.abc_weights} do not load ({exc}); using the base model",
+            file=sys.stderr,
+        )
         return model("abc")
 
 
@@ -125,52 +133,100 @@ def compose(request: ComposeRequest | RerenderRequest, progress: Callable[[str],
 
 def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
     from model.abc.sample import AbcPrompt, GenerationError, compose_abc
+
     meter = request.meter or style.meter
-    prompt = AbcPrompt(rhythm=style.rhythm, meter=meter, unit=style.unit, key=request.key,
-                       bars=request.length, temperature=request.temperature, seed=seed,
-                       prime_abc=request.continue_abc, style=style.name, form=request.form)
+    prompt = AbcPrompt(
+        rhythm=style.rhythm,
+        meter=meter,
+        unit=style.unit,
+        key=request.key,
+        bars=request.length,
+        temperature=request.temperature,
+        seed=seed,
+        prime_abc=request.continue_abc,
+        style=style.name,
+        form=request.form,
+    )
     try:
         generated = compose_abc(_abc_model(request), prompt)
     except GenerationError as exc:
         raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")
-    artifacts = _render_abc(generated.abc, request, style, seed=generated.seed,
-                            model_version=generated.model_version, bars=generated.bars)
+    artifacts = _render_abc(
+        generated.abc, request, style, seed=generated.seed, model_version=generated.model_version, bars=generated.bars
+    )
     if generated.form:  # the plan's facts; note: why the length was adjusted to fit the form
-        artifacts.meta.update(form=generated.form, part_bars=generated.part_bars,
-                              bars_written=generated.bars_written, note=generated.note)
+        artifacts.meta.update(
+            form=generated.form, part_bars=generated.part_bars, bars_written=generated.bars_written, note=generated.note
+        )
     return artifacts
 
 
-def _render_abc(abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str,
-                bars: int | None = None) -> Artifacts:
+def _render_abc(
+    abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str, bars: int | None = None
+) -> Artifacts:
     s = settings()
     instrument = request.instrument or style.instrument
     header = read_header(abc)
     meter = header.meter or request.meter or style.meter
     beat = style.beat if meter == style.meter else None  # another meter: the renderer's usual beat for it
-    result = renderer().render_abc(abc, instrument=instrument, tempo=request.tempo or style.tempo, beat=beat,
-                                   accompaniment=request.accompaniment, bitrate=s.mp3_bitrate,
-                                   max_seconds=s.max_audio_seconds, sheet=True)
+    result = renderer().render_abc(
+        abc,
+        instrument=instrument,
+        tempo=request.tempo or style.tempo,
+        beat=beat,
+        accompaniment=request.accompaniment,
+        bitrate=s.mp3_bitrate,
+        max_seconds=s.max_audio_seconds,
+        sheet=True,
+    )
     files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
     if result.png:
         files["tune.png"] = result.png
-    meta = dict(style=style.name, key=header.key.name if header.key else header.fields.get("K"), meter=meter, tempo=result.tempo,
-                bars=bars or request.length, seed=seed, instrument=instrument, model="abc", model_version=model_version,
-                duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
+    meta = dict(
+        style=style.name,
+        key=header.key.name if header.key else header.fields.get("K"),
+        meter=meter,
+        tempo=result.tempo,
+        bars=bars or request.length,
+        seed=seed,
+        instrument=instrument,
+        model="abc",
+        model_version=model_version,
+        duration_s=round(result.duration_s, 2),
+        warnings=list(result.warnings),
+    )
     return Artifacts(files, abc, "abc", meta)
 
 
 def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
     from model.notes.sample import NotesPrompt, compose_notes
+
     instrument = request.instrument or style.instrument
     tempo = request.tempo or style.tempo
-    prompt = NotesPrompt(style=style.name, key=request.key, bars=request.length, temperature=request.temperature,
-                         seed=seed, tempo=tempo, program=INSTRUMENTS[instrument], meter=request.meter)
+    prompt = NotesPrompt(
+        style=style.name,
+        key=request.key,
+        bars=request.length,
+        temperature=request.temperature,
+        seed=seed,
+        tempo=tempo,
+        program=INSTRUMENTS[instrument],
+        meter=request.meter,
+    )
     generated = compose_notes(model("notes"), prompt)
     progress("rendering")
-    meta = dict(style=style.name, key=generated.key, meter=generated.meter, tempo=tempo, bars=generated.bars,
-                seed=generated.seed, instrument=instrument, model="notes", model_version=generated.model_version)
+    meta = dict(
+        style=style.name,
+        key=generated.key,
+        meter=generated.meter,
+        tempo=tempo,
+        bars=generated.bars,
+        seed=generated.seed,
+        instrument=instrument,
+        model="notes",
+        model_version=generated.model_version,
+    )
     return _render_notes(generated.midi, generated.musicxml, meta)
 
 
@@ -189,15 +245,28 @@ def rerender(text: str, text_format: str, request: ComposeRequest, meta: dict | 
     style = STYLES[request.style]
     meta = dict(meta or {})
     if text_format == "abc":
-        return _render_abc(text, request, style, seed=meta.get("seed"),
-                           model_version=str(meta.get("model_version", "")), bars=meta.get("bars"))
+        return _render_abc(
+            text,
+            request,
+            style,
+            seed=meta.get("seed"),
+            model_version=str(meta.get("model_version", "")),
+            bars=meta.get("bars"),
+        )
     if text_format == "musicxml":
         instrument = request.instrument or style.instrument
         midi = musicxml_to_midi(text, INSTRUMENTS[instrument], request.tempo or style.tempo)
-        base = dict(style=style.name, key=meta.get("key") or request.key, meter=meta.get("meter") or style.meter,
-                    tempo=request.tempo or style.tempo, bars=meta.get("bars") or request.length,
-                    seed=meta.get("seed"), instrument=instrument, model="notes",
-                    model_version=str(meta.get("model_version", "")))
+        base = dict(
+            style=style.name,
+            key=meta.get("key") or request.key,
+            meter=meta.get("meter") or style.meter,
+            tempo=request.tempo or style.tempo,
+            bars=meta.get("bars") or request.length,
+            seed=meta.get("seed"),
+            instrument=instrument,
+            model="notes",
+            model_version=str(meta.get("model_version", "")),
+        )
         return _render_notes(midi, text, base)
     raise ValueError(f"stored tune format {text_format!r} cannot be rendered")
 
@@ -205,12 +274,15 @@ def rerender(text: str, text_format: str, request: ComposeRequest, meta: dict | 
 def musicxml_to_midi(musicxml: str, program: int, tempo: int) -> bytes:
     """MusicXML text -> MIDI bytes with every channel on one General MIDI program."""
     import mido
-    from music21 import converter, midi as m21midi, tempo as m21tempo
+    from music21 import converter
+    from music21 import midi as m21midi
+    from music21 import tempo as m21tempo
 
     score = converter.parse(musicxml, format="musicxml")
     if not score.recurse().getElementsByClass(m21tempo.MetronomeMark):
         score.parts[0].insert(0, m21tempo.MetronomeMark(number=tempo)) if score.parts else score.insert(
-            0, m21tempo.MetronomeMark(number=tempo))
+            0, m21tempo.MetronomeMark(number=tempo)
+        )
     data = m21midi.translate.streamToMidiFile(score).writestr()
     mid = mido.MidiFile(file=io.BytesIO(data))
     for track in mid.tracks:

@@ -4,6 +4,7 @@ Run one per machine (or per container) next to the same Redis; each runs --concu
 prefork pool (default TUNESMITH_WORKERS), with models and the soundfont loaded once per pool process.
 One pool process uses about one core (torch runs on one thread per process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,9 @@ log = logging.getLogger("tunesmith.worker")
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tunesmith worker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", "-c", type=int, default=None,
-                        help="jobs at once in this worker (default TUNESMITH_WORKERS)")
+    parser.add_argument(
+        "--concurrency", "-c", type=int, default=None, help="jobs at once in this worker (default TUNESMITH_WORKERS)"
+    )
     parser.add_argument("--name", "-n", default=None, help="node name, unique per worker (default from host and pid)")
     parser.add_argument("--function", default=None, help=argparse.SUPPRESS)  # tests/benches: "module:func"
     args = parser.parse_args(argv)
@@ -28,8 +30,11 @@ def main(argv: list[str]) -> int:
         print(f"tunesmith worker: {exc}", file=sys.stderr)
         return 2
     if not settings.broker_url:
-        print("tunesmith worker: TUNESMITH_BROKER_URL is not set; it must name the Redis the bot uses, "
-              "e.g. redis://:password@redis-host:6379/0 (see README, Scaling out)", file=sys.stderr)
+        print(
+            "tunesmith worker: TUNESMITH_BROKER_URL is not set; it must name the Redis the bot uses, "
+            "e.g. redis://:password@redis-host:6379/0 (see README, Scaling out)",
+            file=sys.stderr,
+        )
         return 2
     concurrency = args.concurrency or settings.workers
     if concurrency < 1:
@@ -37,8 +42,10 @@ def main(argv: list[str]) -> int:
         return 2
 
     from bot import celery_app
-    logging.basicConfig(stream=sys.stdout, level=settings.log_level,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    logging.basicConfig(
+        stream=sys.stdout, level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
     if args.function:
         celery_app.use_function(celery_app.load_function(args.function), None)
     else:
@@ -49,9 +56,24 @@ def main(argv: list[str]) -> int:
     beat.start()
     log.info("worker %s: %d pool process(es) on %s", name, concurrency, _safe(settings))
     try:
-        app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(concurrency), "--hostname", name,
-                         "--queues", celery_app.QUEUE, "--loglevel", settings.log_level,
-                         "--without-gossip", "--without-mingle", "--without-heartbeat"])
+        app.worker_main(
+            [
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                name,
+                "--queues",
+                celery_app.QUEUE,
+                "--loglevel",
+                settings.log_level,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+        )
     finally:
         beat.stop()
     return 0

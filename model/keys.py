@@ -7,26 +7,48 @@
 Modes are the seven church modes by their three-letter names. A key with more than seven sharps or
 flats is respelled (G#maj -> Abmaj). Which modes a model can write is the model's own check.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 MODES = ("maj", "min", "dor", "mix", "phr", "lyd", "loc")
-MODE_NAMES = {"maj": "major", "min": "minor", "dor": "dorian", "mix": "mixolydian", "phr": "phrygian",
-              "lyd": "lydian", "loc": "locrian"}
+MODE_NAMES = {
+    "maj": "major",
+    "min": "minor",
+    "dor": "dorian",
+    "mix": "mixolydian",
+    "phr": "phrygian",
+    "lyd": "lydian",
+    "loc": "locrian",
+}
 MODE_FIFTHS = {"lyd": 1, "maj": 0, "mix": -1, "dor": -2, "min": -3, "phr": -4, "loc": -5}  # vs the major key
 ABC_MODE = {"maj": "", "min": "m", "dor": "dor", "mix": "mix", "phr": "phr", "lyd": "lyd", "loc": "loc"}
 
 # Every spelling of a mode we accept (lower case, spaces removed) -> the mode.
 MODE_WORDS = {
-    "": "maj", "maj": "maj", "major": "maj", "ion": "maj", "ionian": "maj",
-    "m": "min", "min": "min", "minor": "min", "aeo": "min", "aeolian": "min",
-    "dor": "dor", "dorian": "dor",
-    "mix": "mix", "mixo": "mix", "mixolydian": "mix",
-    "phr": "phr", "phrygian": "phr",
-    "lyd": "lyd", "lydian": "lyd",
-    "loc": "loc", "locrian": "loc",
+    "": "maj",
+    "maj": "maj",
+    "major": "maj",
+    "ion": "maj",
+    "ionian": "maj",
+    "m": "min",
+    "min": "min",
+    "minor": "min",
+    "aeo": "min",
+    "aeolian": "min",
+    "dor": "dor",
+    "dorian": "dor",
+    "mix": "mix",
+    "mixo": "mix",
+    "mixolydian": "mix",
+    "phr": "phr",
+    "phrygian": "phr",
+    "lyd": "lyd",
+    "lydian": "lyd",
+    "loc": "loc",
+    "locrian": "loc",
 }
 HELP = "a tonic A-G with an optional # or b, then a mode: e.g. D, Em, F#m, Ador, Bbmix, G major, A dorian"
 
@@ -76,7 +98,7 @@ class Key:
         """The K: value for standard ABC readers: 'D', 'Em', 'Ador', 'Gmix'."""
         return self.tonic + ABC_MODE[self.mode]
 
-    def respelled(self) -> "Key":
+    def respelled(self) -> Key:
         """The enharmonic spelling with at most 7 sharps or flats (G#maj -> Abmaj)."""
         if -7 <= self.fifths <= 7:
             return self
@@ -106,7 +128,9 @@ def parse_key(text: str) -> Key:
     tonic, accidental, word = match.groups()
     mode = MODE_WORDS.get(word)
     if mode is None:
-        raise KeyParseError(f"key '{raw}': mode '{word}' is not known; use major, minor, dorian, mixolydian, "
-                            f"phrygian, lydian or locrian ({HELP})")
+        raise KeyParseError(
+            f"key '{raw}': mode '{word}' is not known; use major, minor, dorian, mixolydian, "
+            f"phrygian, lydian or locrian ({HELP})"
+        )
     sign = {"#": "#", "sharp": "#", "b": "b", "flat": "b", None: ""}[accidental]
     return Key(tonic.upper() + sign, mode).respelled()

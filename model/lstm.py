@@ -1,5 +1,6 @@
 """The shared core of both models: a token LSTM (embedding -> stacked LSTM -> next-token logits),
 checkpoint files, and `cpu_sampling()` for sampling one step at a time on the CPU."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -15,8 +16,9 @@ class TokenLSTM(nn.Module):
     """Embedding -> LSTM (layers, dropout between them) -> dropout -> Linear over the vocabulary.
     embed_dropout=True also drops embedding units (the note model's regularisation)."""
 
-    def __init__(self, vocab_size: int, embed: int, hidden: int, layers: int, dropout: float,
-                 embed_dropout: bool = False):
+    def __init__(
+        self, vocab_size: int, embed: int, hidden: int, layers: int, dropout: float, embed_dropout: bool = False
+    ):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed)
         self.lstm = nn.LSTM(embed, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)

@@ -5,6 +5,7 @@
         with Workers(r.url, ["w1", "w2"]) as ws:  # each `python -m bot.cli worker --name w1 --concurrency 1`
             ws.wait_ready()
 """
+
 from __future__ import annotations
 
 import os
@@ -25,11 +26,14 @@ NODE_KEY = "tunesmith:node:"
 
 def _die_with_parent(cpu: int | None = None):
     """preexec_fn: the child is killed when the test process dies (no orphans after a killed run)."""
+
     def setup():
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
+
     return setup
 
 
@@ -60,10 +64,27 @@ class RedisServer:
         for _ in range(5):  # a port taken between choosing and binding: choose again
             self.port = _free_port()
             self.proc = subprocess.Popen(
-                ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--protected-mode", "yes",
-                 "--client-output-buffer-limit", "pubsub 256mb 64mb 60"],  # as docker-compose.yml
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent())
+                [
+                    "redis-server",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self.dir,
+                    "--protected-mode",
+                    "yes",
+                    "--client-output-buffer-limit",
+                    "pubsub 256mb 64mb 60",
+                ],  # as docker-compose.yml
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent(),
+            )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:
@@ -79,9 +100,25 @@ class RedisServer:
         port = self.port
         self.stop()
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent())
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent(),
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -101,7 +138,7 @@ class RedisServer:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         self.start()
         return self
 
@@ -125,8 +162,17 @@ def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
 class Workers:
     """`tunesmith worker` processes, each in its own process group (so a test can kill one whole)."""
 
-    def __init__(self, redis_url: str, names: list[str], *, function: str | None = None, concurrency: int = 1,
-                 log_dir: Path | None = None, cpus: dict[str, int] | None = None, **env: str):
+    def __init__(
+        self,
+        redis_url: str,
+        names: list[str],
+        *,
+        function: str | None = None,
+        concurrency: int = 1,
+        log_dir: Path | None = None,
+        cpus: dict[str, int] | None = None,
+        **env: str,
+    ):
         self.redis_url, self.function, self.concurrency = redis_url, function, concurrency
         self.cpus = cpus or {}  # name -> the one CPU its processes may run on (like `taskset -c N`)
         self.env = worker_env(redis_url, **env)
@@ -139,8 +185,15 @@ class Workers:
         if self.function:
             cmd += ["--function", self.function]
         out = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=_die_with_parent(self.cpus.get(name)))
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(self.cpus.get(name)),
+        )
         out.close()
         self.procs[name] = proc
         return proc
@@ -151,7 +204,9 @@ class Workers:
         for name in names or self.names:
             while not client.exists(NODE_KEY + node(name)):
                 if self.procs[name].poll() is not None:
-                    raise RuntimeError(f"worker {name} exited ({self.procs[name].returncode}): {self.log(name)[-2000:]}")
+                    raise RuntimeError(
+                        f"worker {name} exited ({self.procs[name].returncode}): {self.log(name)[-2000:]}"
+                    )
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"worker {name} not ready in {timeout} s: {self.log(name)[-2000:]}")
                 time.sleep(0.05)
@@ -179,7 +234,7 @@ class Workers:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         for name in self.names:
             self.start(name)
         return self

@@ -1,5 +1,6 @@
 """Small job functions that real `tunesmith worker` processes run in the broker tests and benches
 (`tunesmith worker --function tests.celery_work:work`). `request` is (kind, arg)."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,12 @@ def work(request, progress=None):
     if kind == "ok":
         if progress:
             progress("rendering")
-        return Artifacts({"tune.abc": f"X:1\nT:{arg}\nK:D\nDEF|".encode(), "tune.mp3": bytes(range(256)) * 4},
-                         f"X:1\nT:{arg}\nK:D\nDEF|", "abc", {"style": "jig", "pid": os.getpid()})
+        return Artifacts(
+            {"tune.abc": f"X:1\nT:{arg}\nK:D\nDEF|".encode(), "tune.mp3": bytes(range(256)) * 4},
+            f"X:1\nT:{arg}\nK:D\nDEF|",
+            "abc",
+            {"style": "jig", "pid": os.getpid()},
+        )
     if kind == "sleep":  # a long job (the test cancels, times out or kills its worker)
         time.sleep(arg)
         return Artifacts({}, "X:1\nK:D\nA|", "abc", {"pid": os.getpid()})

@@ -21,6 +21,7 @@ Use `async with FakeDiscord() as fake, fake.patched():` then run the bot with to
 Everything the bot sent is kept in `fake.interactions`, `fake.messages`, `fake.sync_calls`;
 `await fake.wait_for(predicate, timeout)` waits (bounded) until a predicate over that state holds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,9 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 import discord
@@ -49,7 +51,9 @@ class FakeDiscordError(AssertionError):
 
 def _json(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:
     # discord.py wants exactly `application/json` (no charset) or it treats the body as text.
-    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})})
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
@@ -63,12 +67,24 @@ class User:
     admin: bool = False
 
     def payload(self) -> dict:
-        return {"id": str(self.id), "username": self.name, "global_name": self.name, "discriminator": "0", "avatar": None}
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+        }
 
     def member(self, guild_id: int) -> dict:
         return {
-            "user": self.payload(), "roles": [], "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False,
-            "flags": 0, "pending": False, "nick": None,
+            "user": self.payload(),
+            "roles": [],
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
             "permissions": str(ADMIN_PERMISSIONS | MEMBER_PERMISSIONS if self.admin else MEMBER_PERMISSIONS),
         }
 
@@ -112,8 +128,14 @@ class Interaction:
 
 
 class FakeDiscord:
-    def __init__(self, *, ack_deadline: float = 3.0, token_life: float = 15 * 60, attachment_size_limit: int = 10 * 1024 * 1024,
-                 edit_interval: float = 0.0):
+    def __init__(
+        self,
+        *,
+        ack_deadline: float = 3.0,
+        token_life: float = 15 * 60,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        edit_interval: float = 0.0,
+    ):
         self.token = "fake.bot.token-DO-NOT-LOG"
         self.app_id = 900_000_000_000_000_001
         self.bot_user = User(900_000_000_000_000_001, "Tunesmith")
@@ -147,7 +169,7 @@ class FakeDiscord:
         self.authorized_requests = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------------
-    async def __aenter__(self) -> "FakeDiscord":
+    async def __aenter__(self) -> FakeDiscord:
         await self.start()
         return self
 
@@ -192,8 +214,11 @@ class FakeDiscord:
 
     def env(self) -> dict[str, str]:
         """Environment for a `tunesmith run` subprocess (the test-only overrides main() honours)."""
-        return {"DISCORD_TOKEN": self.token, "TUNESMITH_DISCORD_API_BASE": self.api_base,
-                "TUNESMITH_DISCORD_GATEWAY": self.gateway_url}
+        return {
+            "DISCORD_TOKEN": self.token,
+            "TUNESMITH_DISCORD_API_BASE": self.api_base,
+            "TUNESMITH_DISCORD_GATEWAY": self.gateway_url,
+        }
 
     # ---- waiting -------------------------------------------------------------------------------------
     async def _notify(self) -> None:
@@ -202,14 +227,16 @@ class FakeDiscord:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
         """Wait until predicate() is truthy (re-checked on every change); return its value."""
+
         async def waiter():
             async with self._changed:
                 while not (value := predicate()):
                     await self._changed.wait()
                 return value
+
         try:
             return await asyncio.wait_for(waiter(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"fake Discord: timed out after {timeout} s waiting for {what}") from None
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
@@ -224,7 +251,9 @@ class FakeDiscord:
             for cmd in self.commands.get(scope, []):
                 if cmd["name"] == name:
                     return cmd
-        raise AssertionError(f"command /{name} was never synced; have {[c['name'] for s in self.commands.values() for c in s]}")
+        raise AssertionError(
+            f"command /{name} was never synced; have {[c['name'] for s in self.commands.values() for c in s]}"
+        )
 
     def upload(self, filename: str, data: bytes, *, claimed_size: int | None = None, broken: bool = False) -> int:
         """A file a user attaches to a command; returns the attachment id to pass as the option value.
@@ -246,15 +275,22 @@ class FakeDiscord:
             kind = by_name[name]["type"]
             if kind == 7:  # channel
                 resolved.setdefault("channels", {})[str(value)] = {
-                    "id": str(value), "type": 0, "name": f"channel-{value}", "permissions": str(MEMBER_PERMISSIONS)}
+                    "id": str(value),
+                    "type": 0,
+                    "name": f"channel-{value}",
+                    "permissions": str(MEMBER_PERMISSIONS),
+                }
                 value = str(value)
             if kind == 11:  # attachment
                 filename, data = self.uploads[value]
                 resolved.setdefault("attachments", {})[str(value)] = {
-                    "id": str(value), "filename": filename, "size": self.claimed.get(value, len(data)),
+                    "id": str(value),
+                    "filename": filename,
+                    "size": self.claimed.get(value, len(data)),
                     "content_type": "text/plain",
                     "url": f"http://127.0.0.1:{self.port}/attachments/{value}/{filename}",
-                    "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{value}/{filename}"}
+                    "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{value}/{filename}",
+                }
                 value = str(value)
             out.append({"name": name, "type": kind, "value": value})
         return out
@@ -268,7 +304,13 @@ class FakeDiscord:
         spec, opts = cmd.get("options", []), None
         if len(names) > 1:
             sub = next(o for o in spec if o["name"] == names[1])
-            opts = [{"name": names[1], "type": sub["type"], "options": self._options(sub.get("options", []), options, resolved)}]
+            opts = [
+                {
+                    "name": names[1],
+                    "type": sub["type"],
+                    "options": self._options(sub.get("options", []), options, resolved),
+                }
+            ]
         else:
             opts = self._options(spec, options, resolved)
         data = {"id": cmd["id"], "name": cmd["name"], "type": 1, "options": opts, "resolved": resolved}
@@ -282,7 +324,9 @@ class FakeDiscord:
         for o in opts:
             if o["name"] == focused:
                 o["focused"] = True
-        return await self._interact(4, "autocomplete", user or self.owner, {"id": cmd["id"], "name": cmd["name"], "type": 1, "options": opts})
+        return await self._interact(
+            4, "autocomplete", user or self.owner, {"id": cmd["id"], "name": cmd["name"], "type": 1, "options": opts}
+        )
 
     async def click(self, message: dict, custom_id: str, user: User | None = None) -> Interaction:
         """Click the button with this custom_id on a message the bot posted."""
@@ -290,29 +334,59 @@ class FakeDiscord:
         if custom_id not in ids:
             raise AssertionError(f"no button {custom_id!r} on message {message['id']}; have {ids}")
         msg = {k: v for k, v in message.items() if not k.startswith("_")}
-        return await self._interact(3, "component", user or self.owner, {"custom_id": custom_id, "component_type": 2}, message=msg)
+        return await self._interact(
+            3, "component", user or self.owner, {"custom_id": custom_id, "component_type": 2}, message=msg
+        )
 
     async def say(self, content: str, user: User | None = None) -> dict:
         """A user posts a plain message in the channel (MESSAGE_CREATE)."""
         user = user or self.owner
-        msg = {"id": str(next(self._ids)), "channel_id": str(self.channel_id), "guild_id": str(self.guild_id),
-               "author": user.payload(), "member": {k: v for k, v in user.member(self.guild_id).items() if k != "user"},
-               "content": content, "timestamp": "2024-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False,
-               "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
-               "pinned": False, "type": 0, "flags": 0, "components": []}
+        msg = {
+            "id": str(next(self._ids)),
+            "channel_id": str(self.channel_id),
+            "guild_id": str(self.guild_id),
+            "author": user.payload(),
+            "member": {k: v for k, v in user.member(self.guild_id).items() if k != "user"},
+            "content": content,
+            "timestamp": "2024-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
+        }
         await self.dispatch("MESSAGE_CREATE", msg)
         return msg
 
-    async def _interact(self, itype: int, kind: str, user: User, data: dict, message: dict | None = None) -> Interaction:
+    async def _interact(
+        self, itype: int, kind: str, user: User, data: dict, message: dict | None = None
+    ) -> Interaction:
         iid = next(self._ids)
         token = f"itoken-{iid}"
         payload = {
-            "id": str(iid), "application_id": str(self.app_id), "type": itype, "data": data, "token": token,
-            "version": 1, "guild_id": str(self.guild_id), "channel_id": str(self.channel_id),
+            "id": str(iid),
+            "application_id": str(self.app_id),
+            "type": itype,
+            "data": data,
+            "token": token,
+            "version": 1,
+            "guild_id": str(self.guild_id),
+            "channel_id": str(self.channel_id),
             "channel": {"id": str(self.channel_id), "type": 0, "guild_id": str(self.guild_id), "name": "tunes"},
-            "member": user.member(self.guild_id), "app_permissions": str(MEMBER_PERMISSIONS | (1 << 13)),
-            "locale": "en-US", "guild_locale": "en-US", "attachment_size_limit": self.attachment_size_limit,
-            "entitlements": [], "authorizing_integration_owners": {"0": str(self.guild_id)}, "context": 0,
+            "member": user.member(self.guild_id),
+            "app_permissions": str(MEMBER_PERMISSIONS | (1 << 13)),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "attachment_size_limit": self.attachment_size_limit,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
         }
         if message is not None:
             payload["message"] = message
@@ -331,21 +405,68 @@ class FakeDiscord:
     def guild_payload(self) -> dict:
         g = str(self.guild_id)
         return {
-            "id": g, "name": "Fake Folk Club", "owner_id": str(self.owner.id), "icon": None, "splash": None,
-            "discovery_splash": None, "features": [], "verification_level": 0, "default_message_notifications": 0,
-            "explicit_content_filter": 0, "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0,
-            "rules_channel_id": None, "vanity_url_code": None, "description": None, "banner": None,
-            "premium_tier": 0, "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-            "large": False, "member_count": 2, "unavailable": False, "joined_at": "2024-01-01T00:00:00+00:00",
-            "roles": [{"id": g, "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS), "position": 0, "color": 0,
-                       "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-            "emojis": [], "stickers": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
-            "voice_states": [], "presences": [],
+            "id": g,
+            "name": "Fake Folk Club",
+            "owner_id": str(self.owner.id),
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "features": [],
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "large": False,
+            "member_count": 2,
+            "unavailable": False,
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "roles": [
+                {
+                    "id": g,
+                    "name": "@everyone",
+                    "permissions": str(MEMBER_PERMISSIONS),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "voice_states": [],
+            "presences": [],
             "members": [self.bot_user.member(self.guild_id)],
-            "channels": [{"id": str(cid), "type": 0, "name": name, "position": i, "guild_id": g,
-                          "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
-                          "rate_limit_per_user": 0, "last_message_id": None}
-                         for i, (cid, name) in enumerate([(self.channel_id, "tunes"), (self.other_channel_id, "other")])],
+            "channels": [
+                {
+                    "id": str(cid),
+                    "type": 0,
+                    "name": name,
+                    "position": i,
+                    "guild_id": g,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                    "topic": None,
+                    "rate_limit_per_user": 0,
+                    "last_message_id": None,
+                }
+                for i, (cid, name) in enumerate([(self.channel_id, "tunes"), (self.other_channel_id, "other")])
+            ],
         }
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -362,21 +483,37 @@ class FakeDiscord:
                 if op == 1:
                     # Ack after a short network-like delay: discord.py times the ack against the moment its
                     # heartbeat thread finished sending, and an instant ack races that (a bogus "behind" warning).
-                    asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(_send_quietly(ws, {"op": 11})))
+                    asyncio.get_running_loop().call_later(
+                        0.05, lambda: asyncio.ensure_future(_send_quietly(ws, {"op": 11}))
+                    )
                 elif op == 2:
                     d = packet["d"]
                     if d.get("token") != self.token:
                         await ws.close(code=4004, message=b"Authentication failed.")
                         break
                     self.identifies.append({k: v for k, v in d.items() if k != "token"})
-                    ready = {"v": 10, "user": {**self.bot_user.payload(), "bot": True, "verified": True, "mfa_enabled": False,
-                                               "flags": 0, "email": None},
-                             "guilds": [{"id": str(self.guild_id), "unavailable": True}], "session_id": "fake-session",
-                             "resume_gateway_url": self.gateway_url, "shard": d.get("shard", [0, 1]),
-                             "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [],
-                             "relationships": []}
+                    ready = {
+                        "v": 10,
+                        "user": {
+                            **self.bot_user.payload(),
+                            "bot": True,
+                            "verified": True,
+                            "mfa_enabled": False,
+                            "flags": 0,
+                            "email": None,
+                        },
+                        "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                        "session_id": "fake-session",
+                        "resume_gateway_url": self.gateway_url,
+                        "shard": d.get("shard", [0, 1]),
+                        "application": {"id": str(self.app_id), "flags": 0},
+                        "private_channels": [],
+                        "relationships": [],
+                    }
                     await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
-                    await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self.guild_payload()}))
+                    await ws.send_str(
+                        json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self.guild_payload()})
+                    )
                     await self._notify()
                 elif op == 6:
                     await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}}))
@@ -421,15 +558,41 @@ class FakeDiscord:
                 return _error(401, 0, "401: Unauthorized")
             self.authorized_requests += 1
             if path == "/users/@me":
-                return _json({**self.bot_user.payload(), "bot": True, "verified": True, "flags": 0, "mfa_enabled": False})
+                return _json(
+                    {**self.bot_user.payload(), "bot": True, "verified": True, "flags": 0, "mfa_enabled": False}
+                )
             if path == "/oauth2/applications/@me":
-                return _json({"id": str(self.app_id), "name": "Tunesmith", "description": "", "icon": None,
-                              "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
-                              "verify_key": "00", "flags": 0, "summary": "", "team": None, "rpc_origins": [],
-                              "interactions_endpoint_url": None, "redirect_uris": []})
+                return _json(
+                    {
+                        "id": str(self.app_id),
+                        "name": "Tunesmith",
+                        "description": "",
+                        "icon": None,
+                        "bot_public": True,
+                        "bot_require_code_grant": False,
+                        "owner": self.owner.payload(),
+                        "verify_key": "00",
+                        "flags": 0,
+                        "summary": "",
+                        "team": None,
+                        "rpc_origins": [],
+                        "interactions_endpoint_url": None,
+                        "redirect_uris": [],
+                    }
+                )
             if path == "/gateway/bot":
-                return _json({"url": self.gateway_url, "shards": 1,
-                              "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+                return _json(
+                    {
+                        "url": self.gateway_url,
+                        "shards": 1,
+                        "session_start_limit": {
+                            "total": 1000,
+                            "remaining": 999,
+                            "reset_after": 0,
+                            "max_concurrency": 1,
+                        },
+                    }
+                )
             if parts[0] == "applications" and parts[-1] == "commands":
                 scope = int(parts[3]) if len(parts) == 5 and parts[2] == "guilds" else None
                 return await self._commands(request, method, scope)
@@ -474,7 +637,7 @@ class FakeDiscord:
         names = set(files) | {a["filename"] for a in (existing or {}).get("attachments", [])}
         for embed in payload.get("embeds") or []:
             url = (embed.get("image") or {}).get("url") or ""
-            if url.startswith("attachment://") and url[len("attachment://"):] not in names:
+            if url.startswith("attachment://") and url[len("attachment://") :] not in names:
                 return f"embed image {url} names no attachment of the message; have {sorted(names)}"
         choices = payload.get("choices")
         if choices is not None and (len(choices) > 25 or any(len(c["name"]) > 100 for c in choices)):
@@ -488,27 +651,56 @@ class FakeDiscord:
                     return f"custom_id longer than 100 characters: {comp['custom_id']!r}"
         return None
 
-    def _make_message(self, payload: dict, files: dict[str, bytes], *, interaction: Interaction | None = None,
-                      message_id: int | None = None) -> dict:
+    def _make_message(
+        self,
+        payload: dict,
+        files: dict[str, bytes],
+        *,
+        interaction: Interaction | None = None,
+        message_id: int | None = None,
+    ) -> dict:
         mid = message_id or next(self._ids)
         attachments = []
-        for i, (name, data) in enumerate(files.items()):
+        for name, data in files.items():
             aid = next(self._ids)
-            attachments.append({"id": str(aid), "filename": name, "size": len(data),
-                                "url": f"http://127.0.0.1:{self.port}/attachments/{aid}/{name}",
-                                "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{aid}/{name}"})
+            attachments.append(
+                {
+                    "id": str(aid),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"http://127.0.0.1:{self.port}/attachments/{aid}/{name}",
+                    "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{aid}/{name}",
+                }
+            )
             self.uploads[aid] = (name, data)
-        msg = {"id": str(mid), "channel_id": str(self.channel_id), "guild_id": str(self.guild_id),
-               "author": {**self.bot_user.payload(), "bot": True}, "content": payload.get("content") or "",
-               "timestamp": "2024-01-01T00:00:00+00:00", "edited_timestamp": None, "tts": False,
-               "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": attachments,
-               "embeds": payload.get("embeds") or [], "pinned": False, "type": 0 if interaction is None else 20,
-               "flags": int(payload.get("flags") or 0), "components": payload.get("components") or []}
+        msg = {
+            "id": str(mid),
+            "channel_id": str(self.channel_id),
+            "guild_id": str(self.guild_id),
+            "author": {**self.bot_user.payload(), "bot": True},
+            "content": payload.get("content") or "",
+            "timestamp": "2024-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": attachments,
+            "embeds": payload.get("embeds") or [],
+            "pinned": False,
+            "type": 0 if interaction is None else 20,
+            "flags": int(payload.get("flags") or 0),
+            "components": payload.get("components") or [],
+        }
         if interaction is not None:
             msg["webhook_id"] = str(self.app_id)
             msg["application_id"] = str(self.app_id)
-            msg["interaction_metadata"] = {"id": str(interaction.id), "type": interaction.payload["type"],
-                                           "user": interaction.user.payload(), "authorizing_integration_owners": {}}
+            msg["interaction_metadata"] = {
+                "id": str(interaction.id),
+                "type": interaction.payload["type"],
+                "user": interaction.user.payload(),
+                "authorizing_integration_owners": {},
+            }
         self.messages[mid] = msg
         self.files[mid] = dict(files)
         return msg
@@ -541,11 +733,16 @@ class FakeDiscord:
             mid = int(record.payload["message"]["id"])
             self._update_message(mid, data, files)
             resource["message"] = self.messages.get(mid)
-        body = {"interaction": {"id": str(iid), "type": record.payload["type"],
-                                "response_message_id": str(record.original_id) if record.original_id else None,
-                                "response_message_loading": ctype == 5,
-                                "response_message_ephemeral": bool(int(data.get("flags") or 0) & EPHEMERAL)},
-                "resource": resource}
+        body = {
+            "interaction": {
+                "id": str(iid),
+                "type": record.payload["type"],
+                "response_message_id": str(record.original_id) if record.original_id else None,
+                "response_message_loading": ctype == 5,
+                "response_message_ephemeral": bool(int(data.get("flags") or 0) & EPHEMERAL),
+            },
+            "resource": resource,
+        }
         return _json(body)
 
     def _update_message(self, mid: int, payload: dict, files: dict[str, bytes]) -> dict:
@@ -554,8 +751,11 @@ class FakeDiscord:
             if key in payload:
                 msg[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
         if files or "attachments" in payload:
-            kept = {a["filename"]: self.files[mid][a["filename"]] for a in msg["attachments"]
-                    if any(str(k.get("id")) == a["id"] for k in payload.get("attachments") or [])}
+            kept = {
+                a["filename"]: self.files[mid][a["filename"]]
+                for a in msg["attachments"]
+                if any(str(k.get("id")) == a["id"] for k in payload.get("attachments") or [])
+            }
             new = self._make_message({}, files, message_id=next(self._ids))  # to mint attachment records
             del self.messages[int(new["id"])]
             msg["attachments"] = [a for a in msg["attachments"] if a["filename"] in kept] + new["attachments"]
@@ -605,13 +805,17 @@ class FakeDiscord:
                 if target == "@original":
                     now = time.monotonic()
                     if record.edits and now - record.edits[-1]["at"] < self.edit_interval:
-                        self.violations.append(f"interaction {record.id}: edits {now - record.edits[-1]['at']:.3f} s "
-                                               f"apart (pace: {self.edit_interval} s)")
+                        self.violations.append(
+                            f"interaction {record.id}: edits {now - record.edits[-1]['at']:.3f} s "
+                            f"apart (pace: {self.edit_interval} s)"
+                        )
                     record.edits.append({**payload, "at": now, "files": dict(files)})
                 return _json({k: v for k, v in msg.items() if not k.startswith("_")})
         return _error(404, 0, "404: Not Found")
 
-    async def _channel_message(self, request: web.Request, method: str, channel_id: int, mid: str | None) -> web.Response:
+    async def _channel_message(
+        self, request: web.Request, method: str, channel_id: int, mid: str | None
+    ) -> web.Response:
         if channel_id != self.channel_id:
             return _error(404, 10003, "Unknown Channel")
         if mid is None and method == "POST":
@@ -655,7 +859,7 @@ class FakeDiscord:
         self.served[aid] = 0
         try:
             for start in range(0, len(data), 64 * 1024):
-                chunk = data[start:start + 64 * 1024]
+                chunk = data[start : start + 64 * 1024]
                 await resp.write(chunk)
                 self.served[aid] += len(chunk)
             await resp.write_eof()
@@ -733,5 +937,9 @@ def posted(fake: FakeDiscord, record: Interaction) -> dict | None:
 
 def answered(fake: FakeDiscord, record: Interaction) -> bool:
     """The request is over: its post is up, or it was refused, failed or withdrawn."""
-    return bool(posted(fake, record) or record.followups or record.deleted_original
-                or (record.callback is not None and record.ephemeral))
+    return bool(
+        posted(fake, record)
+        or record.followups
+        or record.deleted_original
+        or (record.callback is not None and record.ephemeral)
+    )

@@ -7,6 +7,7 @@ user action (slash, click, say) happen in guild i.
 
     async with ShardedFakeDiscord(shards=2) as fake, fake.patched(): ...
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,9 +65,13 @@ class ShardedFakeDiscord(FakeDiscord):
             if request.headers.get("Authorization") != f"Bot {self.token}":
                 return _json({"code": 0, "message": "401: Unauthorized"}, status=401)
             self.requests.append((request.method, "/gateway/bot"))
-            return _json({"url": self.gateway_url, "shards": self.shards,
-                          "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
-                                                  "max_concurrency": 1}})
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": self.shards,
+                    "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+                }
+            )
         channel = self._channel_of_other_guild(request)
         if channel is not None and request.method == "POST":
             payload, files = await self._read_body(request)
@@ -100,7 +105,9 @@ class ShardedFakeDiscord(FakeDiscord):
                 packet = json.loads(msg.data)
                 op = packet.get("op")
                 if op == 1:
-                    asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(_send_quietly(ws, {"op": 11})))
+                    asyncio.get_running_loop().call_later(
+                        0.05, lambda: asyncio.ensure_future(_send_quietly(ws, {"op": 11}))
+                    )
                 elif op == 2:
                     d = packet["d"]
                     if d.get("token") != self.token:
@@ -127,12 +134,24 @@ class ShardedFakeDiscord(FakeDiscord):
 
     async def _ready(self, ws: web.WebSocketResponse, shard_id: int, total: int) -> None:
         mine = [i for i, (gid, _, _) in enumerate(self.guilds) if shard_of(gid, total) == shard_id]
-        ready = {"v": 10, "user": {**self.bot_user.payload(), "bot": True, "verified": True, "mfa_enabled": False,
-                                   "flags": 0, "email": None},
-                 "guilds": [{"id": str(self.guilds[i][0]), "unavailable": True} for i in mine],
-                 "session_id": f"fake-session-{shard_id}", "resume_gateway_url": self.gateway_url,
-                 "shard": [shard_id, total], "application": {"id": str(self.app_id), "flags": 0},
-                 "private_channels": [], "relationships": []}
+        ready = {
+            "v": 10,
+            "user": {
+                **self.bot_user.payload(),
+                "bot": True,
+                "verified": True,
+                "mfa_enabled": False,
+                "flags": 0,
+                "email": None,
+            },
+            "guilds": [{"id": str(self.guilds[i][0]), "unavailable": True} for i in mine],
+            "session_id": f"fake-session-{shard_id}",
+            "resume_gateway_url": self.gateway_url,
+            "shard": [shard_id, total],
+            "application": {"id": str(self.app_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
         for i in mine:
             with self.in_guild(i):

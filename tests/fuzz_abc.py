@@ -1,6 +1,7 @@
 """A corpus of malformed ABC, generated (not hand-picked) and deterministic for a seed: mutations of
 the bundled examples (bot/examples/*.abc) and random tunes from a small ABC grammar that mixes valid
 and invalid pieces. Used by tests/test_fuzz_abc.py; `python -m tests.fuzz_abc N` prints case N."""
+
 from __future__ import annotations
 
 import random
@@ -15,20 +16,73 @@ GRAMMAR_CASES = 150
 
 # Pieces the generators draw from: valid ABC, edge values and junk that fuzzing found troublesome.
 ABC_CHARS = "|:[]()^_=,'\"!{}<>/0123456789ABCDEFGabcdefgzxZ-.~%+&\\ \n\t#$*;@`"
-METERS = ["6/8", "4/4", "3/4", "2/2", "C", "C|", "0/4", "4/0", "0/0", "999/1", "1/1024", "-3/4", "abc", "",
-          "7/3", "12/8", "3/4 % note", "none", "2+3/8"]
+METERS = [
+    "6/8",
+    "4/4",
+    "3/4",
+    "2/2",
+    "C",
+    "C|",
+    "0/4",
+    "4/0",
+    "0/0",
+    "999/1",
+    "1/1024",
+    "-3/4",
+    "abc",
+    "",
+    "7/3",
+    "12/8",
+    "3/4 % note",
+    "none",
+    "2+3/8",
+]
 UNITS = ["1/8", "1/16", "1/4", "0/8", "1/0", "1/1000000", "3", "", "x/y", "1/3"]
-KEYS = ["D", "G", "Ador", "F#m", "Bbmix", "", "H", "C#mmm", "Ador octave=9", "none", "K", "G clef=bass",
-        "D exp ^f _b", "Zmaj", "C transpose=200"]
+KEYS = [
+    "D",
+    "G",
+    "Ador",
+    "F#m",
+    "Bbmix",
+    "",
+    "H",
+    "C#mmm",
+    "Ador octave=9",
+    "none",
+    "K",
+    "G clef=bass",
+    "D exp ^f _b",
+    "Zmaj",
+    "C transpose=200",
+]
 TEMPOS = ["1/4=120", "3/8=116", "1/0=120", "0/4=90", "0", "99999", '"Allegro" 1/4=120', "1/4=", "=120", "x"]
-FIELD_LINES = ["V:1 program=999", "%%MIDI program 300", "V:1 clef=treble %%MIDI program 999", "I:MIDI program 200",
-               "%%abc-include /etc/hostname", "%%MIDI ptstress /etc/hostname", "V:2", "V:1 octave=20",
-               "W:words", "P:ABAB", "M:0/4", "L:1/0", "K:", "Q:1/0=60", "T:" + "long title " * 50, "%comment",
-               "%%MIDI drum dddd 999 999 999 999", "X:2", "w: la la la", "V:1 transpose=-300", "U:T=!trill!"]
+FIELD_LINES = [
+    "V:1 program=999",
+    "%%MIDI program 300",
+    "V:1 clef=treble %%MIDI program 999",
+    "I:MIDI program 200",
+    "%%abc-include /etc/hostname",
+    "%%MIDI ptstress /etc/hostname",
+    "V:2",
+    "V:1 octave=20",
+    "W:words",
+    "P:ABAB",
+    "M:0/4",
+    "L:1/0",
+    "K:",
+    "Q:1/0=60",
+    "T:" + "long title " * 50,
+    "%comment",
+    "%%MIDI drum dddd 999 999 999 999",
+    "X:2",
+    "w: la la la",
+    "V:1 transpose=-300",
+    "U:T=!trill!",
+]
 NOTE_LENGTHS = ["", "2", "3", "/", "//", "/2", "3/2", "4", "8", "0", "99999999", "/0", "1/0", "16", "3/", "0/0"]
 ACCIDENTALS = ["", "", "", "^", "_", "=", "^^", "__", "^^^", "_=^"]
 OCTAVES = ["", "", "'", ",", "''", ",,", "'''''''''", ",,,,,,,,,,"]
-BARS = ["|", "|", "||", "|]", ":|", "|:", "::", ":|2", "|1", "[1", "[2", ":||:", "|]]", "[|", "::::", "|2\"Am\""]
+BARS = ["|", "|", "||", "|]", ":|", "|:", "::", ":|2", "|1", "[1", "[2", ":||:", "|]]", "[|", "::::", '|2"Am"']
 DECORATIONS = ["!trill!", "!fermata!", "~", ".", "!f!", "!nonsense!", "!", "+plus+", "H", "!" * 3]
 
 
@@ -39,8 +93,7 @@ class Case:
 
 
 def _note(rng: random.Random) -> str:
-    return (rng.choice(ACCIDENTALS) + rng.choice("ABCDEFGabcdefgzxZ") + rng.choice(OCTAVES)
-            + rng.choice(NOTE_LENGTHS))
+    return rng.choice(ACCIDENTALS) + rng.choice("ABCDEFGabcdefgzxZ") + rng.choice(OCTAVES) + rng.choice(NOTE_LENGTHS)
 
 
 def _element(rng: random.Random, depth: int = 0) -> str:
@@ -62,8 +115,17 @@ def _element(rng: random.Random, depth: int = 0) -> str:
     if roll < 0.92:
         return "(" + _element(rng, depth + 1) + _element(rng, depth + 1) + rng.choice([")", "", "))"])
     if roll < 0.96:
-        field = rng.choice(["M:" + rng.choice(METERS), "L:" + rng.choice(UNITS), "K:" + rng.choice(KEYS),
-                            "Q:" + rng.choice(TEMPOS), "I:MIDI program 999", "V:1", "P:A"])
+        field = rng.choice(
+            [
+                "M:" + rng.choice(METERS),
+                "L:" + rng.choice(UNITS),
+                "K:" + rng.choice(KEYS),
+                "Q:" + rng.choice(TEMPOS),
+                "I:MIDI program 999",
+                "V:1",
+                "P:A",
+            ]
+        )
         return "[" + field + rng.choice(["]", ""])
     return rng.choice(["-", " ", "  ", "\\\n", "`", "y", "&", "#", "$", "\t"])
 
@@ -71,9 +133,13 @@ def _element(rng: random.Random, depth: int = 0) -> str:
 def grammar_tune(rng: random.Random) -> str:
     """A random tune: a header of fields (each value valid or not) and bars of random elements."""
     header = [f"X:{rng.choice(['1', '0', '', '-1', '99999999999'])}"] if rng.random() < 0.9 else []
-    fields = [("T", lambda: rng.choice(["Fuzz", "", "Caf\xe9", "\u266b" * 5])), ("M", lambda: rng.choice(METERS)),
-              ("L", lambda: rng.choice(UNITS)), ("Q", lambda: rng.choice(TEMPOS)),
-              ("R", lambda: rng.choice(["jig", "reel", "hornpipe", "polka", "", "nonsense"]))]
+    fields = [
+        ("T", lambda: rng.choice(["Fuzz", "", "Caf\xe9", "\u266b" * 5])),
+        ("M", lambda: rng.choice(METERS)),
+        ("L", lambda: rng.choice(UNITS)),
+        ("Q", lambda: rng.choice(TEMPOS)),
+        ("R", lambda: rng.choice(["jig", "reel", "hornpipe", "polka", "", "nonsense"])),
+    ]
     for letter, value in fields:
         if rng.random() < 0.75:
             header.append(f"{letter}:{value()}")
@@ -93,6 +159,7 @@ def grammar_tune(rng: random.Random) -> str:
 
 
 # ---- mutations of a real tune -------------------------------------------------------------------
+
 
 def _span(rng: random.Random, text: str) -> tuple[int, int]:
     start = rng.randrange(len(text) + 1)
@@ -151,13 +218,13 @@ def swap_lines(rng, text):
 
 
 def truncate(rng, text):
-    return text[:rng.randrange(len(text) + 1)]
+    return text[: rng.randrange(len(text) + 1)]
 
 
 def repeat_body_line(rng, text):
     lines = text.split("\n")
     i = rng.randrange(len(lines))
-    return "\n".join(lines[:i] + [lines[i]] * rng.randint(2, 60) + lines[i + 1:])
+    return "\n".join(lines[:i] + [lines[i]] * rng.randint(2, 60) + lines[i + 1 :])
 
 
 def change_note_lengths(rng, text):
@@ -169,12 +236,32 @@ def change_note_lengths(rng, text):
 
 
 def line_endings(rng, text):
-    return rng.choice([text.replace("\n", "\r\n"), text.replace("\n", "\r"), "\ufeff" + text, text.replace("\n", "\n\n"),
-                       text.replace("\n", " \t\n"), text.replace("|", "\u2502")])
+    return rng.choice(
+        [
+            text.replace("\n", "\r\n"),
+            text.replace("\n", "\r"),
+            "\ufeff" + text,
+            text.replace("\n", "\n\n"),
+            text.replace("\n", " \t\n"),
+            text.replace("|", "\u2502"),
+        ]
+    )
 
 
-MUTATIONS = [delete_span, duplicate_span, insert_chars, insert_element, replace_field, insert_field_line, drop_line,
-             swap_lines, truncate, repeat_body_line, change_note_lengths, line_endings]
+MUTATIONS = [
+    delete_span,
+    duplicate_span,
+    insert_chars,
+    insert_element,
+    replace_field,
+    insert_field_line,
+    drop_line,
+    swap_lines,
+    truncate,
+    repeat_body_line,
+    change_note_lengths,
+    line_endings,
+]
 
 
 def mutant(rng: random.Random, text: str) -> tuple[str, str]:

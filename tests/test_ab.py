@@ -1,6 +1,7 @@
 """A/B tests of the ABC model (bot/ab.py): the CLI writes the choice into a real database, the service
 assigns requests by it without a restart, the worker composes with the chosen weights, and every tune
 records the version that made it."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,11 +1,26 @@
 """model/abc/notation.py: parsing, canonical text, keys, transposition, errors that say where."""
+
 from fractions import Fraction
 
 import pytest
 
-from model.abc.notation import (AbcError, abc_key, Key, LENGTHS, UNIT, emit, length_text, parse_body, parse_key, parse_length,
-                       parse_tune, shift_between, to_canonical, transpose_elements)
 from model.abc.data import load_corpus
+from model.abc.notation import (
+    LENGTHS,
+    UNIT,
+    AbcError,
+    Key,
+    abc_key,
+    emit,
+    length_text,
+    parse_body,
+    parse_key,
+    parse_length,
+    parse_tune,
+    shift_between,
+    to_canonical,
+    transpose_elements,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +53,36 @@ def test_canonical_header_and_c_tonic(corpus):
         assert lines[3] in ("K:Cmaj", "K:Cmin", "K:Cdor", "K:Cmix")
 
 
-@pytest.mark.parametrize("text,length", [("", 1), ("2", 2), ("/", Fraction(1, 2)), ("//", Fraction(1, 4)),
-                                         ("3/2", Fraction(3, 2)), ("3/", Fraction(3, 2)), ("/4", Fraction(1, 4))])
+@pytest.mark.parametrize(
+    "text,length",
+    [
+        ("", 1),
+        ("2", 2),
+        ("/", Fraction(1, 2)),
+        ("//", Fraction(1, 4)),
+        ("3/2", Fraction(3, 2)),
+        ("3/", Fraction(3, 2)),
+        ("/4", Fraction(1, 4)),
+    ],
+)
 def test_lengths(text, length):
     assert parse_length(text) == length
     assert LENGTHS[length_text(length)] == length
 
 
-@pytest.mark.parametrize("text,name,fifths", [("G", "Gmaj", 1), ("Gm", "Gmin", -2), ("A Dorian", "Ador", 1),
-                                              ("D mix", "Dmix", 1), ("F#min", "F#min", 3), ("Bb", "Bbmaj", -2),
-                                              ("G#maj", "Abmaj", -4), ("Ebmix", "Ebmix", -4)])
+@pytest.mark.parametrize(
+    "text,name,fifths",
+    [
+        ("G", "Gmaj", 1),
+        ("Gm", "Gmin", -2),
+        ("A Dorian", "Ador", 1),
+        ("D mix", "Dmix", 1),
+        ("F#min", "F#min", 3),
+        ("Bb", "Bbmaj", -2),
+        ("G#maj", "Abmaj", -4),
+        ("Ebmix", "Ebmix", -4),
+    ],
+)
 def test_keys(text, name, fifths):
     key = parse_key(text)
     assert key.name == name and key.fifths == fifths
@@ -89,12 +124,15 @@ def test_repeats_and_endings_are_canonical():
     assert body(to_canonical(tune)) == "|:cde fga|1 gec d3:|2 gec c3|]\n"
 
 
-@pytest.mark.parametrize("text,where", [
-    ("X:1\nM:6/8\nK:D\nABc [DF\n", "line 4, column 5"),
-    ("X:1\nM:6/8\nK:D\nABc\nde^ |\n", "line 5, column 3"),
-    ('X:1\nM:6/8\nK:D\nA"Am B|\n', "line 4, column 2"),
-    ("X:1\nM:6/8\nK:D\nABc @d|\n", "line 4, column 5"),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("X:1\nM:6/8\nK:D\nABc [DF\n", "line 4, column 5"),
+        ("X:1\nM:6/8\nK:D\nABc\nde^ |\n", "line 5, column 3"),
+        ('X:1\nM:6/8\nK:D\nA"Am B|\n', "line 4, column 2"),
+        ("X:1\nM:6/8\nK:D\nABc @d|\n", "line 4, column 5"),
+    ],
+)
 def test_user_abc_errors_say_where(text, where):
     with pytest.raises(AbcError, match=where):
         parse_tune(text, strict=True)

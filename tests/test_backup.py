@@ -1,5 +1,6 @@
 """`tunesmith backup` while another process keeps writing ratings: the copy is consistent and
 holds every rating whose write had returned before the backup began."""
+
 import os
 import sqlite3
 import subprocess
@@ -35,8 +36,13 @@ def test_backup_during_writes_keeps_every_committed_rating(tmp_path):
         while len(acknowledged) < 200:
             acknowledged.append(int(writer.stdout.readline().split()[1]))
         out = tmp_path / "backup.sqlite3"
-        proc = subprocess.run([sys.executable, "-m", "bot.cli", "backup", "--out", str(out)], capture_output=True,
-                              text=True, timeout=120, env={**os.environ, "TUNESMITH_DATA_DIR": str(data)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "backup", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TUNESMITH_DATA_DIR": str(data)},
+        )
         assert proc.returncode == 0, proc.stderr
         more = int(writer.stdout.readline().split()[1])  # the writer was still going
         assert more > acknowledged[-1]

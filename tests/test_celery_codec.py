@@ -1,5 +1,6 @@
 """The broker's JSON: requests and results survive the trip as the same values (no pickle), through the
 same kombu JSON Celery uses; `tunesmith worker` refuses to start without a broker URL."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,8 +20,17 @@ def trip(value):
 
 
 def test_requests_round_trip():
-    compose = ComposeRequest(style="reel", length=48, key="Ador", tempo=110, seed=7, instrument="flute",
-                             meter="2/2", continue_abc="X:1\nK:D\nABc|", accompaniment=False)
+    compose = ComposeRequest(
+        style="reel",
+        length=48,
+        key="Ador",
+        tempo=110,
+        seed=7,
+        instrument="flute",
+        meter="2/2",
+        continue_abc="X:1\nK:D\nABc|",
+        accompaniment=False,
+    )
     assert codec.decode_request(trip(codec.encode_request(compose))) == compose
     rerender = RerenderRequest("t1", "X:1\nK:G\nGAB|", "abc", compose, {"seed": 7, "model_version": "v3"})
     assert codec.decode_request(trip(codec.encode_request(rerender))) == rerender
@@ -34,8 +44,12 @@ def test_newer_fields_are_ignored():
 
 
 def test_artifacts_round_trip_with_binary_files():
-    art = Artifacts({"tune.mp3": bytes(range(256)) * 100, "tune.abc": b"X:1\nK:D\n"}, "X:1\nK:D\n", "abc",
-                    {"style": "jig", "seed": 3, "duration_s": 12.5})
+    art = Artifacts(
+        {"tune.mp3": bytes(range(256)) * 100, "tune.abc": b"X:1\nK:D\n"},
+        "X:1\nK:D\n",
+        "abc",
+        {"style": "jig", "seed": 3, "duration_s": 12.5},
+    )
     kind, back = codec.decode_outcome(trip(codec.encode_outcome(codec.DONE, art)))
     assert kind == codec.DONE and back == art
     assert codec.decode_outcome(trip(codec.encode_outcome(codec.FAILED, "bad key"))) == (codec.FAILED, "bad key")
@@ -50,13 +64,15 @@ def test_broker_password_is_masked():
 def test_worker_needs_a_broker_url():
     env = worker_env("")
     env.pop("TUNESMITH_BROKER_URL")
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and "TUNESMITH_BROKER_URL is not set" in proc.stderr
 
 
 def test_celery_settings_against_the_known_traps():
     from bot.celery_app import make_app, visibility_timeout
+
     conf = make_app(Settings(broker_url="redis://127.0.0.1:1/0", job_timeout=60)).conf
     assert conf.worker_proc_alive_timeout >= 60  # the warm-up runs before a pool process reports "up"
     assert conf.worker_prefetch_multiplier == 1 and conf.task_acks_late and not conf.task_reject_on_worker_lost

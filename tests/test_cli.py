@@ -1,4 +1,5 @@
 """The `tunesmith` dispatcher and the operator commands that need no model."""
+
 import os
 import sqlite3
 import subprocess
@@ -8,8 +9,13 @@ from bot.cli import COMMANDS, main
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def test_help_lists_every_command(capsys):
@@ -81,6 +87,7 @@ def test_doctor_fails_on_broken_weights(tmp_path):
 
 def test_the_cache_setting_reaches_the_trainers():
     from bot.train_cli import with_cache
+
     assert with_cache("notes", ["--epochs", "1"], "/c") == ["--epochs", "1", "--cache", "/c"]
     assert with_cache("notes", ["--cache", "/x"], "/c") == ["--cache", "/x"]
     assert with_cache("abc", [], "/c") == ["--run-dir", "/c/runs/abc"]

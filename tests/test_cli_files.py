@@ -1,6 +1,7 @@
 """Paths on the command line (`compose --out/--continue`, `render TUNE --out`) are checked before any
 work: a clear message, exit 1, nothing written, no model loaded; inputs are regular files read with a
 bound (never /dev/zero until memory runs out, never a FIFO that blocks forever)."""
+
 from __future__ import annotations
 
 import os
@@ -20,11 +21,21 @@ READ_ONLY = Path("/sys")  # sysfs: even root cannot make a directory there
 
 def run_cli(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The command in a fresh interpreter, which prints whether the models (torch) were loaded."""
-    code = ("import sys; from bot import cli; rc = cli.main(sys.argv[1:]); "
-            "print('torch loaded' if 'torch' in sys.modules else 'no torch'); sys.exit(rc)")
+    code = (
+        "import sys; from bot import cli; rc = cli.main(sys.argv[1:]); "
+        "print('torch loaded' if 'torch' in sys.modules else 'no torch'); sys.exit(rc)"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # cwd is elsewhere: `--out ''` must not write there
-    return subprocess.run([sys.executable, "-c", code, *argv], check=False, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -35,12 +46,16 @@ def a_file(tmp_path) -> Path:
 
 
 def bad_outs(tmp_path: Path, a_file: Path) -> list[tuple[str, str]]:
-    cases = [("", "--out is empty; name a directory"),
-             (str(a_file), f"--out {a_file} is a file, not a directory"),
-             (str(a_file / "out"), f"--out {a_file}/out: {a_file} is a file, not a directory"),
-             (str(a_file / "x" / "y"), f"--out {a_file}/x/y: {a_file} is a file, not a directory")]
+    cases = [
+        ("", "--out is empty; name a directory"),
+        (str(a_file), f"--out {a_file} is a file, not a directory"),
+        (str(a_file / "out"), f"--out {a_file}/out: {a_file} is a file, not a directory"),
+        (str(a_file / "x" / "y"), f"--out {a_file}/x/y: {a_file} is a file, not a directory"),
+    ]
     if refuses_new_dirs(READ_ONLY):
-        cases.append((str(READ_ONLY / "tunesmith-out"), f"--out {READ_ONLY}/tunesmith-out: cannot write in {READ_ONLY}"))
+        cases.append(
+            (str(READ_ONLY / "tunesmith-out"), f"--out {READ_ONLY}/tunesmith-out: cannot write in {READ_ONLY}")
+        )
     return cases
 
 
@@ -91,11 +106,13 @@ def test_check_out_dir_creates_nothing_and_accepts_new_nested_dirs(tmp_path):
 def special_inputs(tmp_path) -> list[tuple[str, str]]:
     fifo = tmp_path / "tune.fifo"
     os.mkfifo(fifo)
-    return [("", "is empty; name an ABC file"),
-            ("/dev/zero", "/dev/zero is a device, not a regular file"),
-            (str(fifo), f"{fifo} is a FIFO (named pipe), not a regular file"),
-            (str(tmp_path), f"{tmp_path} is a directory, not a regular file"),
-            (str(tmp_path / "missing.abc"), "missing.abc: no such file")]
+    return [
+        ("", "is empty; name an ABC file"),
+        ("/dev/zero", "/dev/zero is a device, not a regular file"),
+        (str(fifo), f"{fifo} is a FIFO (named pipe), not a regular file"),
+        (str(tmp_path), f"{tmp_path} is a directory, not a regular file"),
+        (str(tmp_path / "missing.abc"), "missing.abc: no such file"),
+    ]
 
 
 def test_compose_continue_takes_regular_files_only(tmp_path, special_inputs):

@@ -1,4 +1,5 @@
 """`tunesmith compose` as a user runs it: a real subprocess, the real model and renderer."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,35 @@ import pytest
 
 def compose(*args, cwd=None):
     # CI=true: pyfluidsynth then prints to stdout on import; --json output must stay clean anyway
-    return subprocess.run([sys.executable, "-m", "bot.cli", "compose", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, env={**os.environ, "CI": "true"})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "compose", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, "CI": "true"},
+    )
 
 
 def test_compose_writes_the_files_and_json(tmp_path):
     out = tmp_path / "out"
-    done = compose("--style", "reel", "--length", "8", "--key", "Em", "--seed", "5", "--tempo", "90",
-                   "--instrument", "flute", "--out", str(out), "--json")
+    done = compose(
+        "--style",
+        "reel",
+        "--length",
+        "8",
+        "--key",
+        "Em",
+        "--seed",
+        "5",
+        "--tempo",
+        "90",
+        "--instrument",
+        "flute",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert sorted(result["files"]) == ["tune.abc", "tune.mid", "tune.mp3", "tune.png"]
@@ -30,15 +52,28 @@ def test_compose_writes_the_files_and_json(tmp_path):
     assert "K:Em" in abc and "M:4/4" in abc
 
     # --continue that tune: the first bars are kept, and the tune gets longer
-    longer = compose("--style", "reel", "--length", "12", "--seed", "6", "--continue", str(out / "tune.abc"),
-                     "--out", str(tmp_path / "more"), "--json")
+    longer = compose(
+        "--style",
+        "reel",
+        "--length",
+        "12",
+        "--seed",
+        "6",
+        "--continue",
+        str(out / "tune.abc"),
+        "--out",
+        str(tmp_path / "more"),
+        "--json",
+    )
     assert longer.returncode == 0, longer.stderr
     body = abc.split("K:", 1)[1].split("\n", 1)[1].strip()
     assert body.splitlines()[0] in (tmp_path / "more" / "tune.abc").read_text()
 
 
 def test_form_and_a_length_that_does_not_fit_are_said_in_the_json(tmp_path):
-    done = compose("--style", "jig", "--form", "AABB", "--length", "24", "--seed", "3", "--out", str(tmp_path), "--json")
+    done = compose(
+        "--style", "jig", "--form", "AABB", "--length", "24", "--seed", "3", "--out", str(tmp_path), "--json"
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["request"]["form"] == "AABB" and "24" in result["note"] and "32" in result["note"]
@@ -46,15 +81,18 @@ def test_form_and_a_length_that_does_not_fit_are_said_in_the_json(tmp_path):
     assert (meta["form"], meta["part_bars"], meta["bars"], meta["bars_written"]) == ("AABB", 8, 32, 16)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--length", "500"], "length 500 is out of range; use 4 to 128"),
-    (["--key", "H"], "key 'H'"),
-    (["--style", "jg"], "did you mean jig"),
-    (["--temperature", "hot"], "temperature 'hot' is not a number"),
-    (["--continue", "/nonexistent/tune.abc"], "--continue /nonexistent/tune.abc: no such file"),
-    (["--form", "AXB"], "form must be part letters"),
-    (["--style", "chorale", "--form", "AABB"], "no form option"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--length", "500"], "length 500 is out of range; use 4 to 128"),
+        (["--key", "H"], "key 'H'"),
+        (["--style", "jg"], "did you mean jig"),
+        (["--temperature", "hot"], "temperature 'hot' is not a number"),
+        (["--continue", "/nonexistent/tune.abc"], "--continue /nonexistent/tune.abc: no such file"),
+        (["--form", "AXB"], "form must be part letters"),
+        (["--style", "chorale", "--form", "AABB"], "no form option"),
+    ],
+)
 def test_bad_options_exit_1_with_a_clear_message_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "out"
     done = compose(*args, "--out", str(out))

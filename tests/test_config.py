@@ -1,4 +1,5 @@
 """Settings: environment > TOML > defaults, and clear errors for bad values."""
+
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,9 @@ def test_token_is_masked():
 
 def test_env_example_lists_every_setting():
     text = (Path(__file__).parent.parent / ".env.example").read_text()
-    from bot.config import env_name
     from dataclasses import fields
+
+    from bot.config import env_name
 
     for f in fields(Settings):
         assert f"\n{env_name(f.name)}=" in text, f"{env_name(f.name)} missing from .env.example"

@@ -2,6 +2,7 @@
 a real SQLite file. `tunesmith ab set` sends requests to a second model while the bot runs, `ab off`
 rolls back without a restart, every tune records the version that made it, and /stats shows the mean
 rating per version."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,14 @@ from tests.test_ab import b_weights
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SETTINGS = {"workers": 1, "job_timeout": 120.0, "per_user_running": 1, "per_user_queued": 2, "queue_cap": 20,
-            "shutdown_grace": 2.0}
+SETTINGS = {
+    "workers": 1,
+    "job_timeout": 120.0,
+    "per_user_running": 1,
+    "per_user_queued": 2,
+    "queue_cap": 20,
+    "shutdown_grace": 2.0,
+}
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

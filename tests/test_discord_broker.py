@@ -1,6 +1,7 @@
 """The bot's end-to-end compose test again, with the jobs run by two real `tunesmith worker` processes
 through Celery on a real redis-server (the broker engine, bot/engine_celery.py) instead of worker
 processes inside the bot: the front end cannot tell the difference."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,10 @@ from tests.broker import RedisServer, Workers, redis_available
 from tests.test_discord_flow import SETTINGS, fake, fake_server, store  # noqa: F401 (fixtures)
 from tests.test_discord_flow import test_compose_jig_posts_files_that_decode as test_compose_jig_through_the_broker  # noqa: F401
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"),
-              pytest.mark.skipif(not redis_available(), reason="redis-server is not installed (scripts/install-system-deps)")]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(not redis_available(), reason="redis-server is not installed (scripts/install-system-deps)"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """End-to-end through the fake Discord: the real discord.py client, the real job queue and worker
 processes, a real SQLite file."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import mido
 import music21
-
 import pytest
 import pytest_asyncio
 from PIL import Image
@@ -21,7 +21,6 @@ from bot.config import Settings
 from bot.jobs import JobQueue
 from bot.store import GuildSettings, Store
 from tests.fake_discord import FakeDiscord, answered, attachment, buttons, field, posted, running_bot
-
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -107,7 +106,9 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
     assert 0.9 * once <= midi.length <= 1.2 * once  # 16 bars as played, repeats expanded
 
     mp3 = AudioSegment.from_file(io.BytesIO(attachment(fake, post, "mp3")), format="mp3")
-    assert mp3.duration_seconds == pytest.approx(midi.length, abs=2.0) and mp3.dBFS > -40  # as long as the MIDI, not silent
+    assert (
+        mp3.duration_seconds == pytest.approx(midi.length, abs=2.0) and mp3.dBFS > -40
+    )  # as long as the MIDI, not silent
 
     png = Image.open(io.BytesIO(attachment(fake, post, "png")))
     assert png.format == "PNG" and png.width > 200 and png.height > 100
@@ -118,9 +119,13 @@ async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue)
 
 async def test_tune_reposts_a_stored_tune_and_fits_the_upload_limit(fake, tmp_path, store, queue):
     abc = (Path(__file__).parent.parent / "bot" / "examples" / "anvil_reel.abc").read_text()
-    tune_id = await store.add_tune(request={"style": "reel", "length": 16}, text=abc, text_format="abc",
-                                   meta={"style": "reel", "model": "abc", "model_version": "example", "seed": 7},
-                                   guild_id=fake.guild_id)
+    tune_id = await store.add_tune(
+        request={"style": "reel", "length": 16},
+        text=abc,
+        text_format="abc",
+        meta={"style": "reel", "model": "abc", "model_version": "example", "seed": 7},
+        guild_id=fake.guild_id,
+    )
     async with running(fake, tmp_path, store, queue):
         rec = await fake.slash("tune", id=tune_id)
         await fake.wait_for(lambda: answered(fake, rec), 120, "the re-post")
@@ -181,8 +186,9 @@ async def test_star_clicks_store_and_update_votes(fake, tmp_path, store, queue):
         await fake.wait_for(lambda: rate.callback, 10, "/rate reply")
         assert rate.ephemeral and "no tune" in rate.texts()[0]
         # The score is public: the post's embed shows everyone's votes (issue 14; they were private before).
-        await fake.wait_for(lambda: field(fake.messages[int(post["id"])], "Score") == "2.5 from 2 votes", 10,
-                            "the score on the post")
+        await fake.wait_for(
+            lambda: field(fake.messages[int(post["id"])], "Score") == "2.5 from 2 votes", 10, "the score on the post"
+        )
 
 
 async def test_click_on_an_old_message_works_after_a_restart(fake, tmp_path, store, queue):
@@ -271,8 +277,9 @@ async def test_twenty_requests_from_ten_users_are_all_answered(fake, tmp_path, s
     try:
         async with running(fake, tmp_path, store, busy_queue, **limits):
             users = [fake.user(10 + i) for i in range(10)]
-            records = await asyncio.gather(*(fake.slash("compose", user=users[i % 10], style="jig", length=8)
-                                             for i in range(20)))
+            records = await asyncio.gather(
+                *(fake.slash("compose", user=users[i % 10], style="jig", length=8) for i in range(20))
+            )
             await fake.wait_for(lambda: all(answered(fake, r) for r in records), 120, "every answer")
     finally:
         await busy_queue.close(0)
@@ -289,8 +296,11 @@ async def test_result_goes_to_the_channel_when_the_token_has_expired(fake, tmp_p
         bot.token_life = 0.0
         before = set(fake.messages)
         rec = await fake.slash("compose", style="jig", length=8)
-        await fake.wait_for(lambda: new_posts(fake, before) and rec.original_id
-                            and fake.messages[rec.original_id].get("deleted"), 60, "a channel post")
+        await fake.wait_for(
+            lambda: new_posts(fake, before) and rec.original_id and fake.messages[rec.original_id].get("deleted"),
+            60,
+            "a channel post",
+        )
     post = new_posts(fake, before)[0]
     assert f"<@{fake.owner.id}>" in post["content"] and len(post["attachments"]) == 4
     assert not rec.followups and not fake.violations
@@ -313,13 +323,25 @@ async def test_admin_settings_need_manage_server_and_are_stored(fake, tmp_path, 
         rec = await fake.slash("admin settings", user=fake.user(7), per_user_limit=3)
         await fake.wait_for(lambda: rec.callback, 10, "the refusal")
         assert rec.ephemeral and "Manage Server" in rec.texts()[0]
-        rec = await fake.slash("admin settings", user=fake.owner, per_user_limit=1, default_instrument="harp",
-                               default_style="reel", default_length=8, default_tempo=100)
+        rec = await fake.slash(
+            "admin settings",
+            user=fake.owner,
+            per_user_limit=1,
+            default_instrument="harp",
+            default_style="reel",
+            default_length=8,
+            default_tempo=100,
+        )
         await fake.wait_for(lambda: rec.callback, 10, "the settings")
         assert "each style's own" not in rec.texts()[0] and "`" not in rec.texts()[0]
         gs = await bot.store.guild_settings(fake.guild_id)
-        assert (gs.per_user_limit, gs.default_instrument, gs.default_style, gs.default_length, gs.default_tempo) == \
-            (1, "harp", "reel", 8, 100)
+        assert (gs.per_user_limit, gs.default_instrument, gs.default_style, gs.default_length, gs.default_tempo) == (
+            1,
+            "harp",
+            "reel",
+            8,
+            100,
+        )
         first = await fake.slash("compose", user=fake.user(9))  # no options: this server's defaults
         second = await fake.slash("compose", user=fake.user(9), style="jig", length=8)  # over this server's limit
         await fake.wait_for(lambda: answered(fake, first) and answered(fake, second), 60, "both answers")
@@ -345,7 +367,9 @@ async def test_text_form_composes_when_message_commands_are_enabled(fake, tmp_pa
         await fake.wait_for(lambda: any(m["attachments"] for m in new_posts(fake, before)), 60, "the posted tune")
         assert len(new_posts(fake, before)) == 1  # the status reply became the tune: one message
         await fake.say(f"<@{fake.bot_user.id}> compose style:jig length:999", fake.user(8))  # the @mention form
-        await fake.wait_for(lambda: any("length" in m["content"] for m in new_posts(fake, before)), 10, "the error reply")
+        await fake.wait_for(
+            lambda: any("length" in m["content"] for m in new_posts(fake, before)), 10, "the error reply"
+        )
     post = next(m for m in new_posts(fake, before) if m["attachments"])
     assert len(post["attachments"]) == 4 and post["components"] and post["embeds"][0]["image"]
 
@@ -388,9 +412,12 @@ async def test_top_and_admin_export_show_this_servers_ratings(fake, tmp_path, st
 async def test_a_forged_default_instrument_is_refused_and_a_bad_stored_one_ignored(fake, tmp_path, store, queue):
     """Discord offers a list of instruments, but a forged interaction can send any text; and a bad value
     stored by an older version must not break every /compose on the server."""
-    await store.db.execute("INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument,"
-                           " updated_at) VALUES (?, '[]', NULL, 'kazoo', 0) ON CONFLICT (guild_id) DO UPDATE SET"
-                           " default_instrument = 'kazoo'", (fake.guild_id,))
+    await store.db.execute(
+        "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument,"
+        " updated_at) VALUES (?, '[]', NULL, 'kazoo', 0) ON CONFLICT (guild_id) DO UPDATE SET"
+        " default_instrument = 'kazoo'",
+        (fake.guild_id,),
+    )
     async with running(fake, tmp_path, store, queue) as bot:
         rec = await compose_one(fake, fake.user(50), style="jig", length=8)
         assert field(posted(fake, rec), "Instrument") == "fiddle"  # the style's own, not an error

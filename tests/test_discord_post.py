@@ -1,6 +1,7 @@
 """Issue 14 through the fake Discord: the post people see (public score, warnings), the leaderboard and
 lists, re-posts that belong to who asked, the Cancel button, and attachments that fail or lie about
 their size. The real discord.py client, one real worker process, a real SQLite file."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROGRESS_EVERY = 0.2
 # Audio is cut at 10 s here, so every tune carries a render warning.
-SETTINGS = {"workers": 1, "job_timeout": 120.0, "per_user_running": 1, "per_user_queued": 2, "queue_cap": 20,
-            "shutdown_grace": 2.0, "max_audio_seconds": 10}
+SETTINGS = {
+    "workers": 1,
+    "job_timeout": 120.0,
+    "per_user_running": 1,
+    "per_user_queued": 2,
+    "queue_cap": 20,
+    "shutdown_grace": 2.0,
+    "max_audio_seconds": 10,
+}
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -78,8 +86,9 @@ async def test_votes_show_on_the_post_at_discords_pace_and_warnings_too(fake, tm
     async with running(fake, tmp_path, store, queue):
         post = await compose(fake, fake.user(1), style="jig", length=16)
         tune_id = tune_of(post)
-        clicks = await asyncio.gather(*(fake.click(post, buttons(post)[str(1 + i % 5)], fake.user(10 + i))
-                                        for i in range(6)))  # a burst of votes
+        clicks = await asyncio.gather(
+            *(fake.click(post, buttons(post)[str(1 + i % 5)], fake.user(10 + i)) for i in range(6))
+        )  # a burst of votes
         await fake.wait_for(lambda: all(c.callback for c in clicks), 10, "every private confirmation")
         summary = await store.rating_summary(tune_id)
         shown = f"{summary.mean:.1f} from 6 votes"
@@ -149,8 +158,9 @@ async def test_cancel_button_stops_a_tune_on_its_way(fake, tmp_path, store, queu
     async with running(fake, tmp_path, store, queue):
         before, tunes = len(fake.visible()), await store.count_tunes()
         rec = await fake.slash("compose", user=requester, style="reel", length=128)
-        status = await fake.wait_for(lambda: (m := fake.original(rec)) and "Cancel" in buttons(m) and m, 30,
-                                     "a status with a Cancel button")
+        status = await fake.wait_for(
+            lambda: (m := fake.original(rec)) and "Cancel" in buttons(m) and m, 30, "a status with a Cancel button"
+        )
         refused = await fake.click(status, buttons(status)["Cancel"], stranger)
         await fake.wait_for(lambda: refused.followups, 10, "the refusal")
         click = await fake.click(status, buttons(status)["Cancel"], requester)

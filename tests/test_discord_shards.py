@@ -1,5 +1,6 @@
 """Sharding: the bot as an auto-sharded client against a fake Discord that recommends two shards, with one
 guild on each; a /compose in each guild is answered (each arrives on its own shard)."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,9 @@ async def test_two_shards_both_answer(tmp_path, shard_count):
     try:
         async with ShardedFakeDiscord(shards=2) as fake:
             with fake.patched():
-                settings = Settings(data_dir=tmp_path, discord_token=fake.token, sharded=True, shard_count=shard_count,
-                                    **SETTINGS)
+                settings = Settings(
+                    data_dir=tmp_path, discord_token=fake.token, sharded=True, shard_count=shard_count, **SETTINGS
+                )
                 async with running_bot(fake, settings, store, queue) as bot:
                     await fake.wait_ready()
                     assert sorted(fake.shard_identifies) == [[0, 2], [1, 2]] and bot.shard_count == 2

@@ -1,6 +1,7 @@
 """Real `tunesmith` processes against the fake Discord. SIGTERM (docker stop) to `tunesmith run`: it stops
 taking requests, tells the user whose tune was cut, closes the database cleanly and exits within 10 s.
 `tunesmith sync` pushes the commands and exits."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,19 +15,38 @@ from tests.fake_discord import FakeDiscord
 
 async def test_sigterm_tells_cut_users_closes_the_db_and_exits_in_time(tmp_path):
     async with FakeDiscord() as fake:
-        env = {**os.environ, **fake.env(), "TUNESMITH_DATA_DIR": str(tmp_path), "TUNESMITH_WORKERS": "1",
-               "TUNESMITH_SHUTDOWN_GRACE": "0", "TUNESMITH_LOG_LEVEL": "INFO", "TUNESMITH_CONFIG": ""}
+        env = {
+            **os.environ,
+            **fake.env(),
+            "TUNESMITH_DATA_DIR": str(tmp_path),
+            "TUNESMITH_WORKERS": "1",
+            "TUNESMITH_SHUTDOWN_GRACE": "0",
+            "TUNESMITH_LOG_LEVEL": "INFO",
+            "TUNESMITH_CONFIG": "",
+        }
         env.pop("TUNESMITH_CONFIG")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", env=env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         try:
             await fake.wait_ready(timeout=60)
             await fake.wait_for(lambda: fake.commands.get(None), 30, "the command sync")
             rec = await fake.slash("compose", style="reel", length=128)
             # The job is under way once the progress message says so.
-            await fake.wait_for(lambda: any(e["content"].startswith(("Starting", "Composing", "Rendering"))
-                                            for e in rec.edits) or rec.followups, 60, "the job to start")
+            await fake.wait_for(
+                lambda: (
+                    any(e["content"].startswith(("Starting", "Composing", "Rendering")) for e in rec.edits)
+                    or rec.followups
+                ),
+                60,
+                "the job to start",
+            )
             assert not rec.followups, "the tune finished before the test could cut it"
             proc.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(proc.wait(), 10)  # Docker's default stop timeout
@@ -54,13 +74,27 @@ async def test_sigterm_tells_cut_users_closes_the_db_and_exits_in_time(tmp_path)
 async def test_tunesmith_sync_pushes_the_commands(tmp_path):
     async with FakeDiscord() as fake:
         env = {**os.environ, **fake.env(), "TUNESMITH_DATA_DIR": str(tmp_path)}
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "sync", env=env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "sync",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, out.decode()
         assert len(fake.sync_calls) == 1 and not fake.identifies  # REST only, no gateway session
         bad = {**env, "DISCORD_TOKEN": "wrong"}
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "sync", env=bad,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "sync",
+            env=bad,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1 and "refused the token" in out.decode()

@@ -1,12 +1,13 @@
 """Start-up against the fake Discord: login, gateway handshake, the command sync payload, no re-sync."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from bot.discord import buttons
 from bot.config import Settings
+from bot.discord import buttons
 from bot.discord.app import command_hash
 from bot.health import heartbeat_age
 from bot.instruments import INSTRUMENTS
@@ -113,6 +114,7 @@ def test_button_custom_ids_fit_discord_limits():
 
 def test_run_without_a_token_says_what_to_do(monkeypatch, tmp_path, capsys):
     from bot.discord.main import main
+
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.setenv("TUNESMITH_DATA_DIR", str(tmp_path))
     assert main([]) == 2

@@ -1,4 +1,5 @@
 """The Dockerfile cannot be built here (no Docker engine): keep it correct by construction."""
+
 import re
 import shutil
 import subprocess

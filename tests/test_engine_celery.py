@@ -1,6 +1,7 @@
 """The broker engine (bot/engine_celery.py) with a real redis-server and two real `tunesmith worker`
 processes (one pool process each) running the small functions of tests/celery_work.py.
 tests/test_discord_flow.py runs the real compose through the same engine, end to end."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,9 @@ from bot.engine_celery import CeleryQueue
 from bot.jobs import CANCELLED, DONE, FAILED, RUNNING, TIMED_OUT, BusyError, NotYourJobError, UserLimitError
 from tests.broker import RedisServer, Workers, node, redis_available
 
-pytestmark = pytest.mark.skipif(not redis_available(), reason="redis-server is not installed (scripts/install-system-deps)")
+pytestmark = pytest.mark.skipif(
+    not redis_available(), reason="redis-server is not installed (scripts/install-system-deps)"
+)
 
 WORKERS = ["w1", "w2"]
 
@@ -28,8 +31,9 @@ def redis_server():
 
 @pytest.fixture(scope="module")
 def workers(redis_server, tmp_path_factory):
-    with Workers(redis_server.url, WORKERS, function="tests.celery_work:work",
-                 log_dir=tmp_path_factory.mktemp("worker-logs")) as ws:
+    with Workers(
+        redis_server.url, WORKERS, function="tests.celery_work:work", log_dir=tmp_path_factory.mktemp("worker-logs")
+    ) as ws:
         ws.wait_ready()
         yield ws
 
@@ -39,8 +43,15 @@ async def make_queue(redis_server, workers, tmp_path):
     queues = []
 
     async def make(**changes):
-        base = dict(data_dir=tmp_path, broker_url=redis_server.url, job_timeout=20.0, per_user_running=1,
-                    per_user_queued=2, queue_cap=20, shutdown_grace=2.0)
+        base = dict(
+            data_dir=tmp_path,
+            broker_url=redis_server.url,
+            job_timeout=20.0,
+            per_user_running=1,
+            per_user_queued=2,
+            queue_cap=20,
+            shutdown_grace=2.0,
+        )
         q = CeleryQueue(Settings(**{**base, **changes}))
         await q.start()
         queues.append(q)
@@ -194,6 +205,7 @@ async def test_close_fails_what_is_left(make_queue):
 
 def test_doctor_sees_the_broker_and_its_workers(redis_server, workers, tmp_path):
     from bot.doctor import check_broker
+
     found = check_broker(Settings(data_dir=tmp_path, broker_url=redis_server.url))
     assert found.status == "ok" and "2 worker(s)" in found.detail and "celery@w1" in found.detail
     assert check_broker(Settings(data_dir=tmp_path)).status == "ok"  # no broker: the default
@@ -207,8 +219,10 @@ def test_doctor_sees_the_broker_and_its_workers(redis_server, workers, tmp_path)
 async def test_redis_restarting_empty_loses_no_job(tmp_path):
     """Redis comes back without its data (no persistence) while jobs run and wait: the bot notices the
     jobs' keys are gone and sends them again; every job ends, none is stuck."""
-    with RedisServer() as server, Workers(server.url, ["r1", "r2"], function="tests.celery_work:work",
-                                          log_dir=tmp_path) as ws:
+    with (
+        RedisServer() as server,
+        Workers(server.url, ["r1", "r2"], function="tests.celery_work:work", log_dir=tmp_path) as ws,
+    ):
         ws.wait_ready()
         q = CeleryQueue(Settings(data_dir=tmp_path, broker_url=server.url, job_timeout=30.0))
         await q.start()

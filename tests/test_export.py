@@ -1,4 +1,5 @@
 """`tunesmith export` and `tunesmith stats` on a real database file."""
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,23 @@ async def make_db(path):
     """Five tunes with known ratings, one MusicXML, plus a few job rows."""
     async with await Store.open(path) as store:
         ids = []
-        for i, (style, fmt) in enumerate([("jig", "abc"), ("reel", "abc"), ("jig", "abc"), ("polka", "abc"),
-                                          ("jig", "musicxml")]):
+        for i, (style, fmt) in enumerate(
+            [("jig", "abc"), ("reel", "abc"), ("jig", "abc"), ("polka", "abc"), ("jig", "musicxml")]
+        ):
             text = f"X:1\nT:Tune {i}\nM:6/8\nL:1/8\nK:D\nDFA dfa|" if fmt == "abc" else "<score-partwise/>"
-            ids.append(await store.add_tune(request={"style": style, "length": 32}, text=text, text_format=fmt,
-                                            meta={"style": style, "model": "abc" if fmt == "abc" else "notes",
-                                                  "model_version": "v1", "seed": i}))
+            ids.append(
+                await store.add_tune(
+                    request={"style": style, "length": 32},
+                    text=text,
+                    text_format=fmt,
+                    meta={
+                        "style": style,
+                        "model": "abc" if fmt == "abc" else "notes",
+                        "model_version": "v1",
+                        "seed": i,
+                    },
+                )
+            )
         votes = {0: [5, 4, 5], 1: [2, 3], 2: [4], 3: [], 4: [5, 5]}
         for i, stars in votes.items():
             for user, s in enumerate(stars):
@@ -27,8 +39,9 @@ async def make_db(path):
         for n, (status, secs) in enumerate([("done", 2.0), ("done", 4.0), ("done", 10.0), ("failed", 1.0)]):
             await store.job_created(f"j{n}", request={"style": "jig"}, created_at=1000.0)
             await store.job_started(f"j{n}", started_at=1001.0)
-            await store.job_finished(f"j{n}", status, error="boom" if status == "failed" else None,
-                                     finished_at=1001.0 + secs)
+            await store.job_finished(
+                f"j{n}", status, error="boom" if status == "failed" else None, finished_at=1001.0 + secs
+            )
         return ids
 
 
@@ -40,8 +53,11 @@ async def test_export_jsonl_round_trip_with_filters(tmp_path):
     records = export.load_jsonl(out)
     assert [r["id"] for r in records] == [ids[0], ids[1], ids[2], ids[4]]  # the unrated polka is left out
     first = records[0]
-    assert first["ratings"] == {"count": 3, "mean": pytest.approx(14 / 3, abs=1e-4),
-                                "stars": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 2}}
+    assert first["ratings"] == {
+        "count": 3,
+        "mean": pytest.approx(14 / 3, abs=1e-4),
+        "stars": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 2},
+    }
     assert first["request"] == {"style": "jig", "length": 32} and first["text"].startswith("X:1\nT:Tune 0")
     assert first["model_version"] == "v1" and first["seed"] == 0 and "user_ratings" not in first
 
@@ -50,8 +66,10 @@ async def test_export_jsonl_round_trip_with_filters(tmp_path):
 
     assert export.main(["--db", str(db), "--out", str(out), "--with-user-ids", "--min-stars", "5"]) == 0
     (only,) = export.load_jsonl(out)
-    assert only["user_ratings"] == [{"user_id": 100, "stars": 5, "self": False},
-                                   {"user_id": 101, "stars": 5, "self": False}]
+    assert only["user_ratings"] == [
+        {"user_id": 100, "stars": 5, "self": False},
+        {"user_id": 101, "stars": 5, "self": False},
+    ]
 
 
 async def test_export_abc_numbers_tunes_and_skips_musicxml(tmp_path):
@@ -102,10 +120,16 @@ async def make_votes_db(path):
     async with await Store.open(path) as store:
         ids = []
         for i, (guild, version) in enumerate([(10, "A"), (10, "A"), (20, "B"), (None, "B")]):
-            ids.append(await store.add_tune(request={"style": "jig", "length": 8}, text=f"X:1\nT:T{i}\nK:D\nD|",
-                                            text_format="abc", meta={"style": "jig", "model": "abc",
-                                                                     "model_version": version},
-                                            user_id=1, guild_id=guild))
+            ids.append(
+                await store.add_tune(
+                    request={"style": "jig", "length": 8},
+                    text=f"X:1\nT:T{i}\nK:D\nD|",
+                    text_format="abc",
+                    meta={"style": "jig", "model": "abc", "model_version": version},
+                    user_id=1,
+                    guild_id=guild,
+                )
+            )
         await store.rate(ids[0], 1, 5)  # self-vote
         await store.rate(ids[0], 2, 2)
         await store.rate(ids[0], 3, 3)
@@ -131,7 +155,11 @@ async def test_self_votes_are_flagged_and_left_out_unless_asked(tmp_path):
     records = {r["id"]: r for r in export.load_jsonl(out)}
     assert set(records) == set(ids)
     first = records[ids[0]]
-    assert first["ratings"]["count"] == 3 and first["voters"] == 3 and first["ratings"]["mean"] == pytest.approx(10 / 3, abs=1e-4)
+    assert (
+        first["ratings"]["count"] == 3
+        and first["voters"] == 3
+        and first["ratings"]["mean"] == pytest.approx(10 / 3, abs=1e-4)
+    )
     assert first["self_votes"] == {"count": 1, "included": True}
     assert [(u["user_id"], u["self"]) for u in first["user_ratings"]] == [(1, True), (2, False), (3, False)]
     # --min-stars 5 with self-votes left out: the requester's 5 alone does not qualify the tune
@@ -178,4 +206,7 @@ def test_mean_ci_narrows_with_more_votes():
     wide = mean_ci(4, 4 * 3.5, 2 * 9 + 2 * 16)  # 3, 3, 4, 4
     narrow = mean_ci(400, 400 * 3.5, 200 * 9 + 200 * 16)
     assert wide[0] < narrow[0] < 3.5 < narrow[1] < wide[1]
-    assert narrow == (pytest.approx(3.5 - 1.966 * 0.5006 / 20, abs=0.002), pytest.approx(3.5 + 1.966 * 0.5006 / 20, abs=0.002))
+    assert narrow == (
+        pytest.approx(3.5 - 1.966 * 0.5006 / 20, abs=0.002),
+        pytest.approx(3.5 + 1.966 * 0.5006 / 20, abs=0.002),
+    )

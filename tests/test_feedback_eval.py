@@ -1,5 +1,6 @@
 """`tunesmith eval feedback`: the traits, the simulated community on a real store, and the whole loop
 (--quick) with the real model, the real export and the real `tunesmith finetune abc`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,16 +25,19 @@ def test_traits_of_two_tunes():
 
 
 async def test_the_community_rates_by_its_taste_on_its_own_server_with_some_self_votes(tmp_path):
-    tunes = [{"abc": text, "style": "jig", "bars": 4, "seed": i, "model_version": "v", "traits": traits(text)}
-             for i, text in enumerate([MINOR_REPEATING, WIDE_MAJOR] * 20)]
+    tunes = [
+        {"abc": text, "style": "jig", "bars": 4, "seed": i, "model_version": "v", "traits": traits(text)}
+        for i, text in enumerate([MINOR_REPEATING, WIDE_MAJOR] * 20)
+    ]
     db = tmp_path / "t.sqlite3"
     async with await Store.open(db) as store:
         counts = await post_and_rate(store, tunes, "minor", seed=3)
     assert counts["tunes"] == 40 and counts["votes"] == 40 * VOTES and counts["with_trait"] == 20
     assert 8 <= counts["self_votes"] <= 32
     conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT t.text, t.guild_id, t.user_id, r.user_id, r.stars FROM tunes t"
-                        " JOIN ratings r ON r.tune_id = t.id").fetchall()
+    rows = conn.execute(
+        "SELECT t.text, t.guild_id, t.user_id, r.user_id, r.stars FROM tunes t JOIN ratings r ON r.tune_id = t.id"
+    ).fetchall()
     assert len(rows) == counts["votes"] + counts["self_votes"]
     assert all(voter // 1000 == guild for _, guild, _, voter, _ in rows) and {g for _, g, *_ in rows} == set(SERVERS)
     others = [(text, stars) for text, _, requester, voter, stars in rows if voter != requester]
@@ -59,8 +63,11 @@ def test_quick_loop_end_to_end(tmp_path, capsys):
     conn = sqlite3.connect(work / "narrow" / "tunesmith.sqlite3")
     base = report["base_model_version"]
     assert conn.execute("SELECT count(*) FROM tunes WHERE model_version = ?", (base,)).fetchone()[0] == 14
-    self_votes = conn.execute("SELECT count(*) FROM ratings r JOIN tunes t ON t.id = r.tune_id"
-                              " WHERE r.user_id = t.user_id AND t.model_version = ?", (base,)).fetchone()[0]
+    self_votes = conn.execute(
+        "SELECT count(*) FROM ratings r JOIN tunes t ON t.id = r.tune_id"
+        " WHERE r.user_id = t.user_id AND t.model_version = ?",
+        (base,),
+    ).fetchone()[0]
     assert self_votes == taste["community"]["self_votes"] == taste["dataset"]["self_votes_left_out"] > 0
     records = [json.loads(line) for line in (work / "narrow" / "feedback.jsonl").read_text().splitlines()]
     assert len(records) == 14 and all(not r["self_votes"]["included"] and r["voters"] == VOTES for r in records)

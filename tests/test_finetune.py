@@ -1,4 +1,5 @@
 """`tunesmith finetune abc` on a small fixture database: a short real run from a tiny base network."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,18 +22,24 @@ TUNES = [
 async def make_db(path):
     async with await Store.open(path) as store:
         for i, text in enumerate(TUNES):
-            tune = await store.add_tune(request={"style": "jig", "length": 8}, text=text, text_format="abc",
-                                        meta={"style": "jig", "model": "abc", "model_version": "base-v1", "seed": i})
+            tune = await store.add_tune(
+                request={"style": "jig", "length": 8},
+                text=text,
+                text_format="abc",
+                meta={"style": "jig", "model": "abc", "model_version": "base-v1", "seed": i},
+            )
             for user in range(2):
                 await store.rate(tune, user, 2 if i == 3 else 5)
 
 
 def tiny_base(path):
     """A tiny untrained network whose vocabulary covers plain ASCII ABC (keeps the run short)."""
-    from model.abc.notation import END
     from model.abc.net import AbcNet, AbcNetConfig, save_checkpoint
+    from model.abc.notation import END
 
-    vocab = "".join(sorted(set("\n" + string.printable.replace("\r", "").replace("\x0b", "").replace("\x0c", "") + END)))
+    vocab = "".join(
+        sorted(set("\n" + string.printable.replace("\r", "").replace("\x0b", "").replace("\x0c", "") + END))
+    )
     save_checkpoint(path, AbcNet(AbcNetConfig(vocab, embed=8, hidden=16, layers=1, dropout=0.0)))
     path.with_suffix(".json").write_text(json.dumps({"model_version": "tiny-base"}))
 
@@ -60,14 +67,32 @@ async def test_weights_below_the_validity_floor_are_rejected_not_installed(tmp_p
     """A tiny barely-trained network, judged against a floor no model can reach (parse rate above 100%),
     so the rejection path runs whatever its samples look like: renamed weights, a card saying why."""
     from model.abc import evaluate
+
     monkeypatch.setitem(evaluate.VALIDITY_FLOOR, "parse_music21", 1.01)
     db = tmp_path / "t.sqlite3"
     await make_db(db)
     base = tmp_path / "base.pt"
     tiny_base(base)
     out = tmp_path / "ft"
-    code = finetune.main(["abc", "--db", str(db), "--base", str(base), "--out", str(out), "--epochs", "1",
-                          "--threads", "1", "--min-tunes", "3", "--check", "2"])
+    code = finetune.main(
+        [
+            "abc",
+            "--db",
+            str(db),
+            "--base",
+            str(base),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--min-tunes",
+            "3",
+            "--check",
+            "2",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "THE NEW WEIGHTS WRITE INVALID TUNES (parse_music21 " in captured.err
     assert "< 1.01" in captured.err and "NOT installed" in captured.err
@@ -81,12 +106,17 @@ async def make_corpus_db(path, n: int, self_vote_only: int = 0):
     """n held-out corpus tunes rated 5 by two people, plus `self_vote_only` rated 5 only by their requester."""
     from model.abc.data import load_corpus
 
-    tunes = load_corpus().valid[:n + self_vote_only]
+    tunes = load_corpus().valid[: n + self_vote_only]
     async with await Store.open(path) as store:
         for i, text in enumerate(tunes):
-            tune = await store.add_tune(request={"style": "jig", "length": 16}, text="X:1\n" + text, text_format="abc",
-                                        meta={"style": "jig", "model": "abc", "model_version": "base-v1"}, user_id=7)
-            for user in ((7,) if i >= n else (1, 2)):
+            tune = await store.add_tune(
+                request={"style": "jig", "length": 16},
+                text="X:1\n" + text,
+                text_format="abc",
+                meta={"style": "jig", "model": "abc", "model_version": "base-v1"},
+                user_id=7,
+            )
+            for user in (7,) if i >= n else (1, 2):
                 await store.rate(tune, user, 5)
 
 
@@ -94,8 +124,9 @@ async def test_finetune_of_the_real_model_passes_the_check_and_its_card_names_th
     db = tmp_path / "t.sqlite3"
     await make_corpus_db(db, 20, self_vote_only=5)
     out = tmp_path / "ft"
-    code = finetune.main(["abc", "--db", str(db), "--out", str(out), "--epochs", "1", "--threads", "1",
-                          "--lr", "1e-4", "--check", "7"])
+    code = finetune.main(
+        ["abc", "--db", str(db), "--out", str(out), "--epochs", "1", "--threads", "1", "--lr", "1e-4", "--check", "7"]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "20 rated ABC tunes" in captured.out and "self-votes left out" in captured.out  # 5 self-voted left out
@@ -106,6 +137,7 @@ async def test_finetune_of_the_real_model_passes_the_check_and_its_card_names_th
     assert card["dataset"]["tunes"] == 20 and card["dataset"]["usable"] == 20
     assert card["dataset"]["self_votes_included"] is False
     from model.abc.sample import load_abc_model
+
     base = load_abc_model()
     assert card["base_model_version"] == base.version != card["model_version"]
     v = card["validity"]
@@ -119,6 +151,7 @@ async def test_finetune_from_an_exported_dataset_file(tmp_path, capsys):
     await make_corpus_db(db, 4)
     data = tmp_path / "feedback.jsonl"
     from bot import export
+
     assert export.main(["--db", str(db), "--out", str(data)]) == 0
     assert finetune.main(["abc", "--dataset", str(data), "--dry-run"]) == 0
     assert "4 rated ABC tunes" in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """The Discord-free request flow (bot/flow.py) and service (bot/tunes.py), driven by a small Reply of our
 own: a real job queue with real worker processes (running a tiny function) and a real SQLite file."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,9 +37,12 @@ def small_work(request, progress=None):
     while request.seed == 99:
         time.sleep(0.05)
     abc = f"X:1\nT:Small {request.style}\nK:D\nDEF|]\n"
-    return SmallArtifacts({"tune.abc": abc.encode(), "tune.mid": b"MThd"}, abc, "abc",
-                          {"style": request.style, "seed": request.seed, "model": "abc", "model_version": "t",
-                           "pid": os.getpid()})
+    return SmallArtifacts(
+        {"tune.abc": abc.encode(), "tune.mid": b"MThd"},
+        abc,
+        "abc",
+        {"style": request.style, "seed": request.seed, "model": "abc", "model_version": "t", "pid": os.getpid()},
+    )
 
 
 class RecordingReply:
@@ -86,8 +90,10 @@ async def test_a_request_is_acknowledged_composed_posted_and_stored(service):
     kinds = [c[0] for c in reply.calls]
     assert kinds[0] == "ack" and kinds.count("post") == 1 and "fail" not in kinds
     result = next(c[1] for c in reply.calls if c[0] == "post")
-    assert result.title == "Small reel" and [n for n, _ in result.files] == [f"tunesmith-{result.tune_id}.abc",
-                                                                            f"tunesmith-{result.tune_id}.mid"]
+    assert result.title == "Small reel" and [n for n, _ in result.files] == [
+        f"tunesmith-{result.tune_id}.abc",
+        f"tunesmith-{result.tune_id}.mid",
+    ]
     assert reply.calls[-1] == ("post", result)  # the status message becomes the tune: no "Done" edit after it
     tune = await service.store.get_tune(result.tune_id)
     assert tune.user_id == 7 and tune.guild_id == 1 and tune.message_id == 4242 and tune.seed == 5
@@ -126,9 +132,14 @@ async def test_a_closed_flow_refuses_new_requests(service):
 
 
 async def test_what_the_buttons_ask_for(service):
-    tune_id = await service.store.add_tune(request=from_options(style="reel", length=16, seed=9).to_dict(),
-                                           text="X:1\nK:D\nDEF|]\n", text_format="abc", meta={"model": "abc"},
-                                           user_id=7, guild_id=1)
+    tune_id = await service.store.add_tune(
+        request=from_options(style="reel", length=16, seed=9).to_dict(),
+        text="X:1\nK:D\nDEF|]\n",
+        text_format="abc",
+        meta={"model": "abc"},
+        user_id=7,
+        guild_id=1,
+    )
     tune = await service.tune(tune_id, 1)
     assert service.variation_of(tune).seed is None and service.variation_of(tune).length == 16
     cont = service.continuation_of(tune)
@@ -151,11 +162,26 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
     """Issue 14: delete hid only the message; the tune could still be re-posted, rated, and stayed in the
     leaderboard and exports. Ratings and re-posts were not scoped to the tune's server either."""
     store = service.store
-    ids = [await store.add_tune(request={"style": "jig", "length": 8}, text=f"X:1\nT:Tune {i}\nK:D\nDEF|]\n",
-                                text_format="abc", meta={"style": "jig"}, user_id=7, guild_id=1, title=f"Tune {i}")
-           for i in range(2)]
-    child = await store.add_tune(request={"style": "jig"}, text="X:1\nK:D\nDEF|]\n", text_format="abc",
-                                 meta={"style": "jig"}, guild_id=1, parent_id=ids[0])
+    ids = [
+        await store.add_tune(
+            request={"style": "jig", "length": 8},
+            text=f"X:1\nT:Tune {i}\nK:D\nDEF|]\n",
+            text_format="abc",
+            meta={"style": "jig"},
+            user_id=7,
+            guild_id=1,
+            title=f"Tune {i}",
+        )
+        for i in range(2)
+    ]
+    child = await store.add_tune(
+        request={"style": "jig"},
+        text="X:1\nK:D\nDEF|]\n",
+        text_format="abc",
+        meta={"style": "jig"},
+        guild_id=1,
+        parent_id=ids[0],
+    )
     for t in ids:
         await service.rate(t, 8, 5, 1)
         await service.record_post(Post(int(t.encode().hex(), 16) % 10**9, t, 7, 1, 2))
@@ -179,11 +205,17 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
 
 
 async def test_server_defaults_fill_in_what_the_request_left_out(service):
-    await service.save_guild_settings(GuildSettings(1, default_style="reel", default_length=48, default_tempo=100,
-                                                    default_instrument="flute"))
+    await service.save_guild_settings(
+        GuildSettings(1, default_style="reel", default_length=48, default_tempo=100, default_instrument="flute")
+    )
     request = await service.admit({"key": "G"}, 1, 2)
-    assert (request.style, request.length, request.tempo, request.instrument, request.key) == \
-        ("reel", 48, 100, "flute", "Gmaj")
+    assert (request.style, request.length, request.tempo, request.instrument, request.key) == (
+        "reel",
+        48,
+        100,
+        "flute",
+        "Gmaj",
+    )
     request = await service.admit({"style": "jig", "length": 16, "tempo": 120}, 1, 2)
     assert (request.style, request.length, request.tempo, request.instrument) == ("jig", 16, 120, "flute")
     request = await service.admit({}, 3, 2)  # another server: the bot's defaults
@@ -232,12 +264,28 @@ async def test_coalescer_merges_a_burst_into_one_run_and_shows_the_last(service)
 
 
 async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
-    art = SmallArtifacts({"tune.abc": b"X:1", "tune-2.png": b"p2", "tune.mid": b"M", "tune.png": b"p1",
-                          "tune.mp3": b"ID3", "tune-10.png": b"p10"}, "X:1\nT:Big (seed 4)\nK:D\n", "abc",
-                         {"warnings": ["the tune lasts 12 min; cut at 600 s"]})
+    art = SmallArtifacts(
+        {
+            "tune.abc": b"X:1",
+            "tune-2.png": b"p2",
+            "tune.mid": b"M",
+            "tune.png": b"p1",
+            "tune.mp3": b"ID3",
+            "tune-10.png": b"p10",
+        },
+        "X:1\nT:Big (seed 4)\nK:D\n",
+        "abc",
+        {"warnings": ["the tune lasts 12 min; cut at 600 s"]},
+    )
     files, notes = await fit_files(art, "abc123", 10 * 1024 * 1024)
-    assert [n for n, _ in files] == ["tunesmith-abc123.mp3", "tunesmith-abc123.abc", "tunesmith-abc123.mid",
-                                     "tunesmith-abc123.png", "tunesmith-abc123-2.png", "tunesmith-abc123-10.png"]
+    assert [n for n, _ in files] == [
+        "tunesmith-abc123.mp3",
+        "tunesmith-abc123.abc",
+        "tunesmith-abc123.mid",
+        "tunesmith-abc123.png",
+        "tunesmith-abc123-2.png",
+        "tunesmith-abc123-10.png",
+    ]
     result = Result(art, "abc123", "parent", files, notes, continued=True)
     assert result.image == "tunesmith-abc123.png" and result.warnings == ["the tune lasts 12 min; cut at 600 s"]
     assert result.title == "Big (continued)"  # no parent's seed in the title

@@ -1,4 +1,5 @@
 """model/abc/form.py and model/abc/features.py: plans, length as played, the musical measures."""
+
 import numpy as np
 import pytest
 
@@ -17,13 +18,16 @@ def test_a_32_bar_jig_is_aabb_of_8_bar_parts_written_as_16():
     assert lines[7] == "::" and lines[15] == ":|" and set(lines[:7] + lines[8:15]) == {"|"}
 
 
-@pytest.mark.parametrize("form,played,part,written,lines", [
-    ("AB", 32, 16, 32, {15: "||", 31: "|]"}),
-    ("AABBCC", 48, 8, 24, {7: "::", 15: "::", 23: ":|"}),
-    ("ABAC", 32, 8, 32, {7: "||", 15: "||", 23: "||", 31: "|]"}),
-    ("AABB", 64, 16, 32, {15: "::", 31: ":|"}),
-    ("ABB", 24, 8, 16, {7: "|:", 15: ":|"}),
-])
+@pytest.mark.parametrize(
+    "form,played,part,written,lines",
+    [
+        ("AB", 32, 16, 32, {15: "||", 31: "|]"}),
+        ("AABBCC", 48, 8, 24, {7: "::", 15: "::", 23: ":|"}),
+        ("ABAC", 32, 8, 32, {7: "||", 15: "||", 23: "||", 31: "|]"}),
+        ("AABB", 64, 16, 32, {15: "::", 31: ":|"}),
+        ("ABB", 24, 8, 16, {7: "|:", 15: ":|"}),
+    ],
+)
 def test_forms_are_written_without_going_back_over_a_part(form, played, part, written, lines):
     p = plan("reel", form, played)
     assert (p.part_bars, p.written, p.note) == (part, written, "")

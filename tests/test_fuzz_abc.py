@@ -3,6 +3,7 @@ examples and a small ABC grammar with a fixed seed) through the render path and 
 parsing path: every case either works or raises the project's friendly error (a ValueError with a
 message a user can read), never a traceback. Audio is capped at 1 s per case; the sheet music
 (verovio in its child process, with its timeout) is drawn for every SHEET_EVERY-th case."""
+
 from __future__ import annotations
 
 import collections
@@ -19,8 +20,18 @@ from tests.fuzz_abc import SEED, corpus
 CASES = corpus()
 SHEET_EVERY = 20
 # Words of Python's own errors: a message with one of these is a bug escaping as a ValueError.
-INTERNAL = ("division by zero", "Fraction(", "has no attribute", "NoneType", "index out of range",
-            "invalid literal for int", "unsupported operand", "not subscriptable", "Exceeds the limit", "Traceback")
+INTERNAL = (
+    "division by zero",
+    "Fraction(",
+    "has no attribute",
+    "NoneType",
+    "index out of range",
+    "invalid literal for int",
+    "unsupported operand",
+    "not subscriptable",
+    "Exceeds the limit",
+    "Traceback",
+)
 
 
 def friendly(exc: BaseException) -> str | None:
@@ -82,8 +93,18 @@ def test_every_case_continues_or_gets_a_friendly_error(abc_model):
         try:
             request = from_options(style=guess_style_from_abc(case.text), length=8, continue_abc=case.text)
             style = STYLES[request.style]
-            compose_abc(abc_model, AbcPrompt(rhythm=style.rhythm, meter=request.meter or style.meter, unit=style.unit,
-                                             bars=4, candidates=1, seed=0, prime_abc=request.continue_abc))
+            compose_abc(
+                abc_model,
+                AbcPrompt(
+                    rhythm=style.rhythm,
+                    meter=request.meter or style.meter,
+                    unit=style.unit,
+                    bars=4,
+                    candidates=1,
+                    seed=0,
+                    prime_abc=request.continue_abc,
+                ),
+            )
             outcomes["composed"] += 1
         except GenerationError:  # the worker turns this into ComposeError (a ValueError): "try another seed"
             outcomes["generation"] += 1

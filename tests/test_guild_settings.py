@@ -1,6 +1,7 @@
 """A server's default instrument: checked before it is stored (a forged /admin settings can send any
 text), and a bad value already in the database (an older version, a forged request) is ignored, so it
 cannot break every later /compose on that server. Real SQLite."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,23 +22,30 @@ async def store(tmp_path):
 
 async def store_raw(store: Store, value: object) -> None:
     """What an older version (which checked nothing) may have left in the database."""
-    await store.db.execute("INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument,"
-                           " updated_at) VALUES (?, '[7]', 2, ?, 0)", (GUILD, value))
+    await store.db.execute(
+        "INSERT INTO guild_settings (guild_id, allowed_channels, per_user_limit, default_instrument,"
+        " updated_at) VALUES (?, '[7]', 2, ?, 0)",
+        (GUILD, value),
+    )
 
 
-@pytest.mark.parametrize("value,stored", [("harp", "harp"), ("Tin-Whistle", "tin whistle"), ("violin", "fiddle"),
-                                          (None, None), ("", None)])
+@pytest.mark.parametrize(
+    "value,stored", [("harp", "harp"), ("Tin-Whistle", "tin whistle"), ("violin", "fiddle"), (None, None), ("", None)]
+)
 async def test_known_instruments_are_stored_by_their_canonical_name(store, value, stored):
     await store.set_guild_settings(GuildSettings(GUILD, default_instrument=value))
     assert (await store.guild_settings(GUILD)).default_instrument == stored
 
 
-@pytest.mark.parametrize("value,shown", [
-    ("kazoo", "instrument 'kazoo' is not known; try fiddle, flute"),
-    ("x" * 5000, "instrument '" + "x" * 40 + "…' is not known"),
-    ("harp\x00\n", "instrument 'harp??' is not known"),
-    (40, "the default instrument must be a name"),
-])
+@pytest.mark.parametrize(
+    "value,shown",
+    [
+        ("kazoo", "instrument 'kazoo' is not known; try fiddle, flute"),
+        ("x" * 5000, "instrument '" + "x" * 40 + "…' is not known"),
+        ("harp\x00\n", "instrument 'harp??' is not known"),
+        (40, "the default instrument must be a name"),
+    ],
+)
 async def test_a_bad_instrument_is_refused_and_nothing_changes(store, value, shown):
     await store.set_guild_settings(GuildSettings(GUILD, allowed_channels=(5,), default_instrument="flute"))
     with pytest.raises(StoreError) as info:
@@ -62,4 +70,6 @@ def test_the_checks_themselves():
     assert default_instrument_setting("Church Organ".replace("Church ", "")) == "organ"
     with pytest.raises(ValueError, match="not known"):
         default_instrument_setting("kazoo")
-    assert known_instrument("kazoo") is None and known_instrument(None) is None and known_instrument("pipes") == "bagpipes"
+    assert (
+        known_instrument("kazoo") is None and known_instrument(None) is None and known_instrument("pipes") == "bagpipes"
+    )

@@ -1,4 +1,5 @@
 """The harmoniser and finish_tune: chord spelling, placement, fit, cadence, continuations."""
+
 from __future__ import annotations
 
 import re
@@ -14,13 +15,16 @@ from model.abc.notation import parse_key, parse_tune
 from model.abc.sample import AbcPrompt, compose_abc, load_abc_model
 
 
-@pytest.mark.parametrize("key,names", [
-    ("D", ["D", "Em", "G", "A", "Bm"]),
-    ("Bb", ["Bb", "Cm", "Eb", "F", "Gm"]),
-    ("F#m", ["F#m", "A", "Bm", "C#m", "D", "E"]),
-    ("Ador", ["Am", "Bm", "C", "D", "Em", "G"]),
-    ("Gmix", ["G", "Am", "C", "Dm", "Em", "F"]),
-])
+@pytest.mark.parametrize(
+    "key,names",
+    [
+        ("D", ["D", "Em", "G", "A", "Bm"]),
+        ("Bb", ["Bb", "Cm", "Eb", "F", "Gm"]),
+        ("F#m", ["F#m", "A", "Bm", "C#m", "D", "E"]),
+        ("Ador", ["Am", "Bm", "C", "D", "Em", "G"]),
+        ("Gmix", ["G", "Am", "C", "Dm", "Em", "F"]),
+    ],
+)
 def test_chords_are_the_modes_own_and_spelled_in_the_key(key, names):
     assert [c.name for c in chords_for(parse_key(key))] == names
 
@@ -55,7 +59,7 @@ def test_pickups_get_no_chord_and_parts_start_with_one():
 
 def test_ending_brackets_get_a_space_before_a_chord_for_verovio():
     body = add_chords("|:DFA dAF|GBd gdB|1 Ace aec:|2 d3 d3|]", parse_key("D"), "6/8")
-    assert '|2 "D"d3' in body or '|2 d3' in body
+    assert '|2 "D"d3' in body or "|2 d3" in body
     body = add_chords("|:DFA dAF|GBd gdB|[1Ace aec:|[2d3 d3|]", parse_key("D"), "6/8")
     assert not re.search(r'\[[12]"', body)
     parse_tune(tune(body), strict=True)
@@ -72,8 +76,15 @@ def model():
     return load_abc_model()
 
 
-@pytest.mark.parametrize("rhythm,meter,key,seed", [("jig", "6/8", "Dmaj", 21), ("reel", "4/4", "Ador", 22),
-                                                   ("waltz", "3/4", "Gmix", 23), ("march", "2/4", "Emin", 24)])
+@pytest.mark.parametrize(
+    "rhythm,meter,key,seed",
+    [
+        ("jig", "6/8", "Dmaj", 21),
+        ("reel", "4/4", "Ador", 22),
+        ("waltz", "3/4", "Gmix", 23),
+        ("march", "2/4", "Emin", 24),
+    ],
+)
 def test_generated_tunes_carry_fitting_chords(model, rhythm, meter, key, seed):
     g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", key, bars=16, seed=seed, candidates=2))
     parsed = parse_tune(g.abc, strict=True)

@@ -1,4 +1,5 @@
 """scripts/install-system-deps is idempotent: once everything is there it changes nothing."""
+
 import subprocess
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """The job engine with real worker processes running small real functions (no model loaded here;
 tests/test_worker.py runs the real compose through the queue)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,18 @@ import time
 import pytest
 
 from bot.config import Settings
-from bot.jobs import (CANCELLED, DONE, FAILED, QUEUED, TIMED_OUT, BusyError, JobQueue, NotYourJobError,
-                      ShuttingDownError, UserLimitError)
+from bot.jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    TIMED_OUT,
+    BusyError,
+    JobQueue,
+    NotYourJobError,
+    ShuttingDownError,
+    UserLimitError,
+)
 from bot.store import Store
 from bot.tunes import TuneService
 
@@ -33,8 +44,12 @@ def work(request, progress=None):
     if kind == "ok":
         if progress:
             progress("rendering")
-        return FakeArtifacts(f"X:1\nT:{arg}\nK:D\nDEF|", "abc", {"style": "jig", "model": "abc",
-                                                                 "model_version": "test", "seed": 1}, os.getpid())
+        return FakeArtifacts(
+            f"X:1\nT:{arg}\nK:D\nDEF|",
+            "abc",
+            {"style": "jig", "model": "abc", "model_version": "test", "seed": 1},
+            os.getpid(),
+        )
     if kind == "sleep":  # a long job (the test cancels, times out or shuts it down)
         time.sleep(arg)
         return FakeArtifacts("X:1\nK:D\nA|", "abc", {"model": "abc", "model_version": "test"}, os.getpid())
@@ -50,8 +65,15 @@ def work(request, progress=None):
 
 
 def settings(tmp_path, **changes) -> Settings:
-    base = dict(data_dir=tmp_path, workers=2, job_timeout=30.0, per_user_running=1, per_user_queued=2,
-                queue_cap=20, shutdown_grace=5.0)
+    base = dict(
+        data_dir=tmp_path,
+        workers=2,
+        job_timeout=30.0,
+        per_user_running=1,
+        per_user_queued=2,
+        queue_cap=20,
+        shutdown_grace=5.0,
+    )
     base.update(changes)
     return Settings(**base)
 

@@ -1,5 +1,6 @@
 """Tokens never reach the log, even at DEBUG where discord.py logs every URL, payload and gateway event:
 records shaped exactly as discord.py writes them, and the real client against the fake Discord."""
+
 from __future__ import annotations
 
 import contextlib
@@ -35,12 +36,23 @@ def captured(secrets=(), level=logging.DEBUG):
 
 
 def test_discord_py_debug_records_are_masked():
-    http, gateway, webhook = (logging.getLogger(n) for n in ("discord.http", "discord.gateway", "discord.webhook.async_"))
+    http, gateway, webhook = (
+        logging.getLogger(n) for n in ("discord.http", "discord.gateway", "discord.webhook.async_")
+    )
     callback = f"https://discord.com/api/v10/interactions/{INTERACTION_ID}/{INTERACTION_TOKEN}/callback?with_response=1"
     followup = f"https://discord.com/api/v10/webhooks/{APP_ID}/{INTERACTION_TOKEN}/messages/@original"
-    event = {"t": "INTERACTION_CREATE", "s": 5, "op": 0,
-             "d": {"id": str(INTERACTION_ID), "application_id": str(APP_ID), "type": 2, "token": INTERACTION_TOKEN,
-                   "data": {"name": "compose"}}}
+    event = {
+        "t": "INTERACTION_CREATE",
+        "s": 5,
+        "op": 0,
+        "d": {
+            "id": str(INTERACTION_ID),
+            "application_id": str(APP_ID),
+            "type": 2,
+            "token": INTERACTION_TOKEN,
+            "data": {"name": "compose"},
+        },
+    }
     with captured(secrets=[BOT_TOKEN]) as out:
         # the format strings below are discord.py's own (http.py, gateway.py, webhook/async_.py)
         http.debug("%s %s with %s has returned %s", "POST", callback, {"type": 5}, 200)
@@ -61,17 +73,25 @@ def test_discord_py_debug_records_are_masked():
     assert text.count("\n") >= 7
 
 
-@pytest.mark.parametrize("text", [
-    f"token={BOT_TOKEN}", f'{{"token": "{INTERACTION_TOKEN}"}}', f"see {INTERACTION_TOKEN} now",
-    f"Authorization: Bot {BOT_TOKEN}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"token={BOT_TOKEN}",
+        f'{{"token": "{INTERACTION_TOKEN}"}}',
+        f"see {INTERACTION_TOKEN} now",
+        f"Authorization: Bot {BOT_TOKEN}",
+    ],
+)
 def test_tokens_are_masked_in_any_shape(text):
     assert BOT_TOKEN not in redact(text) and INTERACTION_TOKEN not in redact(text) and MASK in redact(text)
 
 
 def test_ordinary_messages_are_untouched():
-    for text in ("Shard ID None has connected to Gateway (Session ID: abc123).", "job 7f3a done in 2.1 s",
-                 "POST https://discord.com/api/v10/applications/1/commands with [] has returned 200"):
+    for text in (
+        "Shard ID None has connected to Gateway (Session ID: abc123).",
+        "job 7f3a done in 2.1 s",
+        "POST https://discord.com/api/v10/applications/1/commands with [] has returned 200",
+    ):
         assert redact(text) == text
 
 

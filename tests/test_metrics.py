@@ -1,5 +1,6 @@
 """Prometheus metrics around a real job engine (worker processes running tests/celery_work.work), read
 over HTTP from the exporter the way Prometheus would."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,15 +11,18 @@ from bot import metrics as metrics_module
 from bot.config import Settings
 from bot.engines import make_queue
 from bot.jobs import JobQueue
-from bot.metrics import Metrics, MeteredQueue
+from bot.metrics import MeteredQueue, Metrics
 from bot.requests import ComposeRequest
 from tests.celery_work import work
 
 
 def scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 async def test_jobs_queue_latency_ratings_workers(tmp_path):
@@ -28,9 +32,11 @@ async def test_jobs_queue_latency_ratings_workers(tmp_path):
     await queue.start()
     port = metrics.serve("127.0.0.1", 0)
     try:
-        jobs = [await queue.submit(1, ComposeRequest(style="jig", length=16)),
-                await queue.submit(1, ComposeRequest(style="reel", length=16)),
-                await queue.submit(1, ("bad", "no"))]
+        jobs = [
+            await queue.submit(1, ComposeRequest(style="jig", length=16)),
+            await queue.submit(1, ComposeRequest(style="reel", length=16)),
+            await queue.submit(1, ("bad", "no")),
+        ]
         await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 60)
         for job in jobs:
             await job.events_delivered()

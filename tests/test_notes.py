@@ -1,4 +1,5 @@
 """The note model's token design and its ways in and out (no network weights needed here)."""
+
 from __future__ import annotations
 
 import io
@@ -54,7 +55,10 @@ def test_hand_written_stream_with_ties_rests_and_three_four():
         parts.append(part)
     score = stream.Score(parts)
     grid = notes.grid_from_score(score, key=key.Key("C"))
-    assert grid.voices[0] == [67, notes.HOLD, notes.HOLD, 69, 71, notes.HOLD, notes.HOLD, notes.HOLD, notes.HOLD] + [notes.REST] * 3
+    assert (
+        grid.voices[0]
+        == [67, notes.HOLD, notes.HOLD, 69, 71, notes.HOLD, notes.HOLD, notes.HOLD, notes.HOLD] + [notes.REST] * 3
+    )
     rebuilt = notes.grid_to_score(notes.decode(notes.encode(grid)))
     assert note_list(rebuilt) == note_list(score.makeNotation())
 
@@ -76,8 +80,13 @@ def canonical_grids():
                 if v == notes.HOLD and (t == 0 or voice[t - 1] == notes.REST):
                     voice[t] = notes.REST
             voices.append(voice)
-        return notes.NoteGrid(meter=meter_name, tonic=draw(st.integers(0, 11)), mode=draw(st.sampled_from(notes.MODES)),
-                              voices=voices, start=start)
+        return notes.NoteGrid(
+            meter=meter_name,
+            tonic=draw(st.integers(0, 11)),
+            mode=draw(st.sampled_from(notes.MODES)),
+            voices=voices,
+            start=start,
+        )
 
     return build()
 
@@ -111,8 +120,16 @@ def test_position_tokens_mark_the_last_two_bars():
     assert positions[6:12] == [f"@{i}:2" for i in range(6)] and positions[12:] == [f"@{i}:1" for i in range(6)]
 
 
-@pytest.mark.parametrize("text, expected", [("Dmaj", (2, "major")), ("F#min", (6, "minor")), ("Bb", (10, "major")),
-                                            ("am", (9, "minor")), ("Eb minor", (3, "minor"))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Dmaj", (2, "major")),
+        ("F#min", (6, "minor")),
+        ("Bb", (10, "major")),
+        ("am", (9, "minor")),
+        ("Eb minor", (3, "minor")),
+    ],
+)
 def test_key_of(text, expected):
     assert notes.key_of(text) == expected
 
@@ -141,8 +158,12 @@ def test_scores_that_do_not_fit_are_refused_clearly():
 
 
 def test_midi_has_tempo_program_length_and_four_voices():
-    grid = notes.NoteGrid(meter="4/4", tonic=2, mode="major",
-                          voices=[[74, notes.HOLD] * 8, [69] * 16, [66, notes.REST] * 8, [50] + [notes.HOLD] * 15])
+    grid = notes.NoteGrid(
+        meter="4/4",
+        tonic=2,
+        mode="major",
+        voices=[[74, notes.HOLD] * 8, [69] * 16, [66, notes.REST] * 8, [50] + [notes.HOLD] * 15],
+    )
     data = notes.grid_to_midi(grid, tempo=90, program=52)
     midi = mido.MidiFile(file=io.BytesIO(data))
     assert midi.length == pytest.approx(8 * 60 / 90)  # two bars of 4/4 = 8 beats
@@ -163,8 +184,9 @@ def test_midi_refuses_bad_tempo_and_program():
 
 
 def test_musicxml_opens_in_music21():
-    grid = notes.NoteGrid(meter="4/4", tonic=7, mode="major",
-                          voices=[[79, notes.HOLD, 78, 76] * 4, [74] * 16, [71] * 16, [55] * 16])
+    grid = notes.NoteGrid(
+        meter="4/4", tonic=7, mode="major", voices=[[79, notes.HOLD, 78, 76] * 4, [74] * 16, [71] * 16, [55] * 16]
+    )
     text = notes.score_to_musicxml(notes.grid_to_score(grid, title="Test"))
     parsed = converter.parse(text, format="musicxml")
     assert len(parsed.parts) == 4 and len(parsed.parts[0].getElementsByClass("Measure")) == 2

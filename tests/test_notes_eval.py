@@ -1,4 +1,5 @@
 """The note model's measuring tools: the n-gram baseline and the musical checks."""
+
 from __future__ import annotations
 
 import math
@@ -27,12 +28,16 @@ def test_witten_bell_is_a_proper_distribution_and_learns_what_follows():
 
 
 def test_piece_checks_count_what_they_say():
-    checks = piece_checks(grid([
-        [64, H, 66, 67] + [67] * 9 + [64, H, H],  # F# is out of C major; nine G's in a row
-        [60, H, H, H] * 4,
-        [55, R, R, R] * 4,  # the tenor sings on beat one only
-        [33, H, H, H] * 3 + [48, H, H, H],  # A1 (33) is below the bass range
-    ]))
+    checks = piece_checks(
+        grid(
+            [
+                [64, H, 66, 67] + [67] * 9 + [64, H, H],  # F# is out of C major; nine G's in a row
+                [60, H, H, H] * 4,
+                [55, R, R, R] * 4,  # the tenor sings on beat one only
+                [33, H, H, H] * 3 + [48, H, H, H],  # A1 (33) is below the bass range
+            ]
+        )
+    )
     assert checks["notes"] == 13 + 4 + 4 + 4
     assert checks["in_key"] == checks["notes"] - 1
     assert checks["in_range"] == checks["notes"] - 3
@@ -57,12 +62,16 @@ def test_summary_percentages():
 
 
 def test_parallel_fifths_and_octaves_are_counted_only_when_both_voices_move():
-    checks = piece_checks(grid([
-        [67, 69, 69, 72],
-        [60, 62, 60, 65],
-        [55, 55, 52, 53],
-        [48, 50, 45, 41],
-    ]))
+    checks = piece_checks(
+        grid(
+            [
+                [67, 69, 69, 72],
+                [60, 62, 60, 65],
+                [55, 55, 52, 53],
+                [48, 50, 45, 41],
+            ]
+        )
+    )
     # step 0->1: S, A, B move (T holds): pairs S-A (5th->5th: yes), S-B (19 -> 19: yes), A-B (12 -> 12: yes)
     # step 1->2: S holds; A-T, A-B, T-B move: A 62->60, T 55->52, B 50->45: A-T 7->8 no, A-B 12->15 no, T-B 5->7 no
     # step 2->3: all move: S-A 9->7 no, S-T 17->19 no, S-B 24->31 no, A-T 8->12 no, A-B 15->24 no, T-B 7->12 no

@@ -1,4 +1,5 @@
 """Composing with the shipped note-model weights: reproducible, the right length, files that open."""
+
 from __future__ import annotations
 
 import io
@@ -39,7 +40,14 @@ def test_same_seed_same_piece_other_seed_other_piece(model, piece):
 def test_the_key_keeps_its_spelling(model):
     result = compose_notes(model, NotesPrompt(key="Dbmaj", bars=2, seed=1))
     assert result.key == "Dbmaj" and result.grid.tonic == 1
-    assert converter.parse(result.musicxml, format="musicxml").parts[0].recurse().getElementsByClass("KeySignature")[0].sharps == -5
+    assert (
+        converter.parse(result.musicxml, format="musicxml")
+        .parts[0]
+        .recurse()
+        .getElementsByClass("KeySignature")[0]
+        .sharps
+        == -5
+    )
 
 
 def test_result_fields(piece):

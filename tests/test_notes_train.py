@@ -1,5 +1,6 @@
 """The note-model trainer: a tiny run on a few real chorales gives weights that load and compose,
 and the same command with the same seed gives the same weights."""
+
 from __future__ import annotations
 
 import json

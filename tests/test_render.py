@@ -1,5 +1,6 @@
 """The render pipeline end to end with the real tools: abc2midi, FluidSynth (+ soundfont), LAME, and
 ffmpeg to decode what we made. Durations are checked against what the ABC implies, repeats expanded."""
+
 from __future__ import annotations
 
 import io
@@ -26,13 +27,18 @@ def renderer():
 
 def decode_mp3(mp3: bytes) -> np.ndarray:
     """MP3 bytes -> mono float samples in [-1, 1], decoded by ffmpeg (an independent decoder)."""
-    proc = subprocess.run(["ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
-                           "-ar", str(RATE), "pipe:1"], input=mp3, capture_output=True, check=True, timeout=60)
+    proc = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(RATE), "pipe:1"],
+        input=mp3,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     return np.frombuffer(proc.stdout, dtype=np.int16).astype(np.float64) / 32768.0
 
 
 def rms_dbfs(x: np.ndarray) -> float:
-    return 20 * math.log10(max(float(np.sqrt(np.mean(x ** 2))), 1e-12))
+    return 20 * math.log10(max(float(np.sqrt(np.mean(x**2))), 1e-12))
 
 
 def first_note_hz(x: np.ndarray, length_s: float = 0.12) -> float:
@@ -40,7 +46,7 @@ def first_note_hz(x: np.ndarray, length_s: float = 0.12) -> float:
     (robust to a fiddle's strong second harmonic)."""
     onset = int(np.argmax(np.abs(x) > 0.1 * np.abs(x).max()))
     start = onset + int(0.02 * RATE)
-    window = x[start:start + int(length_s * RATE)] * np.hanning(int(length_s * RATE))
+    window = x[start : start + int(length_s * RATE)] * np.hanning(int(length_s * RATE))
     n = 1 << 16
     spectrum = np.abs(np.fft.rfft(window, n))
     hps = spectrum.copy()
@@ -124,12 +130,13 @@ def test_accompaniment_from_chord_symbols_can_be_switched_off(renderer):
 
 
 def test_audio_is_cut_and_faded_at_max_seconds(renderer):
-    result = renderer.render_abc((EXAMPLES / "anvil_reel.abc").read_text(), instrument="fiddle",
-                                 max_seconds=5, sheet=False)
+    result = renderer.render_abc(
+        (EXAMPLES / "anvil_reel.abc").read_text(), instrument="fiddle", max_seconds=5, sheet=False
+    )
     audio = decode_mp3(result.mp3)
     assert result.cut and any("cut at 5 s" in w for w in result.warnings)
     assert 4.9 <= len(audio) / RATE <= 5.2
-    assert rms_dbfs(audio[-int(0.05 * RATE):]) < rms_dbfs(audio) - 20  # faded out, not chopped
+    assert rms_dbfs(audio[-int(0.05 * RATE) :]) < rms_dbfs(audio) - 20  # faded out, not chopped
 
 
 def test_repeats_that_expand_to_hours_give_a_bounded_result(renderer):
@@ -142,9 +149,13 @@ def test_repeats_that_expand_to_hours_give_a_bounded_result(renderer):
 
 def test_render_midi_from_the_note_model(renderer):
     midi = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90)),
-                            mido.MetaMessage("time_signature", numerator=4, denominator=4),
-                            mido.Message("program_change", program=52, channel=0)])
+    track = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90)),
+            mido.MetaMessage("time_signature", numerator=4, denominator=4),
+            mido.Message("program_change", program=52, channel=0),
+        ]
+    )
     for note in (60, 64, 67, 72) * 2:  # no program for the 2nd voice: must still sound (sfload(path, 1))
         track.append(mido.Message("note_on", note=note, velocity=90, time=0))
         track.append(mido.Message("note_off", note=note, velocity=0, time=480))
@@ -162,8 +173,14 @@ def test_render_midi_from_the_note_model(renderer):
 
 def test_a_midi_file_without_program_changes_is_not_silent(renderer):
     midi = mido.MidiFile(ticks_per_beat=480)
-    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=69, velocity=100, channel=3),
-                                       mido.Message("note_off", note=69, velocity=0, channel=3, time=960)]))
+    midi.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("note_on", note=69, velocity=100, channel=3),
+                mido.Message("note_off", note=69, velocity=0, channel=3, time=960),
+            ]
+        )
+    )
     data = io.BytesIO()
     midi.save(file=data)
     assert rms_dbfs(decode_mp3(renderer.render_midi(data.getvalue()).mp3)) > -30
@@ -172,8 +189,10 @@ def test_a_midi_file_without_program_changes_is_not_silent(renderer):
 def test_consecutive_tunes_do_not_leak_state(renderer):
     """system_reset between tunes: a program left by one tune must not colour the next."""
     abc = "X:1\nM:4/4\nL:1/4\nK:C\nA4|]\n"
-    first, pipes, again = (decode_mp3(renderer.render_abc(abc, instrument=name, tempo=120, sheet=False).mp3)
-                           for name in ("piano", "bagpipes", "piano"))
+    first, pipes, again = (
+        decode_mp3(renderer.render_abc(abc, instrument=name, tempo=120, sheet=False).mp3)
+        for name in ("piano", "bagpipes", "piano")
+    )
 
     def spectrum(x):  # magnitude spectrum of the first second (waveforms differ: chorus LFO phase)
         s = np.abs(np.fft.rfft(x[:RATE] * np.hanning(RATE)))

@@ -1,5 +1,6 @@
 """Inputs found by fuzzing that used to crash or mislead the renderer: each now gets a RenderError
 (a ValueError) naming the problem, or plays as the other tunes do."""
+
 from __future__ import annotations
 
 import io
@@ -44,20 +45,22 @@ def test_an_unreadable_tempo_is_ignored(renderer, q):
     assert (result.beat, result.tempo, result.bars) == ("1/4", 120, 1)
 
 
-@pytest.mark.parametrize("line,shown", [
-    ("V:1 program=999", "program=999"),
-    ("%%MIDI program 999", "%%MIDI program 999"),
-    ("V:1 clef=treble %%MIDI program 999", "%%MIDI program 999"),
-    ("ABcd %%MIDI program 1 300", "%%MIDI program 1 300"),
-    ("[I:MIDI program 200] AB", "I:MIDI program 200"),
-    ("%%MIDI bassprog 128", "%%MIDI bassprog 128"),
-])
+@pytest.mark.parametrize(
+    "line,shown",
+    [
+        ("V:1 program=999", "program=999"),
+        ("%%MIDI program 999", "%%MIDI program 999"),
+        ("V:1 clef=treble %%MIDI program 999", "%%MIDI program 999"),
+        ("ABcd %%MIDI program 1 300", "%%MIDI program 1 300"),
+        ("[I:MIDI program 200] AB", "I:MIDI program 200"),
+        ("%%MIDI bassprog 128", "%%MIDI bassprog 128"),
+    ],
+)
 def test_a_program_number_out_of_midis_range_is_named(renderer, line, shown):
     with pytest.raises(RenderError) as info:
         renderer.render_abc(tune(body=f"{line}\nABcd|efga|"), instrument="fiddle", sheet=False)
     number = shown.split()[-1].split("=")[-1]
-    assert str(info.value) == (f"the tune asks for MIDI program {number} ({shown}); "
-                               "General MIDI programs are 0 to 127")
+    assert str(info.value) == (f"the tune asks for MIDI program {number} ({shown}); General MIDI programs are 0 to 127")
 
 
 def test_directives_after_other_text_on_a_line_never_reach_abc2midi(renderer):

@@ -1,5 +1,6 @@
 """Bad input to the renderer: each gets a RenderError (a ValueError) whose text names the problem,
 and the renderer keeps working afterwards. Plus the ABC preparation rules (tempo, beat, first tune)."""
+
 from __future__ import annotations
 
 import io
@@ -21,29 +22,39 @@ def renderer():
         yield r
 
 
-@pytest.mark.parametrize("abc,kwargs,message", [
-    ("", {}, "the ABC text is empty"),
-    ("  \n\t\n", {}, "the ABC text is empty"),
-    ("X:1\n" + "abcdefg " * 1_300_000, {}, r"10,400,004 characters; one tune must be under 100,000"),
-    ("X:1\nT:No key\nM:4/4\nabc|def|\n", {}, r"no K: \(key\) line"),
-    ("X:1\nT:Only rests\nM:4/4\nK:C\nz4|z4|]\n", {}, "no notes after its K:"),
-    ("X:1\nT:Decorations only\nM:4/4\nK:C\n!fermata! !trill! |]\n", {}, "the tune has no notes to play"),
-    ("X:1\nT:Bad notes\nM:4/4\nK:C\n^^^ !fermata! |\n", {}, r"no notes to play \(abc2midi: Error .*Malformed note"),
-    ("X:1\nT:Too high\nK:C\nc" + "'" * 8 + "4|\n", {}, r"abc2midi could not make playable MIDI of this tune \(a note is too high or too low"),
-    ("X:1\nT:Long rest\nL:1/8\nK:C\nz100000 A|\n", {"max_seconds": 60}, "no notes in its first 60 s"),
-    ("X:1\nK:C\nAB\x00CD\n", {}, "NUL bytes"),
-    ("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABG dGBG|c2ec BdgB|AGAB cBAG|FGAF DEFA|\n" * 2000, {},
-     "too long to render: abc2midi stopped at its 500 KB MIDI limit"),
-    (GOOD, {"tempo": 0}, "tempo 0 is out of range; use 20 to 400"),
-    (GOOD, {"tempo": 10000}, "tempo 10000 is out of range"),
-    (GOOD, {"tempo": 99.5}, "tempo 99.5 is not a whole number"),
-    (GOOD, {"beat": "quick"}, "beat 'quick' is not a note length"),
-    (GOOD, {"beat": "1/0"}, "beat '1/0' is not a note length"),
-    (GOOD, {"instrument": "kazoo"}, "instrument 'kazoo' is not known; try fiddle"),
-    (GOOD, {"bitrate": 100}, "MP3 bitrate 100 kbps is not one LAME offers"),
-    (GOOD, {"max_seconds": 0}, "max_seconds 0 is out of range"),
-    (12345, {}, "must be ABC text, not int"),
-])
+@pytest.mark.parametrize(
+    "abc,kwargs,message",
+    [
+        ("", {}, "the ABC text is empty"),
+        ("  \n\t\n", {}, "the ABC text is empty"),
+        ("X:1\n" + "abcdefg " * 1_300_000, {}, r"10,400,004 characters; one tune must be under 100,000"),
+        ("X:1\nT:No key\nM:4/4\nabc|def|\n", {}, r"no K: \(key\) line"),
+        ("X:1\nT:Only rests\nM:4/4\nK:C\nz4|z4|]\n", {}, "no notes after its K:"),
+        ("X:1\nT:Decorations only\nM:4/4\nK:C\n!fermata! !trill! |]\n", {}, "the tune has no notes to play"),
+        ("X:1\nT:Bad notes\nM:4/4\nK:C\n^^^ !fermata! |\n", {}, r"no notes to play \(abc2midi: Error .*Malformed note"),
+        (
+            "X:1\nT:Too high\nK:C\nc" + "'" * 8 + "4|\n",
+            {},
+            r"abc2midi could not make playable MIDI of this tune \(a note is too high or too low",
+        ),
+        ("X:1\nT:Long rest\nL:1/8\nK:C\nz100000 A|\n", {"max_seconds": 60}, "no notes in its first 60 s"),
+        ("X:1\nK:C\nAB\x00CD\n", {}, "NUL bytes"),
+        (
+            "X:1\nM:4/4\nL:1/8\nK:G\n" + "GABG dGBG|c2ec BdgB|AGAB cBAG|FGAF DEFA|\n" * 2000,
+            {},
+            "too long to render: abc2midi stopped at its 500 KB MIDI limit",
+        ),
+        (GOOD, {"tempo": 0}, "tempo 0 is out of range; use 20 to 400"),
+        (GOOD, {"tempo": 10000}, "tempo 10000 is out of range"),
+        (GOOD, {"tempo": 99.5}, "tempo 99.5 is not a whole number"),
+        (GOOD, {"beat": "quick"}, "beat 'quick' is not a note length"),
+        (GOOD, {"beat": "1/0"}, "beat '1/0' is not a note length"),
+        (GOOD, {"instrument": "kazoo"}, "instrument 'kazoo' is not known; try fiddle"),
+        (GOOD, {"bitrate": 100}, "MP3 bitrate 100 kbps is not one LAME offers"),
+        (GOOD, {"max_seconds": 0}, "max_seconds 0 is out of range"),
+        (12345, {}, "must be ABC text, not int"),
+    ],
+)
 def test_bad_abc_input_names_the_problem(renderer, abc, kwargs, message):
     kwargs = {"instrument": "fiddle", **kwargs}
     with pytest.raises(RenderError, match=message) as info:
@@ -51,12 +62,15 @@ def test_bad_abc_input_names_the_problem(renderer, abc, kwargs, message):
     assert isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"", "the MIDI data is empty"),
-    (b"this is not a MIDI file at all", "the MIDI data could not be read"),
-    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0", "it ends too early"),  # a header, no tracks
-    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x04\x00\xff\x2f\x00", "no notes to play"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "the MIDI data is empty"),
+        (b"this is not a MIDI file at all", "the MIDI data could not be read"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0", "it ends too early"),  # a header, no tracks
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x04\x00\xff\x2f\x00", "no notes to play"),
+    ],
+)
 def test_bad_midi_input_names_the_problem(renderer, data, message):
     with pytest.raises(RenderError, match=message):
         renderer.render_midi(data)
@@ -80,8 +94,20 @@ def test_malformed_notes_give_a_bounded_result_with_abc2midis_complaints(rendere
 
 # --- preparing the ABC --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("meter,beat", [("6/8", "3/8"), ("9/8", "3/8"), ("12/8", "3/8"), ("4/4", "1/4"),
-                                        ("2/2", "1/2"), ("3/4", "1/4"), ("2/4", "1/4"), ("3/8", "1/8")])
+
+@pytest.mark.parametrize(
+    "meter,beat",
+    [
+        ("6/8", "3/8"),
+        ("9/8", "3/8"),
+        ("12/8", "3/8"),
+        ("4/4", "1/4"),
+        ("2/2", "1/2"),
+        ("3/4", "1/4"),
+        ("2/4", "1/4"),
+        ("3/8", "1/8"),
+    ],
+)
 def test_beat_for_meter(meter, beat):
     assert abc2midi.beat_for_meter(meter) == beat
 
@@ -121,6 +147,7 @@ def test_latin1_bytes_are_read():
 
 # --- soundfonts ---------------------------------------------------------------------------------
 
+
 def test_a_missing_soundfont_setting_is_an_error_not_a_fallback(tmp_path):
     with pytest.raises(RenderError, match="nope.sf2.*does not exist"):
         find_soundfont(str(tmp_path / "nope.sf2"))
@@ -128,6 +155,7 @@ def test_a_missing_soundfont_setting_is_an_error_not_a_fallback(tmp_path):
 
 def test_the_environment_picks_the_soundfont(tmp_path):
     from bot.config import load_settings
+
     chosen = tmp_path / "mine.sf2"
     chosen.write_bytes(b"x")
     setting = load_settings({"TUNESMITH_SOUNDFONT": str(chosen), "TUNESMITH_DATA_DIR": str(tmp_path)}).soundfont

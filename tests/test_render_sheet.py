@@ -1,4 +1,5 @@
 """Sheet music: verovio in a child process -> a real PNG; verovio's crashes stay in the child."""
+
 from __future__ import annotations
 
 import io
@@ -62,12 +63,15 @@ def test_musicxml_from_the_note_model_is_drawn():
     assert image(sheet_png(MUSICXML, fmt="musicxml")).width == PNG_WIDTH
 
 
-@pytest.mark.parametrize("text,fmt,kwargs,message", [
-    ("X:1\nK:C\nC|\n", "pdf", {}, "format 'pdf' is not known"),
-    ("  ", "abc", {}, "no music to draw"),
-    ("<score-partwise><part", "musicxml", {}, "could not draw the sheet music"),
-    ("X:1\nK:C\nCDEF|\n", "abc", {"timeout": 0.001}, "took longer than 0.001 s"),
-])
+@pytest.mark.parametrize(
+    "text,fmt,kwargs,message",
+    [
+        ("X:1\nK:C\nC|\n", "pdf", {}, "format 'pdf' is not known"),
+        ("  ", "abc", {}, "no music to draw"),
+        ("<score-partwise><part", "musicxml", {}, "could not draw the sheet music"),
+        ("X:1\nK:C\nCDEF|\n", "abc", {"timeout": 0.001}, "took longer than 0.001 s"),
+    ],
+)
 def test_sheet_errors_name_the_problem(text, fmt, kwargs, message):
     with pytest.raises(RenderError, match=message):
         sheet_png(text, fmt, **kwargs)
@@ -109,8 +113,11 @@ def test_a_spare_drawing_process_goes_away_with_its_parent_or_on_close():
 
 def test_render_midi_draws_the_musicxml_alongside_the_audio():
     midi = mido.MidiFile(ticks_per_beat=480)
-    midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=72, velocity=90),
-                                       mido.Message("note_off", note=72, velocity=0, time=960)]))
+    midi.tracks.append(
+        mido.MidiTrack(
+            [mido.Message("note_on", note=72, velocity=90), mido.Message("note_off", note=72, velocity=0, time=960)]
+        )
+    )
     data = io.BytesIO()
     midi.save(file=data)
     with Renderer() as renderer:
@@ -143,12 +150,15 @@ def test_a_long_tune_is_drawn_whole_on_readable_pages():
     assert len(pages) >= 2 and all(p.width == PNG_WIDTH and p.height < 1700 for p in pages)
     assert image(result.png).height == sum(p.height for p in pages)
     assert dark_fraction(pages[-1]) > 0.005  # the last page has music on it
-    script = ("import sys, verovio; from bot.render.sheet import *; t = verovio.toolkit(); t.setInputFrom('abc');"
-              "t.setOptions({'pageWidth': PAGE_WIDTH, 'pageHeight': PAGE_HEIGHT, 'adjustPageHeight': True,"
-              "'scale': SCALE, 'breaks': 'auto'}); t.loadData(sanitise_abc(sys.stdin.read()));"
-              "svg = ''.join(t.renderToSVG(p) for p in range(1, t.getPageCount() + 1));"
-              "print(svg.count('class=\"measure\"'), svg.count('class=\"harm\"'))")
-    counted = subprocess.run([sys.executable, "-c", script], input=abc, capture_output=True, text=True, timeout=60,
-                             check=True)
+    script = (
+        "import sys, verovio; from bot.render.sheet import *; t = verovio.toolkit(); t.setInputFrom('abc');"
+        "t.setOptions({'pageWidth': PAGE_WIDTH, 'pageHeight': PAGE_HEIGHT, 'adjustPageHeight': True,"
+        "'scale': SCALE, 'breaks': 'auto'}); t.loadData(sanitise_abc(sys.stdin.read()));"
+        "svg = ''.join(t.renderToSVG(p) for p in range(1, t.getPageCount() + 1));"
+        "print(svg.count('class=\"measure\"'), svg.count('class=\"harm\"'))"
+    )
+    counted = subprocess.run(
+        [sys.executable, "-c", script], input=abc, capture_output=True, text=True, timeout=60, check=True
+    )
     measures, harmonies = map(int, counted.stdout.split())
     assert measures == 64 and harmonies == 7 * 16

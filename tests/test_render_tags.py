@@ -1,4 +1,5 @@
 """MP3 tags (read back by ffprobe, an independent reader) and the accompaniment heard in the MP3."""
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,7 @@ from bot.render.renderer import Renderer
 from bot.render.tags import id3v2, read_id3v2
 
 RATE = 44100
-TUNE = ('X:1\nT:The Humours of Testing\nR:jig\nM:6/8\nL:1/8\nK:D\n'
-        '|:"D"DFA dAF|"G"GBd gdB|"A"Ace aec|"D"d3 d3:|\n')
+TUNE = 'X:1\nT:The Humours of Testing\nR:jig\nM:6/8\nL:1/8\nK:D\n|:"D"DFA dAF|"G"GBd gdB|"A"Ace aec|"D"d3 d3:|\n'
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +25,22 @@ def renderer():
 
 
 def probe_tags(mp3: bytes) -> dict:
-    proc = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", "-i", "pipe:0"],
-                          input=mp3, capture_output=True, check=True)
+    proc = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", "-i", "pipe:0"],
+        input=mp3,
+        capture_output=True,
+        check=True,
+    )
     return {k.lower(): v for k, v in json.loads(proc.stdout)["format"].get("tags", {}).items()}
 
 
 def decode(mp3: bytes) -> np.ndarray:
-    proc = subprocess.run(["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(RATE),
-                           "pipe:1"], input=mp3, capture_output=True, check=True)
+    proc = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(RATE), "pipe:1"],
+        input=mp3,
+        capture_output=True,
+        check=True,
+    )
     return np.frombuffer(proc.stdout, dtype=np.float32)
 
 
@@ -45,8 +53,11 @@ def low_share(samples: np.ndarray, below_hz: float = 200.0) -> float:
 
 def test_tag_round_trip_with_non_ascii_text():
     tag = id3v2(title="Gott, dein göttlich Wort", genre="Choral")
-    assert tag[:3] == b"ID3" and read_id3v2(tag) == {"TIT2": "Gott, dein göttlich Wort", "TPE1": "Tunesmith",
-                                                     "TCON": "Choral"}
+    assert tag[:3] == b"ID3" and read_id3v2(tag) == {
+        "TIT2": "Gott, dein göttlich Wort",
+        "TPE1": "Tunesmith",
+        "TCON": "Choral",
+    }
     assert read_id3v2(b"\xff\xfb\x90\x00") == {}
 
 

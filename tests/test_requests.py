@@ -1,21 +1,45 @@
 """The request parser: text form, typed options, keys, and only RequestError for bad input."""
+
 from __future__ import annotations
 
-import pytest
-from hypothesis import given, settings, strategies as st
+import dataclasses
 
-from model.keys import parse_key
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.requests import ComposeRequest, RequestError, describe, from_options, parse_text
 from bot.styles import STYLES
+from model.keys import parse_key
 
 
-@pytest.mark.parametrize("typed, canonical", [
-    ("D", "Dmaj"), ("d major", "Dmaj"), ("Dmaj", "Dmaj"), ("K:D", "Dmaj"), ("G Ionian", "Gmaj"),
-    ("Em", "Emin"), ("e minor", "Emin"), ("Eaeolian", "Emin"), ("F#m", "F#min"), ("f♯ minor", "F#min"),
-    ("Ador", "Ador"), ("A dorian", "Ador"), ("Bbmix", "Bbmix"), ("Bb mixolydian", "Bbmix"),
-    ("bb", "Bbmaj"), ("bm", "Bmin"), ("Bbm", "Bbmin"), ("E phrygian", "Ephr"), ("C#loc", "C#loc"),
-    ("F lydian", "Flyd"), ("Eb", "Ebmaj"), ("B flat minor", "Bbmin"),
-])
+@pytest.mark.parametrize(
+    "typed, canonical",
+    [
+        ("D", "Dmaj"),
+        ("d major", "Dmaj"),
+        ("Dmaj", "Dmaj"),
+        ("K:D", "Dmaj"),
+        ("G Ionian", "Gmaj"),
+        ("Em", "Emin"),
+        ("e minor", "Emin"),
+        ("Eaeolian", "Emin"),
+        ("F#m", "F#min"),
+        ("f♯ minor", "F#min"),
+        ("Ador", "Ador"),
+        ("A dorian", "Ador"),
+        ("Bbmix", "Bbmix"),
+        ("Bb mixolydian", "Bbmix"),
+        ("bb", "Bbmaj"),
+        ("bm", "Bmin"),
+        ("Bbm", "Bbmin"),
+        ("E phrygian", "Ephr"),
+        ("C#loc", "C#loc"),
+        ("F lydian", "Flyd"),
+        ("Eb", "Ebmaj"),
+        ("B flat minor", "Bbmin"),
+    ],
+)
 def test_keys_are_normalised(typed, canonical):
     assert parse_key(typed).name == canonical
 
@@ -31,7 +55,14 @@ def test_the_text_form_with_aliases_and_case():
     assert r == ComposeRequest(style="jig", length=64, key="Gmaj", tempo=110)
     r = parse_text("!compose STYLE=slip jig Bars:16 key: A dorian inst:whistle temp:1.2 seed:7 chords:no")
     assert (r.style, r.length, r.key, r.instrument, r.temperature, r.seed, r.accompaniment) == (
-        "slip jig", 16, "Ador", "tin whistle", 1.2, 7, False)
+        "slip jig",
+        16,
+        "Ador",
+        "tin whistle",
+        1.2,
+        7,
+        False,
+    )
     assert parse_text("compose reel 48 key:F#m") == ComposeRequest(style="reel", length=48, key="F#min")
     assert parse_text("compose") == ComposeRequest(style="jig", length=32)
     assert parse_text("hornpipe bpm:90 meter:2/4").meter == "2/4"
@@ -45,24 +76,27 @@ def test_typed_options_match_the_text_form_and_round_trip():
     assert from_options(style="reel", length=None, key=None) == ComposeRequest(style="reel", length=32)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("compose style:jg", ["style 'jg'", "did you mean jig", "reel"]),
-    ("compose length:500", ["length 500", "4 to 128"]),
-    ("compose length:3", ["length 3", "4 to 128"]),
-    ("compose length:ten", ["length 'ten'", "whole number"]),
-    ("compose tempo:20", ["tempo 20", "40 to 240"]),
-    ("compose temperature:nan", ["temperature 'nan'", "0.1 to 2.0"]),
-    ("compose temperature:5", ["temperature 5", "0.1 to 2.0"]),
-    ("compose key:H", ["key 'H'"]),
-    ("compose colour:blue", ["option 'colour' is not known", "style"]),
-    ("compose key:D key:G", ["'key' is given twice"]),
-    ("compose key:", ["'key' has no value"]),
-    ("compose instrument:kazoo", ["instrument 'kazoo'", "fiddle"]),
-    ("compose meter:5/4", ["meter '5/4'", "6/8"]),
-    ("compose key:E phrygian", ["key 'E phrygian'", "dorian"]),
-    ("compose seed:-1", ["seed -1"]),
-    ("compose length:12.5", ["length '12.5'", "whole number"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("compose style:jg", ["style 'jg'", "did you mean jig", "reel"]),
+        ("compose length:500", ["length 500", "4 to 128"]),
+        ("compose length:3", ["length 3", "4 to 128"]),
+        ("compose length:ten", ["length 'ten'", "whole number"]),
+        ("compose tempo:20", ["tempo 20", "40 to 240"]),
+        ("compose temperature:nan", ["temperature 'nan'", "0.1 to 2.0"]),
+        ("compose temperature:5", ["temperature 5", "0.1 to 2.0"]),
+        ("compose key:H", ["key 'H'"]),
+        ("compose colour:blue", ["option 'colour' is not known", "style"]),
+        ("compose key:D key:G", ["'key' is given twice"]),
+        ("compose key:", ["'key' has no value"]),
+        ("compose instrument:kazoo", ["instrument 'kazoo'", "fiddle"]),
+        ("compose meter:5/4", ["meter '5/4'", "6/8"]),
+        ("compose key:E phrygian", ["key 'E phrygian'", "dorian"]),
+        ("compose seed:-1", ["seed -1"]),
+        ("compose length:12.5", ["length '12.5'", "whole number"]),
+    ],
+)
 def test_rejections_name_the_option_the_value_and_what_is_allowed(text, words):
     with pytest.raises(RequestError) as err:
         parse_text(text)
@@ -90,7 +124,7 @@ def test_continue_abc_is_checked_and_only_for_abc_styles():
 
 def test_requests_are_frozen():
     r = parse_text("compose jig")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         r.length = 5
 
 
@@ -105,11 +139,33 @@ def test_any_text_gives_a_request_or_a_request_error(text):
         assert r.style in STYLES and 4 <= r.length <= 128
 
 
-_option_names = st.sampled_from(["style", "length", "bars", "key", "tempo", "bpm", "temperature", "temp",
-                                 "seed", "instrument", "meter", "chords", "colour", "continue_abc"])
-_values = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),
-                    st.text(max_size=40), st.sampled_from(["jig", "reel", "D", "Ador", "6/8", "fiddle", "1e400"]),
-                    st.lists(st.integers(), max_size=2))
+_option_names = st.sampled_from(
+    [
+        "style",
+        "length",
+        "bars",
+        "key",
+        "tempo",
+        "bpm",
+        "temperature",
+        "temp",
+        "seed",
+        "instrument",
+        "meter",
+        "chords",
+        "colour",
+        "continue_abc",
+    ]
+)
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.sampled_from(["jig", "reel", "D", "Ador", "6/8", "fiddle", "1e400"]),
+    st.lists(st.integers(), max_size=2),
+)
 
 
 @settings(max_examples=400, deadline=None)

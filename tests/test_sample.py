@@ -1,19 +1,27 @@
 """model/abc/sample.py with the shipped weights: valid, exact, reproducible tunes; clear errors."""
+
 import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.abc.notation import AbcError, parse_key, parse_tune, to_canonical
 from model.abc.evaluate import abc2midi_ok
 from model.abc.features import B5, E6, tune_features
+from model.abc.notation import AbcError, parse_key, parse_tune, to_canonical
 from model.abc.novelty import bars_of
 from model.abc.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
 from model.abc.tracker import BarTracker
 
-STYLES = [("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("slip jig", "9/8"), ("march", "2/4"),
-          ("waltz", "3/4"), ("strathspey", "4/4")]
+STYLES = [
+    ("jig", "6/8"),
+    ("reel", "4/4"),
+    ("hornpipe", "4/4"),
+    ("slip jig", "9/8"),
+    ("march", "2/4"),
+    ("waltz", "3/4"),
+    ("strathspey", "4/4"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +56,20 @@ def test_seeded_reproducibility(model):
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(style=st.sampled_from(STYLES), tonic=st.sampled_from(["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]),
-       mode=st.sampled_from(["maj", "min", "dor", "mix"]), bars=st.integers(4, 20),
-       temperature=st.floats(0.3, 1.6), seed=st.integers(0, 2**31 - 1))
+@given(
+    style=st.sampled_from(STYLES),
+    tonic=st.sampled_from(["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]),
+    mode=st.sampled_from(["maj", "min", "dor", "mix"]),
+    bars=st.integers(4, 20),
+    temperature=st.floats(0.3, 1.6),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_constraints_hold(model, style, tonic, mode, bars, temperature, seed):
     rhythm, meter = style
-    g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", tonic + mode, bars=bars, temperature=temperature,
-                                     seed=seed, candidates=2))
+    g = compose_abc(
+        model,
+        AbcPrompt(rhythm, meter, "1/8", tonic + mode, bars=bars, temperature=temperature, seed=seed, candidates=2),
+    )
     check_tune(g.abc, g.bars_written, meter)
     assert parse_key(re.search(r"^K:(.*)$", g.abc, re.M).group(1)).name == parse_key(tonic + mode).name
     assert g.key == parse_key(tonic + mode).name
@@ -95,11 +110,14 @@ def test_continuation_in_another_unit_length(model):
     check_tune(g.abc, 6, "2/4")
 
 
-@pytest.mark.parametrize("abc,where", [
-    ("X:1\nM:6/8\nK:D\nABc [DF\n", "line 4, column 5"),
-    ("X:1\nM:6/8\nK:D\nABc def|ABc de|ABc\n", "bar 2"),
-    ("M:6/8\nABc|", "K:"),
-])
+@pytest.mark.parametrize(
+    "abc,where",
+    [
+        ("X:1\nM:6/8\nK:D\nABc [DF\n", "line 4, column 5"),
+        ("X:1\nM:6/8\nK:D\nABc def|ABc de|ABc\n", "bar 2"),
+        ("M:6/8\nABc|", "K:"),
+    ],
+)
 def test_malformed_user_abc_says_where(model, abc, where):
     with pytest.raises(AbcError, match=where):
         compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=8, prime_abc=abc))
@@ -110,11 +128,20 @@ def test_continuing_a_tune_that_is_already_long_enough(model):
         compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=3, prime_abc=USER))
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(bars=0), "length"), (dict(bars=10_000), "length"), (dict(rhythm="bossa nova"), "unknown rhythm"),
-    (dict(key="H#maj"), "unknown key"), (dict(key="Dlyd"), "unknown key"), (dict(temperature=0), "temperature"),
-    (dict(temperature=50), "temperature"), (dict(meter="7/3"), "meter"), (dict(unit="1/4"), "unit"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(bars=0), "length"),
+        (dict(bars=10_000), "length"),
+        (dict(rhythm="bossa nova"), "unknown rhythm"),
+        (dict(key="H#maj"), "unknown key"),
+        (dict(key="Dlyd"), "unknown key"),
+        (dict(temperature=0), "temperature"),
+        (dict(temperature=50), "temperature"),
+        (dict(meter="7/3"), "meter"),
+        (dict(unit="1/4"), "unit"),
+    ],
+)
 def test_bad_requests_get_clear_errors(model, kwargs, message):
     args = dict(rhythm="jig", meter="6/8", unit="1/8", key="Dmaj", bars=8) | kwargs
     with pytest.raises(ValueError, match=message):
@@ -135,13 +162,17 @@ def test_continuing_a_known_tune_is_not_a_copy_of_itself(model):
     from model.abc.data import load_corpus
     from model.abc.novelty import bars_of
 
-    tune = next(t for t in load_corpus().train if t.startswith("R:jig\nM:6/8") and "K:Cmaj" in t
-                and len(bars_of(t)) >= 8 and "(3" not in t)
+    tune = next(
+        t
+        for t in load_corpus().train
+        if t.startswith("R:jig\nM:6/8") and "K:Cmaj" in t and len(bars_of(t)) >= 8 and "(3" not in t
+    )
     body = tune.split("K:Cmaj\n", 1)[1]
     first_line = body.split("\n")[0]
     user = "X:1\nM:6/8\nL:1/8\nK:C\n" + first_line + "\n"
-    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=len(bars_of(first_line)) + 6, seed=1,
-                                     prime_abc=user))
+    g = compose_abc(
+        model, AbcPrompt("jig", "6/8", "1/8", None, bars=len(bars_of(first_line)) + 6, seed=1, prime_abc=user)
+    )
     assert first_line in g.abc and g.copies_rejected <= g.candidates
 
 
@@ -201,19 +232,24 @@ def test_bad_form_is_refused(model):
 
 
 def test_register_cap_holds_over_many_tunes(model):
-    tops = [_midi_top(compose_abc(model, AbcPrompt("reel", "4/4", "1/8", k, bars=16, seed=s, candidates=2)).abc)
-            for s, k in enumerate(["Dmaj", "Amaj", "Emin", "Gmix", "Bmin", "Fmaj"])]
+    tops = [
+        _midi_top(compose_abc(model, AbcPrompt("reel", "4/4", "1/8", k, bars=16, seed=s, candidates=2)).abc)
+        for s, k in enumerate(["Dmaj", "Amaj", "Emin", "Gmix", "Bmin", "Fmaj"])
+    ]
     assert max(tops) <= E6 and sum(t > B5 for t in tops) <= 3
 
 
-@pytest.mark.parametrize("user", [
-    # a pickup and a short last bar closed by |] (the way the bot writes such tunes) ...
-    "X:1\nT:t\nR:jig\nM:6/8\nL:1/8\nK:D\nA|d2a ded|fed edc|d2d def|e2d ccA|d2a ded|fed ecd|ecA A2c|dcd A2|]\n",
-    # ... and after the request parser turned that |] into a plain | ...
-    "X:1\nT:t\nR:jig\nM:6/8\nL:1/8\nK:D\nA|d2a ded|fed edc|d2d def|e2d ccA|d2a ded|fed ecd|ecA A2c|dcd A2|\n",
-    # ... and ABC that starts with a plain bar line
-    "X:1\nM:6/8\nL:1/8\nK:D\n|d2a ded|fed edc|d2d def|e2d ccA|\n",
-])
+@pytest.mark.parametrize(
+    "user",
+    [
+        # a pickup and a short last bar closed by |] (the way the bot writes such tunes) ...
+        "X:1\nT:t\nR:jig\nM:6/8\nL:1/8\nK:D\nA|d2a ded|fed edc|d2d def|e2d ccA|d2a ded|fed ecd|ecA A2c|dcd A2|]\n",
+        # ... and after the request parser turned that |] into a plain | ...
+        "X:1\nT:t\nR:jig\nM:6/8\nL:1/8\nK:D\nA|d2a ded|fed edc|d2d def|e2d ccA|d2a ded|fed ecd|ecA A2c|dcd A2|\n",
+        # ... and ABC that starts with a plain bar line
+        "X:1\nM:6/8\nL:1/8\nK:D\n|d2a ded|fed edc|d2d def|e2d ccA|\n",
+    ],
+)
 def test_continuation_of_pickup_tunes_and_leading_bar_lines(model, user):
     g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=12, seed=1, prime_abc=user))
     assert g.abc.count("ded|") >= 1 and abc2midi_ok(g.abc)
@@ -231,6 +267,8 @@ def test_continue_works_on_the_bots_own_tunes(model):
         g = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=bars, seed=seed, candidates=2))
         assert not re.search(r"(?m)^[A-Za-z]:", g.abc.split("\nK:", 1)[1])
         user = from_options(style="jig", continue_abc=g.abc).continue_abc
-        more = compose_abc(model, AbcPrompt(style, meter, "1/8", None, bars=g.bars_written + 4, seed=seed,
-                                            prime_abc=user, candidates=2))
+        more = compose_abc(
+            model,
+            AbcPrompt(style, meter, "1/8", None, bars=g.bars_written + 4, seed=seed, prime_abc=user, candidates=2),
+        )
         assert abc2midi_ok(more.abc)

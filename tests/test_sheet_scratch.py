@@ -1,6 +1,7 @@
 """The sheet-music scratch directories (`tunesmith-sheet-*`) do not outlive the processes that use them:
 a worker killed while its child draws (job timeout, crash) leaves nothing behind for good. Real
 processes: the job queue, worker processes, verovio children; waits are on process exits (pidfd)."""
+
 from __future__ import annotations
 
 import os
@@ -92,8 +93,11 @@ def test_a_child_whose_owner_died_while_it_drew_removes_its_folder(tmpdir_here):
     folder = Path(tempfile.mkdtemp(prefix=f"{scratch.PREFIX}{owner.pid}-"))
     scratch.record(folder, owner.pid)
     (folder / "tune.abc").write_text(LONG)
-    child = subprocess.Popen([sys.executable, "-m", "bot.render.sheet", "--serve", str(folder)],
-                             stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot.render.sheet", "--serve", str(folder)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     owner.kill()
     owner.wait()  # the owner is gone before the child has drawn anything
     child.communicate(b"abc\n", timeout=120)
@@ -103,16 +107,20 @@ def test_a_child_whose_owner_died_while_it_drew_removes_its_folder(tmpdir_here):
 def test_a_child_whose_owner_lives_keeps_its_picture(tmpdir_here):
     folder = scratch.make_dir()
     (folder / "tune.abc").write_text("X:1\nM:4/4\nL:1/8\nK:D\nABcd efga|\n")
-    child = subprocess.run([sys.executable, "-m", "bot.render.sheet", "--serve", str(folder)], input=b"abc\n",
-                           check=False, timeout=120, stderr=subprocess.DEVNULL)
+    child = subprocess.run(
+        [sys.executable, "-m", "bot.render.sheet", "--serve", str(folder)],
+        input=b"abc\n",
+        check=False,
+        timeout=120,
+        stderr=subprocess.DEVNULL,
+    )
     assert child.returncode == 0 and (folder / "tune.png").read_bytes()[:4] == b"\x89PNG"
     assert scratch.sweep() == 0 and folder.exists()  # ours, and we are alive
 
 
 def test_the_next_start_sweeps_what_dead_processes_left(tmpdir_here):
     code = "from bot.render import scratch; d = scratch.make_dir(); (d / 'tune.png').write_bytes(bytes(1_500_000)); print(d)"
-    made = subprocess.run([sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=60, check=True)
+    made = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     dead = Path(made.stdout.strip())  # its process has exited without cleaning up, as a killed one would
     live = scratch.make_dir()  # this process's: in use
     old_legacy = tmpdir_here / f"{scratch.PREFIX}k3j2h1"  # an older version's, long abandoned

@@ -1,4 +1,5 @@
 """The SQLite store on a real file: concurrency, crash safety, migrations, ids, settings."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,12 @@ META = {"style": "jig", "model": "abc", "model_version": "test-1", "seed": 42, "
 
 
 async def add(store, n=1, **kw):
-    return [await store.add_tune(request={"style": "jig", "length": 32}, text=f"X:{i}\nK:D\nDFA|",
-                                 text_format="abc", meta=META, **kw) for i in range(n)]
+    return [
+        await store.add_tune(
+            request={"style": "jig", "length": 32}, text=f"X:{i}\nK:D\nDFA|", text_format="abc", meta=META, **kw
+        )
+        for i in range(n)
+    ]
 
 
 async def test_200_concurrent_upserts_from_50_users_on_20_tunes(tmp_path):
@@ -65,11 +70,17 @@ async def test_tunes_have_short_unguessable_ids_and_keep_everything(tmp_path):
         assert len(set(ids)) == 50
         assert all(len(i) == 8 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
         assert sorted(ids) != ids or sorted(ids, reverse=True) != ids  # not in creation order
-        child = await store.add_tune(request={"style": "jig"}, text="X:1\nK:G\nG|", text_format="abc",
-                                     meta=META, parent_id=ids[0])
+        child = await store.add_tune(
+            request={"style": "jig"}, text="X:1\nK:G\nG|", text_format="abc", meta=META, parent_id=ids[0]
+        )
         await store.set_message_id(child, 1234567890123456789)
         tune = await store.get_tune(child)
-        assert (tune.parent_id, tune.message_id, tune.seed, tune.model_version) == (ids[0], 1234567890123456789, 42, "test-1")
+        assert (tune.parent_id, tune.message_id, tune.seed, tune.model_version) == (
+            ids[0],
+            1234567890123456789,
+            42,
+            "test-1",
+        )
         assert tune.request == {"style": "jig"} and tune.text == "X:1\nK:G\nG|"
         assert (await store.get_tune(ids[1])).user_id == 2**62
         assert await store.get_tune("'; DROP TABLE tunes; --") is None
@@ -110,9 +121,11 @@ async def test_migrations_from_each_earlier_version_keep_the_data(tmp_path, star
     migrate(conn, target=start)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == start
     if start >= 1:  # a version-1 database with a tune and a rating in it
-        conn.execute("INSERT INTO tunes (id, created_at, request, style, model, model_version, text, text_format,"
-                     " guild_id, channel_id, user_id, message_id) VALUES ('old1', 1.0, '{\"style\": \"reel\"}',"
-                     " 'reel', 'abc', 'v0', 'X:1\nT:Old One\nK:D\nDEF|', 'abc', 5, 6, 7, 88)")
+        conn.execute(
+            "INSERT INTO tunes (id, created_at, request, style, model, model_version, text, text_format,"
+            " guild_id, channel_id, user_id, message_id) VALUES ('old1', 1.0, '{\"style\": \"reel\"}',"
+            " 'reel', 'abc', 'v0', 'X:1\nT:Old One\nK:D\nDEF|', 'abc', 5, 6, 7, 88)"
+        )
         conn.execute("INSERT INTO ratings VALUES ('old1', 3, 4, 1.0, 1.0)")
     conn.close()
     async with await Store.open(path) as store:
@@ -143,7 +156,9 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path, monkeypatch):
     path = tmp_path / "half.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, target=1)
-    monkeypatch.setattr("bot.store.schema.MIGRATIONS", MIGRATIONS[:1] + ["CREATE TABLE kv (key TEXT); CREATE TABLE oops ("])
+    monkeypatch.setattr(
+        "bot.store.schema.MIGRATIONS", MIGRATIONS[:1] + ["CREATE TABLE kv (key TEXT); CREATE TABLE oops ("]
+    )
     with pytest.raises(sqlite3.Error):
         migrate(conn, target=2)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1

@@ -2,6 +2,7 @@
 code) name, and every program they run, comes from a package scripts/install-system-deps installs
 (or from Debian's essential base system). A file that happens to be on one developer's machine would
 otherwise pass CI there and fail on a fresh clone."""
+
 from __future__ import annotations
 
 import re
@@ -64,8 +65,9 @@ def owner(path: str) -> str | None:
 
 
 def essential(package: str) -> bool:
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${Essential} ${Priority}", package],
-                          check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Essential} ${Priority}", package], check=False, capture_output=True, text=True
+    )
     return proc.stdout.split()[:1] == ["yes"] or "required" in proc.stdout.split()
 
 

@@ -1,4 +1,5 @@
 """Generated titles: learned grammar, novelty, style words, determinism, chorale titles."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,9 @@ def test_normalise_corpus_titles():
 
 
 def test_learn_builds_shapes_and_pools_from_titles():
-    g = titles.learn(["The Humours of Glynn", "Miss Dooley's Fancy", "Dooley's -- Reel", "The Rambling Rake",
-                      "Paddy Whack"])
+    g = titles.learn(
+        ["The Humours of Glynn", "Miss Dooley's Fancy", "Dooley's -- Reel", "The Rambling Rake", "Paddy Whack"]
+    )
     assert g["shapes"] == {"humours": 1, "possessive": 2, "adj_noun": 1}
     assert g["pools"]["place"] == {"Glynn": 1}
     assert g["pools"]["name"] == {"Dooley": 2}

@@ -1,10 +1,11 @@
 """model/abc/tracker.py: the bar/duration tracker behind constrained decoding."""
+
 from collections import Counter
 
 import pytest
 
-from model.abc.notation import AbcError, parse_tune, to_canonical
 from model.abc.data import is_valid_tune, load_corpus, raw_tunes
+from model.abc.notation import AbcError, parse_tune, to_canonical
 from model.abc.tracker import BarTracker, TrackerError
 
 
@@ -45,13 +46,22 @@ def test_a_dropped_corpus_tune_has_a_real_irregular_bar():
         if is_valid_tune(text):
             body = text.split("K:", 1)[1].split("\n", 1)[1]
             assert is_valid_tune(text).split(" at ")[0] in {
-                "a short bar must end a part", "the bar is full", "the tune ends inside a bar",
-                "this part's pickup does not complete the short bar before it", "a note must follow",
-                "an empty bar", "the bar is overfull", "the note would overfill the bar",
+                "a short bar must end a part",
+                "the bar is full",
+                "the tune ends inside a bar",
+                "this part's pickup does not complete the short bar before it",
+                "a note must follow",
+                "an empty bar",
+                "the bar is overfull",
+                "the note would overfill the bar",
                 "notes of a triplet or broken pair must have the same length",
-                "a broken rhythm cannot follow this note", "no room for a triplet",
-                "the broken rhythm would overfill the bar", "'<' cannot start an element",
-                "'>' cannot start an element", "grace notes cannot come here"}, body[:80]
+                "a broken rhythm cannot follow this note",
+                "no room for a triplet",
+                "the broken rhythm would overfill the bar",
+                "'<' cannot start an element",
+                "'>' cannot start an element",
+                "grace notes cannot come here",
+            }, body[:80]
             return
     pytest.fail("no dropped tune in the first 400 records")
 

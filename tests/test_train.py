@@ -1,4 +1,5 @@
 """model/abc/train.py: fine-tuning from the shipped weights writes usable weights and a card."""
+
 import json
 
 import pytest
@@ -14,8 +15,7 @@ TUNES = [
 
 def test_finetune_writes_weights_and_card(tmp_path):
     base = load_abc_model()
-    out = finetune(None, TUNES + ["this is not ABC"], tmp_path / "ft", epochs=1, seed=3, threads=1,
-                   log=lambda m: None)
+    out = finetune(None, TUNES + ["this is not ABC"], tmp_path / "ft", epochs=1, seed=3, threads=1, log=lambda m: None)
     assert out == tmp_path / "ft" / "abc.pt" and out.exists()
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["base_model_version"] == base.version
@@ -37,8 +37,18 @@ def test_train_checkpoints_and_resumes(tmp_path):
     from model.abc.train import TrainConfig, train
 
     tunes = load_corpus().train[:6]
-    cfg = TrainConfig(run_dir=str(tmp_path / "run"), epochs=1, minutes=5, batch=2, seq=16, embed=8, hidden=16,
-                      layers=1, threads=1, seed=5)
+    cfg = TrainConfig(
+        run_dir=str(tmp_path / "run"),
+        epochs=1,
+        minutes=5,
+        batch=2,
+        seq=16,
+        embed=8,
+        hidden=16,
+        layers=1,
+        threads=1,
+        seed=5,
+    )
     first = train(cfg, tunes, tunes[:2], log=lambda m: None)
     assert (tmp_path / "run" / "best.pt").exists() and first["epochs"] == 1
     cfg.epochs = 2

@@ -1,6 +1,7 @@
 """The warm pool (bot/warm_pool.py) around a real in-process engine whose workers run a quick made-up
 compose (tests/celery_work.work): plain requests answered at once, never the same tune twice, refilled
 while idle, other requests composed as before, old model versions thrown away."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The worker with the real model and renderer: in-process, and end to end through the JobQueue."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +11,8 @@ from bot.config import Settings
 from bot.jobs import DONE, FAILED, JobQueue
 from bot.requests import RerenderRequest, from_options
 from bot.store import Store
-from bot.tunes import TuneService
 from bot.styles import STYLES
+from bot.tunes import TuneService
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -79,8 +80,9 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
         async def on_progress(event):
             events.append(event.stage)
 
-        job = await service.submit(11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1,
-                                   channel_id=2)
+        job = await service.submit(
+            11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1, channel_id=2
+        )
         await service.settled(job)
         assert job.state == DONE, job.error
         assert job.result.files["tune.mid"][:4] == b"MThd"

@@ -6,6 +6,7 @@ about tunes an earlier run lost, error replies, and a clean shutdown.
 
 The commands are bot/discord/commands.py's cog; requests run through bot/flow.py and bot/tunes.py.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,15 @@ def command_hash(payload: list[dict]) -> str:
 class TunesmithBot(commands.Bot):
     """discord.py's Bot with Tunesmith's cog; `ShardedTunesmithBot` is the same on AutoShardedBot."""
 
-    def __init__(self, settings: Settings, service: TuneService, *, intents: discord.Intents | None = None,
-                 force_sync: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: TuneService,
+        *,
+        intents: discord.Intents | None = None,
+        force_sync: bool = False,
+        **kwargs,
+    ) -> None:
         intents = intents or discord.Intents.default()
         if settings.message_commands:
             intents.message_content = True
@@ -105,6 +113,7 @@ class TunesmithBot(commands.Bot):
 
     def _touch_heartbeat(self) -> None:
         from bot.health import touch_heartbeat
+
         try:
             touch_heartbeat(self.settings.data_dir)
         except OSError as exc:
@@ -118,7 +127,9 @@ class TunesmithBot(commands.Bot):
                 self._touch_heartbeat()
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+        log.info(
+            "connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds)
+        )
         self._touch_heartbeat()
         jobs, self.service.interrupted_jobs = self.service.interrupted_jobs[:20], []
         for job in jobs:  # cut by a crash or restart of an earlier run: say so where they asked
@@ -126,7 +137,8 @@ class TunesmithBot(commands.Bot):
                 try:
                     await self.get_partial_messageable(job.channel_id).send(
                         f"<@{job.user_id}> sorry, I restarted before your tune was finished; please ask again.",
-                        allowed_mentions=discord.AllowedMentions(users=True))
+                        allowed_mentions=discord.AllowedMentions(users=True),
+                    )
                 except discord.HTTPException as exc:
                     log.warning("could not tell user %s about job %s: %s", job.user_id, job.id, exc)
 
@@ -140,7 +152,12 @@ class TunesmithBot(commands.Bot):
             await self.tell(interaction, str(error))
             return
         error_id = secrets.token_hex(4)
-        log.error("internal error %s in /%s", error_id, interaction.command.name if interaction.command else "?", exc_info=cause)
+        log.error(
+            "internal error %s in /%s",
+            error_id,
+            interaction.command.name if interaction.command else "?",
+            exc_info=cause,
+        )
         await self.tell(interaction, f"Sorry, something broke on my side (error id `{error_id}`).")
 
     async def tell(self, interaction: discord.Interaction, text: str) -> None:

@@ -6,6 +6,7 @@ Its custom_id carries the action and the tune id ("ts:rate:<tune>:<stars>", "ts:
 posted before a restart still finds its tune. The work behind a click is the commands cog's
 (bot/discord/commands.py, `on_button`).
 """
+
 from __future__ import annotations
 
 import discord
@@ -29,8 +30,9 @@ class TuneButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
         self.action, self.tune_id, self.stars = action, tune_id, stars
         label, emoji, style, row = LOOKS[action]
         custom_id = f"ts:{action}:{tune_id}" + (f":{stars}" if action == "rate" else "")
-        super().__init__(discord.ui.Button(label=label or str(stars), emoji=emoji, style=style,
-                                           custom_id=custom_id, row=row))
+        super().__init__(
+            discord.ui.Button(label=label or str(stars), emoji=emoji, style=style, custom_id=custom_id, row=row)
+        )
 
     @classmethod
     async def from_custom_id(cls, interaction, item, match):  # discord.py's hook
@@ -42,6 +44,7 @@ class TuneButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
 
 def _cog(interaction: discord.Interaction):
     from bot.discord.commands import TuneCommands
+
     return interaction.client.get_cog(TuneCommands.__cog_name__)
 
 

@@ -4,6 +4,7 @@ The work is the service's (bot/tunes.py) and the request flow's (bot/flow.py); t
 Discord's options into their calls and their answers into messages. A ValueError raised here is
 shown to the user as it is (bot/discord/app.py's error handler).
 """
+
 from __future__ import annotations
 
 import io
@@ -38,8 +39,33 @@ log = logging.getLogger("tunesmith.discord")
 
 DEFAULT_CONTINUE_LENGTH = 32  # /continue: total bars when no length is given
 MAX_ATTACHED_ABC = 32_000  # bytes
-COMMON_KEYS = ["D", "G", "A", "E", "C", "F", "Bb", "Em", "Am", "Bm", "Dm", "Gm", "F#m",
-               "Ador", "Edor", "Ddor", "Gdor", "Bdor", "Dmix", "Amix", "Gmix", "Emix", "Cmaj", "Ebmaj", "Cm"]
+COMMON_KEYS = [
+    "D",
+    "G",
+    "A",
+    "E",
+    "C",
+    "F",
+    "Bb",
+    "Em",
+    "Am",
+    "Bm",
+    "Dm",
+    "Gm",
+    "F#m",
+    "Ador",
+    "Edor",
+    "Ddor",
+    "Gdor",
+    "Bdor",
+    "Dmix",
+    "Amix",
+    "Gmix",
+    "Emix",
+    "Cmaj",
+    "Ebmaj",
+    "Cm",
+]
 STYLE_CHOICES = [app_commands.Choice(name=f"{s.name} ({s.meter})", value=s.name) for s in STYLES.values()][:25]
 ABC_STYLE_CHOICES = [c for c in STYLE_CHOICES if STYLES[c.value].model == "abc"]
 INSTRUMENT_CHOICES = [app_commands.Choice(name=name, value=name) for name in INSTRUMENTS][:25]
@@ -49,10 +75,12 @@ MANAGE_SERVER = "only members with the Manage Server permission can do that"
 
 def manage_server_only():
     """A check: the member may manage the server (the admin commands are hidden from others too)."""
+
     def predicate(interaction: discord.Interaction) -> bool:
         if interaction.guild_id is None or not interaction.permissions.manage_guild:
             raise app_commands.CheckFailure(MANAGE_SERVER)
         return True
+
     return app_commands.check(predicate)
 
 
@@ -75,11 +103,19 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         return self.bot.service
 
     async def run(self, interaction: discord.Interaction, request, parent_id: str | None = None) -> None:
-        await self.bot.flow.run(InteractionReply(interaction, self.bot.token_life), interaction.user.id,
-                                interaction.guild_id, interaction.channel_id, request, parent_id=parent_id)
+        await self.bot.flow.run(
+            InteractionReply(interaction, self.bot.token_life),
+            interaction.user.id,
+            interaction.guild_id,
+            interaction.channel_id,
+            request,
+            parent_id=parent_id,
+        )
 
     # ---- composing ----------------------------------------------------------------------------------
-    @app_commands.command(name="compose", description="Compose a new tune and post it with audio, ABC, MIDI and sheet music")
+    @app_commands.command(
+        name="compose", description="Compose a new tune and post it with audio, ABC, MIDI and sheet music"
+    )
     @app_commands.describe(
         style="Kind of tune (sets meter, rhythm, tempo and instrument)",
         length=f"Length in bars ({LENGTH[0]}-{LENGTH[1]}; a repeated part counts once)",
@@ -91,27 +127,42 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
     )
     @app_commands.choices(style=STYLE_CHOICES, instrument=INSTRUMENT_CHOICES)
     @app_commands.autocomplete(key=key_autocomplete)
-    async def compose(self, interaction: discord.Interaction, style: str | None = None,
-                      length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None, key: str | None = None,
-                      tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None, instrument: str | None = None,
-                      temperature: app_commands.Range[float, TEMPERATURE[0], TEMPERATURE[1]] | None = None,
-                      seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None) -> None:
-        options = dict(style=style, length=length, key=key, tempo=tempo, instrument=instrument,
-                       temperature=temperature, seed=seed)
+    async def compose(
+        self,
+        interaction: discord.Interaction,
+        style: str | None = None,
+        length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None,
+        key: str | None = None,
+        tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None,
+        instrument: str | None = None,
+        temperature: app_commands.Range[float, TEMPERATURE[0], TEMPERATURE[1]] | None = None,
+        seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None,
+    ) -> None:
+        options = dict(
+            style=style, length=length, key=key, tempo=tempo, instrument=instrument, temperature=temperature, seed=seed
+        )
         await self.run(interaction, {k: v for k, v in options.items() if v is not None})  # + the server's defaults
 
     @app_commands.command(name="continue", description="Continue a tune you give as ABC text or an attached .abc file")
-    @app_commands.describe(abc="The tune as ABC text (header with K: line, then some bars)",
-                           file="The tune as an attached .abc file",
-                           length=f"Length when done, in bars, counting yours (default {DEFAULT_CONTINUE_LENGTH})",
-                           style="Kind of tune (default: guessed from the M: line)")
+    @app_commands.describe(
+        abc="The tune as ABC text (header with K: line, then some bars)",
+        file="The tune as an attached .abc file",
+        length=f"Length when done, in bars, counting yours (default {DEFAULT_CONTINUE_LENGTH})",
+        style="Kind of tune (default: guessed from the M: line)",
+    )
     @app_commands.choices(style=ABC_STYLE_CHOICES)
-    async def continue_(self, interaction: discord.Interaction, abc: str | None = None,
-                        file: discord.Attachment | None = None,
-                        length: app_commands.Range[int, LENGTH[0], LENGTH[1]] = DEFAULT_CONTINUE_LENGTH,
-                        style: str | None = None) -> None:
+    async def continue_(
+        self,
+        interaction: discord.Interaction,
+        abc: str | None = None,
+        file: discord.Attachment | None = None,
+        length: app_commands.Range[int, LENGTH[0], LENGTH[1]] = DEFAULT_CONTINUE_LENGTH,
+        style: str | None = None,
+    ) -> None:
         if (abc is None) == (file is None):
-            raise TuneError("give the tune to continue either as `abc` text or as an attached .abc `file` (one of them)")
+            raise TuneError(
+                "give the tune to continue either as `abc` text or as an attached .abc `file` (one of them)"
+            )
         if file is not None:
             abc = await _read_abc_attachment(file)
         request = from_options(style=style or guess_style_from_abc(abc), length=length, continue_abc=abc)
@@ -134,8 +185,9 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
 
     # ---- ratings and reports ------------------------------------------------------------------------
     @app_commands.command(name="rate", description="Rate a tune from 1 to 5 stars (rating again changes your vote)")
-    @app_commands.describe(tune="The tune: start typing its title (or its id, shown on each post)",
-                           stars="1 (poor) to 5 (great)")
+    @app_commands.describe(
+        tune="The tune: start typing its title (or its id, shown on each post)", stars="1 (poor) to 5 (great)"
+    )
     async def rate(self, interaction: discord.Interaction, tune: str, stars: app_commands.Range[int, 1, 5]) -> None:
         await self._rate(interaction, tune.strip(), stars)
 
@@ -148,7 +200,9 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         summary = await self.service.rate(tune_id, interaction.user.id, stars, interaction.guild_id)
         await interaction.response.send_message(
             f"You rated tune `{tune_id}` {stars}/5 {STAR_EMOJI * stars}. "
-            f"Its score is now {score_text(summary.count, summary.mean)}.", ephemeral=True)
+            f"Its score is now {score_text(summary.count, summary.mean)}.",
+            ephemeral=True,
+        )
         targets = {(p.channel_id, p.message_id) for p in await self.service.store.posts_of(tune_id)}
         if interaction.message is not None:  # the clicked post (one from before posts were recorded, too)
             targets.add((interaction.message.channel.id, interaction.message.id))
@@ -199,17 +253,23 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         gs = await self.service.guild_settings(interaction.guild_id)
         per_user = gs.per_user_limit or settings.per_user_running + settings.per_user_queued
         await interaction.response.send_message(
-            embed=embeds.help_embed(per_user, settings.queue_cap, settings.max_audio_seconds), ephemeral=True)
+            embed=embeds.help_embed(per_user, settings.queue_cap, settings.max_audio_seconds), ephemeral=True
+        )
 
     @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
     async def stats(self, interaction: discord.Interaction) -> None:
         from bot.stats import collect
+
         s = await self.service.store.report(collect)
         await interaction.response.send_message(embed=embeds.stats_embed(s, self.service.queue), ephemeral=True)
 
     # ---- admin --------------------------------------------------------------------------------------
-    admin = app_commands.Group(name="admin", description="Server settings and the feedback dataset (Manage Server)",
-                               default_permissions=discord.Permissions(manage_guild=True), guild_only=True)
+    admin = app_commands.Group(
+        name="admin",
+        description="Server settings and the feedback dataset (Manage Server)",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
 
     @admin.command(name="export", description="Download this server's ratings as a JSONL dataset (only you see it)")
     @manage_server_only()
@@ -219,31 +279,43 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         if not count:
             await interaction.followup.send("No rated tunes on this server yet: nothing to export.", ephemeral=True)
         elif len(data) > interaction.filesize_limit:
-            await interaction.followup.send(f"The dataset is {human_size(len(data))}, over the upload limit; use "
-                                            "`tunesmith export` on the bot's machine.", ephemeral=True)
+            await interaction.followup.send(
+                f"The dataset is {human_size(len(data))}, over the upload limit; use "
+                "`tunesmith export` on the bot's machine.",
+                ephemeral=True,
+            )
         else:
-            await interaction.followup.send(f"{count} rated tune(s), one JSON object per line "
-                                            "(the format of `tunesmith export`).", ephemeral=True,
-                                            file=discord.File(io.BytesIO(data), filename="tunesmith-ratings.jsonl"))
+            await interaction.followup.send(
+                f"{count} rated tune(s), one JSON object per line (the format of `tunesmith export`).",
+                ephemeral=True,
+                file=discord.File(io.BytesIO(data), filename="tunesmith-ratings.jsonl"),
+            )
 
     @admin.command(name="settings", description="Show or change this server's Tunesmith settings")
-    @app_commands.describe(allow_channel="Also allow composing in this channel (none set: every channel)",
-                           disallow_channel="Stop allowing this channel",
-                           per_user_limit="Tunes one member may have waiting or composing at once (1-100)",
-                           default_style="Style used when a /compose names none",
-                           default_length=f"Length in bars when a /compose names none ({LENGTH[0]}-{LENGTH[1]})",
-                           default_tempo=f"Tempo in bpm when a /compose names none ({TEMPO[0]}-{TEMPO[1]})",
-                           default_instrument="Instrument used when a request names none",
-                           reset="Forget every setting for this server")
+    @app_commands.describe(
+        allow_channel="Also allow composing in this channel (none set: every channel)",
+        disallow_channel="Stop allowing this channel",
+        per_user_limit="Tunes one member may have waiting or composing at once (1-100)",
+        default_style="Style used when a /compose names none",
+        default_length=f"Length in bars when a /compose names none ({LENGTH[0]}-{LENGTH[1]})",
+        default_tempo=f"Tempo in bpm when a /compose names none ({TEMPO[0]}-{TEMPO[1]})",
+        default_instrument="Instrument used when a request names none",
+        reset="Forget every setting for this server",
+    )
     @app_commands.choices(default_instrument=INSTRUMENT_CHOICES, default_style=STYLE_CHOICES)
     @manage_server_only()
-    async def admin_settings(self, interaction: discord.Interaction, allow_channel: discord.TextChannel | None = None,
-                             disallow_channel: discord.TextChannel | None = None,
-                             per_user_limit: app_commands.Range[int, 1, 100] | None = None,
-                             default_style: str | None = None,
-                             default_length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None,
-                             default_tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None,
-                             default_instrument: str | None = None, reset: bool = False) -> None:
+    async def admin_settings(
+        self,
+        interaction: discord.Interaction,
+        allow_channel: discord.TextChannel | None = None,
+        disallow_channel: discord.TextChannel | None = None,
+        per_user_limit: app_commands.Range[int, 1, 100] | None = None,
+        default_style: str | None = None,
+        default_length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None,
+        default_tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None,
+        default_instrument: str | None = None,
+        reset: bool = False,
+    ) -> None:
         gid = interaction.guild_id
         current = GuildSettings(gid) if reset else await self.service.guild_settings(gid)
         channels = list(current.allowed_channels)
@@ -251,12 +323,22 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
             channels.append(allow_channel.id)
         if disallow_channel is not None and disallow_channel.id in channels:
             channels.remove(disallow_channel.id)
-        new = GuildSettings(gid, tuple(channels),
-                            per_user_limit if per_user_limit is not None else current.per_user_limit,
-                            default_instrument or current.default_instrument, default_style or current.default_style,
-                            default_length or current.default_length, default_tempo or current.default_tempo)
-        from_options(**{k: v for k, v in (("style", new.default_style), ("length", new.default_length),
-                                          ("tempo", new.default_tempo)) if v})  # a ValueError says what is wrong
+        new = GuildSettings(
+            gid,
+            tuple(channels),
+            per_user_limit if per_user_limit is not None else current.per_user_limit,
+            default_instrument or current.default_instrument,
+            default_style or current.default_style,
+            default_length or current.default_length,
+            default_tempo or current.default_tempo,
+        )
+        from_options(
+            **{
+                k: v
+                for k, v in (("style", new.default_style), ("length", new.default_length), ("tempo", new.default_tempo))
+                if v
+            }
+        )  # a ValueError says what is wrong
         await self.service.save_guild_settings(new)
         await interaction.response.send_message(embeds.settings_text(new), ephemeral=True)
 
@@ -334,9 +416,13 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         else:
             return
         try:
-            await self.bot.flow.run(MessageReply(message), message.author.id,
-                                    message.guild.id if message.guild else None, message.channel.id,
-                                    text_options(content))
+            await self.bot.flow.run(
+                MessageReply(message),
+                message.author.id,
+                message.guild.id if message.guild else None,
+                message.channel.id,
+                text_options(content),
+            )
         except ValueError as exc:
             await message.reply(f"I could not do that: {exc}", mention_author=False)
 

@@ -1,4 +1,5 @@
 """What Tunesmith's messages look like: the tune's post, /help, /top, /mine, /stats and the settings text."""
+
 from __future__ import annotations
 
 import discord
@@ -16,7 +17,7 @@ WARNING = "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}"
 
 
 def human_key(value) -> str | None:
-    """"Bbmix" -> "Bb mixolydian", "D" -> "D major"; anything unreadable as it is."""
+    """ "Bbmix" -> "Bb mixolydian", "D" -> "D major"; anything unreadable as it is."""
     if not value:
         return None
     try:
@@ -35,18 +36,27 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
     lines += [f"{WARNING} {w[:1].upper()}{w[1:200]}" for w in result.warnings[:3]]
     lines += list(result.notes)
     embed = discord.Embed(title=result.title[:256], description="\n".join(lines)[:4000] or None, colour=COLOUR)
-    fields = [("Style", meta.get("style")), ("Key", human_key(meta.get("key"))), ("Meter", meta.get("meter")),
-              ("Tempo", f"{meta['tempo']} bpm" if meta.get("tempo") else None), ("Bars", meta.get("bars")),
-              ("Instrument", meta.get("instrument")), (SCORE, score_text(0, None) if result.tune_id else None),
-              ("Tune id", f"`{result.tune_id}`" if result.tune_id else None), ("Requested by", user.mention)]
+    fields = [
+        ("Style", meta.get("style")),
+        ("Key", human_key(meta.get("key"))),
+        ("Meter", meta.get("meter")),
+        ("Tempo", f"{meta['tempo']} bpm" if meta.get("tempo") else None),
+        ("Bars", meta.get("bars")),
+        ("Instrument", meta.get("instrument")),
+        (SCORE, score_text(0, None) if result.tune_id else None),
+        ("Tune id", f"`{result.tune_id}`" if result.tune_id else None),
+        ("Requested by", user.mention),
+    ]
     for name, value in fields:
         if value not in (None, ""):
             embed.add_field(name=name, value=str(value)[:1024])
     if result.image:
         embed.set_image(url=f"attachment://{result.image}")
-    footer = [f"seed {meta['seed']}" if meta.get("seed") is not None else "",
-              " ".join(str(meta[k]) for k in ("model", "model_version") if meta.get(k)),
-              "rate it with the stars (click again to change your vote)"]
+    footer = [
+        f"seed {meta['seed']}" if meta.get("seed") is not None else "",
+        " ".join(str(meta[k]) for k in ("model", "model_version") if meta.get(k)),
+        "rate it with the stars (click again to change your vote)",
+    ]
     embed.set_footer(text=" \N{MIDDLE DOT} ".join(f for f in footer if f)[:2048])
     return embed
 
@@ -61,26 +71,50 @@ def with_score(embed: discord.Embed, votes: int, mean: float | None) -> discord.
 
 
 def help_embed(per_user: int, queue_cap: int, audio_seconds: int) -> discord.Embed:
-    embed = discord.Embed(title="Tunesmith", colour=COLOUR,
-                          description="I compose folk tunes on request and post each one as a single message: "
-                          "audio on top, sheet music as the picture, ABC and MIDI files to download.")
-    embed.add_field(name="/compose", value="`/compose style:jig length:32 key:D` - every option is optional; "
-                    "a server may set its own default style, length, tempo and instrument", inline=False)
+    embed = discord.Embed(
+        title="Tunesmith",
+        colour=COLOUR,
+        description="I compose folk tunes on request and post each one as a single message: "
+        "audio on top, sheet music as the picture, ABC and MIDI files to download.",
+    )
+    embed.add_field(
+        name="/compose",
+        value="`/compose style:jig length:32 key:D` - every option is optional; "
+        "a server may set its own default style, length, tempo and instrument",
+        inline=False,
+    )
     embed.add_field(name="/continue", value="Give ABC text (or attach a .abc file) and I add bars to it", inline=False)
-    embed.add_field(name="/rate, /tune", value="Rate a tune, or post a stored tune again: start typing its title "
-                    "and pick it from the list", inline=False)
-    embed.add_field(name="/top, /mine", value="The best-rated tunes on this server, and your latest ones, "
-                    "with links to their posts", inline=False)
+    embed.add_field(
+        name="/rate, /tune",
+        value="Rate a tune, or post a stored tune again: start typing its title and pick it from the list",
+        inline=False,
+    )
+    embed.add_field(
+        name="/top, /mine",
+        value="The best-rated tunes on this server, and your latest ones, with links to their posts",
+        inline=False,
+    )
     embed.add_field(name="/stats", value="How many tunes and ratings, and how busy the composer is", inline=False)
-    embed.add_field(name="/admin (Manage Server)", value="`/admin settings`: channels, per-member limit and defaults; "
-                    "`/admin export`: this server's ratings as a dataset", inline=False)
-    embed.add_field(name="Buttons", value="1-5 stars rate the tune (the score on the post is everyone's; click again "
-                    "to change your vote); Variation: same request, new seed; Continue: 16 more bars; Delete: for "
-                    "whoever asked (or a moderator); Cancel: stops your tune while it waits or composes", inline=False)
+    embed.add_field(
+        name="/admin (Manage Server)",
+        value="`/admin settings`: channels, per-member limit and defaults; "
+        "`/admin export`: this server's ratings as a dataset",
+        inline=False,
+    )
+    embed.add_field(
+        name="Buttons",
+        value="1-5 stars rate the tune (the score on the post is everyone's; click again "
+        "to change your vote); Variation: same request, new seed; Continue: 16 more bars; Delete: for "
+        "whoever asked (or a moderator); Cancel: stops your tune while it waits or composes",
+        inline=False,
+    )
     audio = f"{audio_seconds // 60} minutes" if audio_seconds % 60 == 0 else f"{audio_seconds} s"
-    embed.add_field(name="Limits", value=f"{LENGTH[0]}-{LENGTH[1]} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to "
-                    f"{audio}; {per_user} tune(s) of yours on the way at once; {queue_cap} waiting in all",
-                    inline=False)
+    embed.add_field(
+        name="Limits",
+        value=f"{LENGTH[0]}-{LENGTH[1]} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to "
+        f"{audio}; {per_user} tune(s) of yours on the way at once; {queue_cap} waiting in all",
+        inline=False,
+    )
     embed.add_field(name="Styles", value=", ".join(f"{s.name} ({s.meter})" for s in STYLES.values()), inline=False)
     return embed
 
@@ -100,15 +134,21 @@ def listing_line(i: int, row: Listing, *, score: bool = True) -> str:
 
 
 def top_embed(rows: list[Listing], style: str | None, period: str) -> discord.Embed:
-    embed = discord.Embed(title=f"Top tunes{f' ({style})' if style else ''}, {period}", colour=COLOUR,
-                          description="\n".join(listing_line(i, r) for i, r in enumerate(rows, 1))[:4000])
+    embed = discord.Embed(
+        title=f"Top tunes{f' ({style})' if style else ''}, {period}",
+        colour=COLOUR,
+        description="\n".join(listing_line(i, r) for i, r in enumerate(rows, 1))[:4000],
+    )
     embed.set_footer(text="Click a title to go to its post; /tune posts one again")
     return embed
 
 
 def mine_embed(rows: list[Listing]) -> discord.Embed:
-    return discord.Embed(title="Your latest tunes", colour=COLOUR,
-                         description="\n".join(listing_line(i, r) for i, r in enumerate(rows, 1))[:4000])
+    return discord.Embed(
+        title="Your latest tunes",
+        colour=COLOUR,
+        description="\n".join(listing_line(i, r) for i, r in enumerate(rows, 1))[:4000],
+    )
 
 
 def choice_name(row: Listing) -> str:
@@ -122,14 +162,20 @@ def stats_embed(s: dict, queue) -> discord.Embed:
     embed.add_field(name="Ratings", value=f"{s['ratings']} from {s['raters']} people")
     embed.add_field(name="Mean rating", value=str(s["mean_rating"] if s["mean_rating"] is not None else "-"))
     if s["job_seconds"]["p50"] is not None:
-        embed.add_field(name="Composing time", value=f"p50 {s['job_seconds']['p50']} s, p95 {s['job_seconds']['p95']} s")
+        embed.add_field(
+            name="Composing time", value=f"p50 {s['job_seconds']['p50']} s, p95 {s['job_seconds']['p95']} s"
+        )
     if queue is not None:
         embed.add_field(name="Waiting", value=str(queue.queued))
         embed.add_field(name="Composing now", value=str(queue.running))
     if len(s.get("model_versions") or []) > 1:  # an A/B test (bot/ab.py): mean rating per model version
         from bot.stats import format_version
-        embed.add_field(name="Ratings per model version (95% interval)", inline=False,
-                        value="\n".join(format_version(v).strip() for v in s["model_versions"])[:1024])
+
+        embed.add_field(
+            name="Ratings per model version (95% interval)",
+            inline=False,
+            value="\n".join(format_version(v).strip() for v in s["model_versions"])[:1024],
+        )
     return embed
 
 
@@ -138,9 +184,11 @@ def settings_text(gs: GuildSettings) -> str:
     own, default = "each style's own", "the bot's default"
     length = f"{gs.default_length} bars" if gs.default_length else f"{DEFAULT_LENGTH} bars ({default})"
     style = gs.default_style or f"{DEFAULT_STYLE} ({default})"
-    return (f"Settings for this server:\n- composing allowed in: {where}\n"
-            f"- tunes one member may have on the way: {gs.per_user_limit or default}\n"
-            f"- default style: {style}\n"
-            f"- default length: {length}\n"
-            f"- default tempo: {f'{gs.default_tempo} bpm' if gs.default_tempo else own}\n"
-            f"- default instrument: {gs.default_instrument or own}")
+    return (
+        f"Settings for this server:\n- composing allowed in: {where}\n"
+        f"- tunes one member may have on the way: {gs.per_user_limit or default}\n"
+        f"- default style: {style}\n"
+        f"- default length: {length}\n"
+        f"- default tempo: {f'{gs.default_tempo} bpm' if gs.default_tempo else own}\n"
+        f"- default instrument: {gs.default_instrument or own}"
+    )

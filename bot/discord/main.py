@@ -1,5 +1,6 @@
 """`tunesmith run` (main) and `tunesmith sync` (sync_main): settings, logging, the store, the job queue,
 the bot, and SIGTERM handling."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,17 +24,20 @@ def use_test_server(settings: Settings) -> None:
     """TEST ONLY: point discord.py at a fake Discord (tests/fake_discord.py) when the settings say so."""
     if settings.discord_api_base:
         import discord.http
+
         discord.http.Route.BASE = settings.discord_api_base
         log.warning("TEST ONLY: Discord API base is %s", settings.discord_api_base)
     if settings.discord_gateway:
         import discord.gateway
         import yarl
+
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway)
         log.warning("TEST ONLY: Discord gateway is %s", settings.discord_gateway)
 
 
 def setup_logging(level: str, token: str = "") -> None:
     from bot.logging_setup import setup_logging as setup  # one handler; it masks interaction and bot tokens
+
     setup(level, secrets=(token,))
 
 
@@ -44,8 +48,11 @@ def _settings_or_exit() -> Settings | None:
         print(f"tunesmith: {exc}", file=sys.stderr)
         return None
     if not settings.discord_token:
-        print("tunesmith: DISCORD_TOKEN is not set; create a bot at https://discord.com/developers/applications "
-              "and put its token in DISCORD_TOKEN (see README)", file=sys.stderr)
+        print(
+            "tunesmith: DISCORD_TOKEN is not set; create a bot at https://discord.com/developers/applications "
+            "and put its token in DISCORD_TOKEN (see README)",
+            file=sys.stderr,
+        )
         return None
     return settings
 
@@ -61,6 +68,7 @@ def sync_main(argv: list[str]) -> int:
 
     async def run() -> int:
         from bot.store import Store
+
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         async with await Store.open(settings.db_path) as store:
             bot = make_bot(settings, store, queue=None, force_sync=True)
@@ -92,6 +100,7 @@ def main(argv: list[str]) -> int:
 async def _run(settings: Settings, force_sync: bool = False) -> int:
     from bot.engines import make_queue
     from bot.store import Store
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await Store.open(settings.db_path)
     queue = make_queue(settings)  # JobQueue, or CeleryQueue when TUNESMITH_BROKER_URL is set

@@ -1,6 +1,7 @@
 """The two Discord implementations of bot/flow.py's Reply: an interaction (slash command, button) and a
 chat message (`!compose ...`). Either way one message per tune: the status message (the deferred
 response, or the reply to the chat message) is edited into the post, with its files and buttons."""
+
 from __future__ import annotations
 
 import contextlib
@@ -86,7 +87,8 @@ class InteractionReply:
         if self.token_alive():
             try:
                 message = await self.interaction.edit_original_response(
-                    content=None, embed=embed, attachments=_files(result.files), view=view)
+                    content=None, embed=embed, attachments=_files(result.files), view=view
+                )
                 return message.id
             except (discord.NotFound, discord.Forbidden) as exc:
                 log.warning("editing the response was refused (%s); posting to the channel", exc)
@@ -135,8 +137,13 @@ class MessageReply:
     async def post_result(self, result: Result) -> int | None:
         embed, view, files = result_embed(result, self.message.author), _view(result), _files(result.files)
         if self.status is None:
-            message = await self.message.channel.send(embed=embed, files=files, view=view or discord.utils.MISSING,
-                                                      reference=self.message, mention_author=False)
+            message = await self.message.channel.send(
+                embed=embed,
+                files=files,
+                view=view or discord.utils.MISSING,
+                reference=self.message,
+                mention_author=False,
+            )
             return message.id
         await self.status.edit(content=None, embed=embed, attachments=files, view=view)
         return self.status.id

@@ -6,6 +6,7 @@ check the input, take the first tune, set the tempo (Q:) and the instrument (`%%
 then run abc2midi in a temporary directory with a timeout. abc2midi always exits 0, so success is
 "the .mid exists" (and, checked when it is played, "it has notes"); its error lines explain failures.
 """
+
 from __future__ import annotations
 
 import re
@@ -70,8 +71,7 @@ def read_abc_text(abc: str | bytes) -> str:
 
 
 def _too_big(size: int) -> str:
-    return (f"the ABC text is {size:,} characters; one tune must be under {MAX_ABC_CHARS:,} "
-            "(render one tune at a time)")
+    return f"the ABC text is {size:,} characters; one tune must be under {MAX_ABC_CHARS:,} (render one tune at a time)"
 
 
 def first_tune(text: str) -> str:
@@ -81,7 +81,7 @@ def first_tune(text: str) -> str:
     if not starts:
         return "X:1\n" + text.strip() + "\n"
     end = starts[1] if len(starts) > 1 else len(lines)
-    return "\n".join(lines[starts[0]:end]).strip() + "\n"
+    return "\n".join(lines[starts[0] : end]).strip() + "\n"
 
 
 def strip_directives(tune: str) -> str:
@@ -95,8 +95,11 @@ def strip_directives(tune: str) -> str:
     return re.sub(r"\[I:[^\]]*\]", "", "\n".join(lines))
 
 
-_PROGRAM_DIRECTIVE = re.compile(r"(?:%%|\bI:)\s*MIDI\s+(?:program|bassprog|chordprog)\s+(?:\d+\s+)?(\d+)"
-                                r"|\bprogram\s*=\s*(\d+)", re.IGNORECASE)
+_PROGRAM_DIRECTIVE = re.compile(
+    r"(?:%%|\bI:)\s*MIDI\s+(?:program|bassprog|chordprog)\s+(?:\d+\s+)?(\d+)"
+    r"|\bprogram\s*=\s*(\d+)",
+    re.IGNORECASE,
+)
 
 
 def check_programs(text: str) -> None:
@@ -106,8 +109,10 @@ def check_programs(text: str) -> None:
     for match in _PROGRAM_DIRECTIVE.finditer(text):
         number = int(match.group(1) or match.group(2))
         if number > 127:
-            raise RenderError(f"the tune asks for MIDI program {number} ({match.group(0).strip()}); "
-                              "General MIDI programs are 0 to 127")
+            raise RenderError(
+                f"the tune asks for MIDI program {number} ({match.group(0).strip()}); "
+                "General MIDI programs are 0 to 127"
+            )
 
 
 def split_header(tune: str) -> tuple[list[str], str, list[str]]:
@@ -115,12 +120,13 @@ def split_header(tune: str) -> tuple[list[str], str, list[str]]:
     lines = tune.split("\n")
     for i, line in enumerate(lines):
         if line.startswith("K:"):
-            body = lines[i + 1:]
+            body = lines[i + 1 :]
             if not any(_has_notes(b) for b in body):
                 raise RenderError("the tune has no notes after its K: (key) line")
             return lines[:i], line, body
-    raise RenderError("the tune has no K: (key) line; an ABC tune needs X:, T:, M:, L: and K: "
-                      "header lines before the notes")
+    raise RenderError(
+        "the tune has no K: (key) line; an ABC tune needs X:, T:, M:, L: and K: header lines before the notes"
+    )
 
 
 def _has_notes(line: str) -> bool:
@@ -144,8 +150,9 @@ def check_rests(body: list[str]) -> None:
             digits = match.group(1)
             if len(digits) > 6 or int(digits) > MAX_REST_BARS:
                 shown = match.group(0) if len(digits) <= 12 else match.group(0)[:13] + "…"
-                raise RenderError(f"a rest of {shown[1:]} bars ({shown}) is far too long; "
-                                  f"the limit is {MAX_REST_BARS:,} bars")
+                raise RenderError(
+                    f"a rest of {shown[1:]} bars ({shown}) is far too long; the limit is {MAX_REST_BARS:,} bars"
+                )
 
 
 def header_value(header: list[str], letter: str) -> str | None:
@@ -214,8 +221,9 @@ def _default_tempo(header: list[str], meter: str) -> tuple[str, int]:
     return beat_for_meter(meter), DEFAULT_TEMPO
 
 
-def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, beat: str | None = None,
-                accompaniment: bool = True) -> PreparedAbc:
+def prepare_abc(
+    abc: str | bytes, *, program: int, tempo: int | None = None, beat: str | None = None, accompaniment: bool = True
+) -> PreparedAbc:
     """Check the input and build the text abc2midi reads; RenderError names what is wrong."""
     if tempo is not None:
         if isinstance(tempo, bool) or not isinstance(tempo, int):
@@ -243,12 +251,22 @@ def prepare_abc(abc: str | bytes, *, program: int, tempo: int | None = None, bea
     head = [line for line in header if not line.startswith(("Q:", "R:"))]
     directives = [f"%%MIDI program {program}"]
     if accompaniment:  # bass + chords ~5 dB under the fiddle (melody notes play at velocity 80-105)
-        directives += [f"%%MIDI bassprog {BASS_PROGRAM}", f"%%MIDI chordprog {CHORD_PROGRAM}",
-                       "%%MIDI bassvol 50", "%%MIDI chordvol 40"]
+        directives += [
+            f"%%MIDI bassprog {BASS_PROGRAM}",
+            f"%%MIDI chordprog {CHORD_PROGRAM}",
+            "%%MIDI bassvol 50",
+            "%%MIDI chordvol 40",
+        ]
     body = [re.sub(r"\[Q:[^\]]*\]", "", line) for line in body if not line.startswith("Q:")]  # one tempo: ours
     playable = "\n".join(head + [f"Q:{beat}={tempo}", key_line] + directives + body)
-    return PreparedAbc(tune=tune, playable=playable.rstrip() + "\n", meter=meter, beat=beat,
-                       tempo=tempo, title=header_value(header, "T") or "")
+    return PreparedAbc(
+        tune=tune,
+        playable=playable.rstrip() + "\n",
+        meter=meter,
+        beat=beat,
+        tempo=tempo,
+        title=header_value(header, "T") or "",
+    )
 
 
 def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = ABC2MIDI_TIMEOUT) -> MidiOutput:
@@ -260,8 +278,16 @@ def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = A
         if not accompaniment:
             cmd.append("-NGUI")  # ignore chord symbols: melody only
         try:
-            proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, errors="replace",
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                cmd,
+                check=False,
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except FileNotFoundError:
             raise RenderError("abc2midi is not installed (Debian/Ubuntu: apt-get install abcmidi)") from None
         except subprocess.TimeoutExpired:

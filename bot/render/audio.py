@@ -5,6 +5,7 @@ stateful and not thread-safe. We drive the synth ourselves from the MIDI events 
 event's time in seconds), rendering the samples between events straight into a numpy buffer: no
 temporary WAV, an exact cap at `max_seconds`, and the release tail rendered until it fades out.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,8 +56,10 @@ def find_soundfont(setting: str = "") -> Path:
     for path in SYSTEM_SOUNDFONTS:
         if path.is_file():
             return path
-    raise RenderError("no soundfont found: install one (Debian/Ubuntu: apt-get install fluid-soundfont-gm), "
-                      "put a .sf2 file in soundfonts/, or set TUNESMITH_SOUNDFONT to a .sf2 file")
+    raise RenderError(
+        "no soundfont found: install one (Debian/Ubuntu: apt-get install fluid-soundfont-gm), "
+        "put a .sf2 file in soundfonts/, or set TUNESMITH_SOUNDFONT to a .sf2 file"
+    )
 
 
 def import_fluidsynth():
@@ -66,8 +69,10 @@ def import_fluidsynth():
         with contextlib.redirect_stdout(io.StringIO()):
             import fluidsynth
     except (ImportError, OSError) as exc:  # pyfluidsynth raises ImportError when libfluidsynth is missing
-        raise RenderError("FluidSynth is not available (Debian/Ubuntu: apt-get install libfluidsynth3; "
-                          f"pip install pyfluidsynth): {exc}") from None
+        raise RenderError(
+            "FluidSynth is not available (Debian/Ubuntu: apt-get install libfluidsynth3; "
+            f"pip install pyfluidsynth): {exc}"
+        ) from None
     return fluidsynth
 
 
@@ -112,10 +117,17 @@ class Synth:
             self._fs.delete()
             raise RenderError(f"FluidSynth could not load the soundfont {self.soundfont}")
         self._write_float = fluidsynth.cfunc(
-            "fluid_synth_write_float", ctypes.c_int,
-            ("synth", ctypes.c_void_p, 1), ("len", ctypes.c_int, 1),
-            ("lout", ctypes.c_void_p, 1), ("loff", ctypes.c_int, 1), ("lincr", ctypes.c_int, 1),
-            ("rout", ctypes.c_void_p, 1), ("roff", ctypes.c_int, 1), ("rincr", ctypes.c_int, 1))
+            "fluid_synth_write_float",
+            ctypes.c_int,
+            ("synth", ctypes.c_void_p, 1),
+            ("len", ctypes.c_int, 1),
+            ("lout", ctypes.c_void_p, 1),
+            ("loff", ctypes.c_int, 1),
+            ("lincr", ctypes.c_int, 1),
+            ("rout", ctypes.c_void_p, 1),
+            ("roff", ctypes.c_int, 1),
+            ("rincr", ctypes.c_int, 1),
+        )
 
     def close(self) -> None:
         if self._fs is not None:
@@ -178,21 +190,20 @@ class Synth:
         frame = end_frame
         if cut:  # fade out over the last FADE_SECONDS instead of stopping mid-note
             fade = min(int(FADE_SECONDS * SAMPLE_RATE), end_frame)
-            samples = buffer[:end_frame * 2].reshape(-1, 2)
-            samples[end_frame - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+            samples = buffer[: end_frame * 2].reshape(-1, 2)
+            samples[end_frame - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
         else:  # the release tail: render in 0.1 s blocks until it is silent
             block = SAMPLE_RATE // 10
             while frame < end_frame + tail_frames:
                 stop = min(frame + block, end_frame + tail_frames)
                 self._render_into(buffer, frame, stop)
-                quiet = np.abs(buffer[frame * 2:stop * 2]).max(initial=0.0) < SILENCE_PEAK
+                quiet = np.abs(buffer[frame * 2 : stop * 2]).max(initial=0.0) < SILENCE_PEAK
                 frame = stop
                 if quiet:
                     break
-            samples = buffer[:frame * 2].reshape(-1, 2)
+            samples = buffer[: frame * 2].reshape(-1, 2)
         fs.system_reset()
-        return Audio(samples=samples, music_seconds=music_seconds, full_seconds=full_seconds,
-                     notes=notes, cut=cut)
+        return Audio(samples=samples, music_seconds=music_seconds, full_seconds=full_seconds, notes=notes, cut=cut)
 
 
 def read_midi_events(midi_bytes: bytes) -> tuple[list[tuple], float, int]:
@@ -245,8 +256,9 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
 
 def check_bitrate(bitrate: int) -> None:
     if bitrate not in MP3_BITRATES:
-        raise RenderError(f"MP3 bitrate {bitrate} kbps is not one LAME offers; use one of "
-                          f"{', '.join(map(str, MP3_BITRATES))}")
+        raise RenderError(
+            f"MP3 bitrate {bitrate} kbps is not one LAME offers; use one of {', '.join(map(str, MP3_BITRATES))}"
+        )
 
 
 def encode_ogg(samples: np.ndarray, *, quality: int = 4, timeout: float = 120.0) -> bytes:
@@ -255,9 +267,31 @@ def encode_ogg(samples: np.ndarray, *, quality: int = 4, timeout: float = 120.0)
 
     try:
         proc = subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "2",
-             "-i", "pipe:0", "-c:a", "libvorbis", "-q:a", str(quality), "-f", "ogg", "pipe:1"],
-            input=to_int16(samples).tobytes(), capture_output=True, timeout=timeout)
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "s16le",
+                "-ar",
+                str(SAMPLE_RATE),
+                "-ac",
+                "2",
+                "-i",
+                "pipe:0",
+                "-c:a",
+                "libvorbis",
+                "-q:a",
+                str(quality),
+                "-f",
+                "ogg",
+                "pipe:1",
+            ],
+            input=to_int16(samples).tobytes(),
+            capture_output=True,
+            timeout=timeout,
+        )
     except FileNotFoundError:
         raise RenderError("ffmpeg is not installed (Debian/Ubuntu: apt-get install ffmpeg); it makes the OGG") from None
     except subprocess.TimeoutExpired:
@@ -280,7 +314,7 @@ def encode_mp3(samples: np.ndarray, *, bitrate: int = 128, quality: int = MP3_QU
     out = bytearray()
     chunk = SAMPLE_RATE * 10  # convert to int16 ten seconds at a time: bounded extra memory
     for start in range(0, len(samples), chunk):
-        out += encoder.encode(to_int16(samples[start:start + chunk]).tobytes())
+        out += encoder.encode(to_int16(samples[start : start + chunk]).tobytes())
     out += encoder.flush()
     return bytes(out)
 
@@ -296,8 +330,12 @@ def check_soundfont(path: Path | str | None = None) -> str:
     loaded = time.perf_counter() - started
     try:
         midi = mido.MidiFile(ticks_per_beat=480)
-        track = mido.MidiTrack([mido.Message("note_on", note=69, velocity=100, time=0),
-                                mido.Message("note_off", note=69, velocity=0, time=480)])
+        track = mido.MidiTrack(
+            [
+                mido.Message("note_on", note=69, velocity=100, time=0),
+                mido.Message("note_off", note=69, velocity=0, time=480),
+            ]
+        )
         midi.tracks.append(track)
         data = io.BytesIO()
         midi.save(file=data)
@@ -308,5 +346,6 @@ def check_soundfont(path: Path | str | None = None) -> str:
     if peak < SILENCE_PEAK:
         raise RenderError(f"soundfont {path} loads but a test note renders silent; try another soundfont")
     size_mb = path.stat().st_size / 1e6
-    return (f"{path.name} ({size_mb:.0f} MB) loaded in {loaded:.2f} s; "
-            f"test note A4 peaks at {20 * np.log10(peak):.0f} dBFS")
+    return (
+        f"{path.name} ({size_mb:.0f} MB) loaded in {loaded:.2f} s; test note A4 peaks at {20 * np.log10(peak):.0f} dBFS"
+    )

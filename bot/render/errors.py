@@ -3,6 +3,7 @@
 Kept in its own file so each step can raise it without importing the others; bot/render/renderer.py
 re-exports it as `bot.render.RenderError`.
 """
+
 from __future__ import annotations
 
 

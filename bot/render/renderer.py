@@ -8,17 +8,17 @@ The steps live in their own files: bot/render/abc2midi.py (ABC -> MIDI), bot/ren
 MP3, soundfont lookup), bot/render/sheet.py (verovio in a child process). The sheet child is started first
 and runs while the audio renders, so on two cores it costs almost nothing.
 """
+
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from bot.instruments import INSTRUMENTS, resolve_instrument
 from bot.render import abc2midi, audio, sheet, tags
 from bot.render.audio import check_soundfont, find_soundfont
-from bot.instruments import INSTRUMENTS, resolve_instrument
 from bot.render.errors import RenderError
 from bot.render.sheet import sheet_png, trim_abc
 
@@ -58,16 +58,26 @@ class Renderer:
         self._synth.close()
         self._drawer.close()
 
-    def __enter__(self) -> "Renderer":
+    def __enter__(self) -> Renderer:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def render_abc(self, abc: str | bytes, *, instrument: str, tempo: int | None = None,
-                   beat: str | None = None, accompaniment: bool = True, bitrate: int = 128,
-                   max_seconds: float = 600, sheet: bool = True, ogg: bool = False,
-                   title: str | None = None) -> RenderResult:
+    def render_abc(
+        self,
+        abc: str | bytes,
+        *,
+        instrument: str,
+        tempo: int | None = None,
+        beat: str | None = None,
+        accompaniment: bool = True,
+        bitrate: int = 128,
+        max_seconds: float = 600,
+        sheet: bool = True,
+        ogg: bool = False,
+        title: str | None = None,
+    ) -> RenderResult:
         """One ABC tune -> MIDI, MP3 and (if `sheet`) a PNG. `tempo` counts `beat`s per minute
         (beat "3/8" = dotted quarter, a jig's beat); beat None: the usual beat of the tune's M:;
         tempo None: the tune's Q:, else its style's tempo (by R:), else 120. The MP3's title tag is
@@ -78,8 +88,9 @@ class Renderer:
             instrument = resolve_instrument(instrument)
         except ValueError as exc:
             raise RenderError(str(exc)) from None
-        prepared = abc2midi.prepare_abc(abc, program=INSTRUMENTS[instrument], tempo=tempo, beat=beat,
-                                        accompaniment=accompaniment)
+        prepared = abc2midi.prepare_abc(
+            abc, program=INSTRUMENTS[instrument], tempo=tempo, beat=beat, accompaniment=accompaniment
+        )
         made = abc2midi.abc_to_midi(prepared.playable, accompaniment=accompaniment)
         warnings = list(made.warnings)
         job = self._start_sheet(prepared.tune, "abc", warnings) if sheet else None
@@ -93,12 +104,31 @@ class Renderer:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
         bars = round(sound.music_seconds * prepared.tempo / 60 / float(bar_beats))
-        return RenderResult(midi=made.midi, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
-                            tempo=prepared.tempo, instrument=instrument, beat=prepared.beat, cut=sound.cut,
-                            warnings=tuple(warnings), ogg=ogg_bytes, pages=pages)
+        return RenderResult(
+            midi=made.midi,
+            mp3=mp3,
+            png=png,
+            duration_s=round(sound.seconds, 3),
+            bars=bars,
+            tempo=prepared.tempo,
+            instrument=instrument,
+            beat=prepared.beat,
+            cut=sound.cut,
+            warnings=tuple(warnings),
+            ogg=ogg_bytes,
+            pages=pages,
+        )
 
-    def render_midi(self, midi_bytes: bytes, *, bitrate: int = 128, max_seconds: float = 600,
-                    musicxml: str | None = None, ogg: bool = False, title: str | None = None) -> RenderResult:
+    def render_midi(
+        self,
+        midi_bytes: bytes,
+        *,
+        bitrate: int = 128,
+        max_seconds: float = 600,
+        musicxml: str | None = None,
+        ogg: bool = False,
+        title: str | None = None,
+    ) -> RenderResult:
         """MIDI from the note model -> MP3; with `musicxml`, also its sheet music PNG, drawn while the
         audio renders (else png is None; `sheet_png(text, "musicxml")` draws one separately). The MP3's
         title tag is `title`, else the MusicXML's work title."""
@@ -120,9 +150,20 @@ class Renderer:
         tempo, bar_quarters, program = _midi_facts(midi_bytes)
         bars = round(sound.music_seconds * tempo / 60 / bar_quarters)
         names = [name for name, p in INSTRUMENTS.items() if p == program]
-        return RenderResult(midi=midi_bytes, mp3=mp3, png=png, duration_s=round(sound.seconds, 3), bars=bars,
-                            tempo=round(tempo), instrument=names[0] if names else f"program {program}",
-                            beat="1/4", cut=sound.cut, warnings=tuple(warnings), ogg=ogg_bytes, pages=pages)
+        return RenderResult(
+            midi=midi_bytes,
+            mp3=mp3,
+            png=png,
+            duration_s=round(sound.seconds, 3),
+            bars=bars,
+            tempo=round(tempo),
+            instrument=names[0] if names else f"program {program}",
+            beat="1/4",
+            cut=sound.cut,
+            warnings=tuple(warnings),
+            ogg=ogg_bytes,
+            pages=pages,
+        )
 
     def _sound_and_sheet(self, play, bitrate: int, job: sheet.SheetJob | None, warnings: list[str]):
         """Render the audio (`play()`) and encode it while the sheet child draws; then collect the
@@ -143,8 +184,7 @@ class Renderer:
             warnings.append(f"no sheet music: {exc}")
             return None
 
-    def _finish_sheet(self, job: sheet.SheetJob | None,
-                      warnings: list[str]) -> tuple[bytes | None, tuple[bytes, ...]]:
+    def _finish_sheet(self, job: sheet.SheetJob | None, warnings: list[str]) -> tuple[bytes | None, tuple[bytes, ...]]:
         """(all pages in one PNG, the pages one by one); (None, ()) when there is no drawing."""
         if job is None:
             return None, ()

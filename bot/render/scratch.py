@@ -11,6 +11,7 @@ mistaken for the owner). Then:
   starts (the next worker), when the job queue sees a worker exit (the parent), and now and then while
   drawing (`sweep_now_and_then`), so what can pile up is bounded by what died since the last sweep.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,7 @@ def _start_time(pid: int) -> str:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": state is fields[0], start time [19]
+    fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) ": state is fields[0], start time [19]
     return "" if fields[0] in ("Z", "X") else fields[19]
 
 

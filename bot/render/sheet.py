@@ -12,6 +12,7 @@ Pages: verovio lays the music out on pages of a readable size (PAGE_HEIGHT; ~9 l
 Every bar is drawn; only a text longer than MAX_DRAWN_ABC_CHARS (far beyond any generated tune) is
 cut, and the renderer then says so in its warnings.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ SCALE = 45  # percent
 PNG_WIDTH = 1100  # pixels: twice Discord's ~550 px preview, so it stays sharp when opened
 PAGE_HEIGHT = 2200  # verovio units: a page of ~9 lines of music, 1100 x ~1500 px (the last page is shorter)
 MAX_DRAWN_ABC_CHARS = 4000  # a 128-bar generated reel with chords is ~2,600 characters (1.7 s to draw);
-                            # ~0.5 s per 40 bars, so user text beyond this is drawn up to here only
+# ~0.5 s per 40 bars, so user text beyond this is drawn up to here only
 
 
 def trim_abc(abc: str, limit: int = MAX_DRAWN_ABC_CHARS) -> tuple[str, bool]:
@@ -64,8 +65,12 @@ class _Child:
         self.pages: tuple[bytes, ...] = ()
         self.dir = scratch.make_dir()  # named and marked as ours: a sweep can tell when it is stale
         self._err = open(self.dir / "stderr.txt", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.render.sheet", "--serve", str(self.dir)],
-                                     stdin=subprocess.PIPE, stdout=self._err, stderr=self._err)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.render.sheet", "--serve", str(self.dir)],
+            stdin=subprocess.PIPE,
+            stdout=self._err,
+            stderr=self._err,
+        )
         self.timeout = SHEET_TIMEOUT
 
     def submit(self, text: str, fmt: str, timeout: float) -> None:
@@ -94,8 +99,9 @@ class _Child:
                 self.pages = tuple(p.read_bytes() for p in pages) or (png,)
                 return png
             if code < 0:
-                raise RenderError(f"verovio crashed drawing this tune (signal {-code}); "
-                                  "the notation is probably malformed")
+                raise RenderError(
+                    f"verovio crashed drawing this tune (signal {-code}); the notation is probably malformed"
+                )
             self._err.close()
             lines = (self.dir / "stderr.txt").read_text(errors="replace").strip().split("\n")
             raise RenderError(f"could not draw the sheet music: {lines[-1] or 'verovio failed'}")
@@ -197,15 +203,25 @@ def draw(text: str, fmt: str) -> list[bytes]:
 
     toolkit = verovio.toolkit()
     toolkit.setInputFrom(fmt)
-    toolkit.setOptions({"pageWidth": PAGE_WIDTH, "pageHeight": PAGE_HEIGHT, "adjustPageHeight": True,
-                        "scale": SCALE, "footer": "none", "breaks": "auto"})
+    toolkit.setOptions(
+        {
+            "pageWidth": PAGE_WIDTH,
+            "pageHeight": PAGE_HEIGHT,
+            "adjustPageHeight": True,
+            "scale": SCALE,
+            "footer": "none",
+            "breaks": "auto",
+        }
+    )
     if not toolkit.loadData(text) or toolkit.getPageCount() < 1:
         raise SystemExit("verovio could not read the notation")
     svgs = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
     if not any('class="note' in svg for svg in svgs):
         raise SystemExit("verovio found no notes to draw")
-    return [cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=PNG_WIDTH, background_color="white")
-            for svg in svgs]
+    return [
+        cairosvg.svg2png(bytestring=svg.encode("utf-8"), output_width=PNG_WIDTH, background_color="white")
+        for svg in svgs
+    ]
 
 
 def _stack(pages: list[bytes]) -> bytes:

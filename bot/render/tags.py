@@ -4,6 +4,7 @@ LAME (lameenc) writes no tags, and a tag is a few text frames in front of the MP
 write it here rather than add a dependency. Text is UTF-16 with a byte-order mark (ID3v2.3's only
 Unicode encoding, read by every player); no unsynchronisation, no extended header.
 """
+
 from __future__ import annotations
 
 import struct
@@ -24,8 +25,11 @@ def _text_frame(frame_id: str, text: str) -> bytes:
 
 def id3v2(*, title: str = "", artist: str = ARTIST, album: str = "", genre: str = "") -> bytes:
     """The tag bytes to put in front of an MP3 (empty fields are left out)."""
-    frames = b"".join(_text_frame(fid, value) for fid, value in
-                      (("TIT2", title), ("TPE1", artist), ("TALB", album), ("TCON", genre)) if value)
+    frames = b"".join(
+        _text_frame(fid, value)
+        for fid, value in (("TIT2", title), ("TPE1", artist), ("TALB", album), ("TCON", genre))
+        if value
+    )
     return b"ID3\x03\x00\x00" + _syncsafe(len(frames)) + frames
 
 
@@ -35,9 +39,9 @@ def read_id3v2(data: bytes) -> dict[str, str]:
         return {}
     size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
     out, i, end = {}, 10, 10 + size
-    while i + 10 <= end and data[i:i + 4].strip(b"\x00"):
-        fid, length = data[i:i + 4].decode("ascii"), struct.unpack(">I", data[i + 4:i + 8])[0]
-        body = data[i + 10:i + 10 + length]
+    while i + 10 <= end and data[i : i + 4].strip(b"\x00"):
+        fid, length = data[i : i + 4].decode("ascii"), struct.unpack(">I", data[i + 4 : i + 8])[0]
+        body = data[i + 10 : i + 10 + length]
         if fid.startswith("T") and body[:1] == b"\x01":
             out[fid] = body[1:].decode("utf-16").rstrip("\x00")
         elif fid.startswith("T") and body[:1] == b"\x00":

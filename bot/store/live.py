@@ -8,6 +8,7 @@ Every write commits before its coroutine returns, so a write that returned survi
 the process (WAL + synchronous=NORMAL is durable against process death; a power cut may lose the
 last transactions, never corrupt the file).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,13 +20,22 @@ from pathlib import Path
 
 import aiosqlite
 
-
 from bot.instruments import default_instrument_setting, known_instrument
 from bot.job_state import FINAL_STATES, UNFINISHED_STATES, JobState
-from bot.store.records import (GuildSettings, JobRecord, Listing, Post, RatingSummary, Tune, job_record, new_id,
-                               tune_record)
 from bot.store import reports
+from bot.store.records import (
+    GuildSettings,
+    JobRecord,
+    Listing,
+    Post,
+    RatingSummary,
+    Tune,
+    job_record,
+    new_id,
+    tune_record,
+)
 from bot.store.schema import StoreError, connect, migrate, open_sync
+
 
 class Store:
     """Async access to the database. `async with await Store.open(path) as store: ...`"""
@@ -35,7 +45,7 @@ class Store:
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path | str) -> "Store":
+    async def open(cls, path: Path | str) -> Store:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Migrate with a plain connection first (synchronous, once, at start-up).
@@ -55,7 +65,7 @@ class Store:
     async def close(self) -> None:
         await self.db.close()
 
-    async def __aenter__(self) -> "Store":
+    async def __aenter__(self) -> Store:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -75,9 +85,19 @@ class Store:
 
     # ---- tunes ----------------------------------------------------------------------------------
 
-    async def add_tune(self, *, request: dict, text: str, text_format: str, meta: dict,
-                       user_id: int | None = None, guild_id: int | None = None,
-                       channel_id: int | None = None, parent_id: str | None = None, title: str | None = None) -> str:
+    async def add_tune(
+        self,
+        *,
+        request: dict,
+        text: str,
+        text_format: str,
+        meta: dict,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        title: str | None = None,
+    ) -> str:
         """Store a composed tune (meta as in worker.Artifacts.meta); returns its new id."""
         for _ in range(5):
             tune_id = new_id()
@@ -86,10 +106,24 @@ class Store:
                     "INSERT INTO tunes (id, created_at, user_id, guild_id, channel_id, request, style, model,"
                     " model_version, seed, text, text_format, duration_s, parent_id, title)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (tune_id, time.time(), user_id, guild_id, channel_id, json.dumps(request),
-                     str(meta.get("style", request.get("style", ""))), str(meta.get("model", "")),
-                     str(meta.get("model_version", "")), meta.get("seed"), text, text_format,
-                     meta.get("duration_s"), parent_id, title))
+                    (
+                        tune_id,
+                        time.time(),
+                        user_id,
+                        guild_id,
+                        channel_id,
+                        json.dumps(request),
+                        str(meta.get("style", request.get("style", ""))),
+                        str(meta.get("model", "")),
+                        str(meta.get("model_version", "")),
+                        meta.get("seed"),
+                        text,
+                        text_format,
+                        meta.get("duration_s"),
+                        parent_id,
+                        title,
+                    ),
+                )
                 return tune_id
             except sqlite3.IntegrityError as exc:
                 if "tunes.id" in str(exc):
@@ -118,8 +152,10 @@ class Store:
         # Three statements, each committed: the first alone hides the tune everywhere (every read filters
         # on deleted_at), so a crash between them leaves nothing visible.
         now = time.time()
-        await self._write("UPDATE tunes SET deleted_at = ?, text = '', title = NULL WHERE id = ? AND deleted_at IS NULL",
-                          (now, tune_id))
+        await self._write(
+            "UPDATE tunes SET deleted_at = ?, text = '', title = NULL WHERE id = ? AND deleted_at IS NULL",
+            (now, tune_id),
+        )
         await self._write("DELETE FROM ratings WHERE tune_id = ?", (tune_id,))
         await self._write("UPDATE posts SET deleted_at = ? WHERE tune_id = ? AND deleted_at IS NULL", (now, tune_id))
         return posts
@@ -128,28 +164,46 @@ class Store:
 
     async def add_post(self, post: Post) -> None:
         """Record a message showing a tune; the first one is also the tune's message_id."""
-        await self._write("INSERT OR REPLACE INTO posts (message_id, tune_id, user_id, guild_id, channel_id, created_at)"
-                          " VALUES (?, ?, ?, ?, ?, ?)",
-                          (post.message_id, post.tune_id, post.user_id, post.guild_id, post.channel_id, time.time()))
-        await self._write("UPDATE tunes SET message_id = ? WHERE id = ? AND message_id IS NULL",
-                          (post.message_id, post.tune_id))
+        await self._write(
+            "INSERT OR REPLACE INTO posts (message_id, tune_id, user_id, guild_id, channel_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (post.message_id, post.tune_id, post.user_id, post.guild_id, post.channel_id, time.time()),
+        )
+        await self._write(
+            "UPDATE tunes SET message_id = ? WHERE id = ? AND message_id IS NULL", (post.message_id, post.tune_id)
+        )
 
     async def get_post(self, message_id: int) -> Post | None:
-        row = await self._one("SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
-                              " WHERE message_id = ? AND deleted_at IS NULL", (message_id,))
+        row = await self._one(
+            "SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
+            " WHERE message_id = ? AND deleted_at IS NULL",
+            (message_id,),
+        )
         return Post(*row) if row else None
 
     async def posts_of(self, tune_id: str) -> list[Post]:
-        rows = await self._all("SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
-                               " WHERE tune_id = ? AND deleted_at IS NULL ORDER BY message_id", (tune_id,))
+        rows = await self._all(
+            "SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
+            " WHERE tune_id = ? AND deleted_at IS NULL ORDER BY message_id",
+            (tune_id,),
+        )
         return [Post(*r) for r in rows]
 
     async def delete_post(self, message_id: int) -> None:
         await self._write("UPDATE posts SET deleted_at = ? WHERE message_id = ?", (time.time(), message_id))
 
-    async def listings(self, guild_id: int | None, *, user_id: int | None = None, style: str | None = None,
-                       since: float | None = None, text: str = "", min_votes: int = 0, best_first: bool = False,
-                       limit: int = 10) -> list[Listing]:
+    async def listings(
+        self,
+        guild_id: int | None,
+        *,
+        user_id: int | None = None,
+        style: str | None = None,
+        since: float | None = None,
+        text: str = "",
+        min_votes: int = 0,
+        best_first: bool = False,
+        limit: int = 10,
+    ) -> list[Listing]:
         """Live tunes made on one server (None: in direct messages), with their score and first live post:
         best first (highest mean, then most votes) or newest first; `text` filters by id or title."""
         order = "mean DESC, votes DESC, t.created_at DESC" if best_first else "t.created_at DESC"
@@ -164,7 +218,8 @@ class Store:
             " AND (? IS NULL OR t.style = ?) AND (? IS NULL OR t.created_at >= ?)"
             " AND (? = '' OR instr(lower(t.id), ?) > 0 OR instr(lower(coalesce(t.title, '')), ?) > 0)"
             f" GROUP BY t.id HAVING votes >= ? ORDER BY {order} LIMIT ?",
-            (guild_id, user_id, user_id, style, style, since, since, text, text, text, min_votes, limit))
+            (guild_id, user_id, user_id, style, style, since, since, text, text, text, min_votes, limit),
+        )
         return [Listing(*r) for r in rows]
 
     # ---- ratings --------------------------------------------------------------------------------
@@ -178,7 +233,8 @@ class Store:
             "INSERT INTO ratings (tune_id, user_id, stars, created_at, updated_at)"
             " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tunes WHERE id = ? AND deleted_at IS NULL)"
             " ON CONFLICT (tune_id, user_id) DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
-            (tune_id, user_id, stars, now, now, tune_id))
+            (tune_id, user_id, stars, now, now, tune_id),
+        )
         if cur.rowcount < 1:  # no such tune, or deleted: nothing was written
             raise StoreError(f"tune '{tune_id}' does not exist (it may have been deleted)")
         return await self.rating_summary(tune_id)
@@ -198,45 +254,77 @@ class Store:
 
     # ---- jobs -----------------------------------------------------------------------------------
 
-    async def job_created(self, job_id: str, *, request: dict, user_id: int | None = None,
-                          guild_id: int | None = None, channel_id: int | None = None,
-                          created_at: float | None = None) -> None:
+    async def job_created(
+        self,
+        job_id: str,
+        *,
+        request: dict,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        created_at: float | None = None,
+    ) -> None:
         await self._write(
-            "INSERT INTO jobs (id, user_id, guild_id, channel_id, request, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (job_id, user_id, guild_id, channel_id, json.dumps(request), JobState.QUEUED, created_at or time.time()))
+            "INSERT INTO jobs (id, user_id, guild_id, channel_id, request, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job_id, user_id, guild_id, channel_id, json.dumps(request), JobState.QUEUED, created_at or time.time()),
+        )
 
     async def job_started(self, job_id: str, started_at: float | None = None) -> None:
-        await self._write("UPDATE jobs SET status = ?, started_at = ? WHERE id = ?",
-                          (JobState.RUNNING, started_at or time.time(), job_id))
+        await self._write(
+            "UPDATE jobs SET status = ?, started_at = ? WHERE id = ?",
+            (JobState.RUNNING, started_at or time.time(), job_id),
+        )
 
-    async def job_finished(self, job_id: str, status: str, *, error: str | None = None,
-                           tune_id: str | None = None, finished_at: float | None = None) -> None:
+    async def job_finished(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        tune_id: str | None = None,
+        finished_at: float | None = None,
+    ) -> None:
         if status not in FINAL_STATES:
             raise ValueError(f"job status {status!r} is not a final state")
-        await self._write("UPDATE jobs SET status = ?, error = ?, tune_id = ?, finished_at = ? WHERE id = ?",
-                          (status, error, tune_id, finished_at or time.time(), job_id))
+        await self._write(
+            "UPDATE jobs SET status = ?, error = ?, tune_id = ?, finished_at = ? WHERE id = ?",
+            (status, error, tune_id, finished_at or time.time(), job_id),
+        )
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return job_record(row) if row else None
 
-    async def fail_unfinished_jobs(self, error: str = "the bot restarted before this tune was finished") -> list[JobRecord]:
+    async def fail_unfinished_jobs(
+        self, error: str = "the bot restarted before this tune was finished"
+    ) -> list[JobRecord]:
         """Mark jobs left queued/running by an earlier run as failed; returns them (to tell their users)."""
         rows = await self._all("SELECT * FROM jobs WHERE status IN (?, ?) ORDER BY created_at", UNFINISHED_STATES)
         if rows:
-            await self._write("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)",
-                              (JobState.FAILED, error, time.time(), *UNFINISHED_STATES))
+            await self._write(
+                "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)",
+                (JobState.FAILED, error, time.time(), *UNFINISHED_STATES),
+            )
         return [job_record(r) for r in rows]
 
     # ---- guild settings and key/value -----------------------------------------------------------
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:
-        row = await self._one("SELECT allowed_channels, per_user_limit, default_instrument, default_style,"
-                              " default_length, default_tempo FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        row = await self._one(
+            "SELECT allowed_channels, per_user_limit, default_instrument, default_style,"
+            " default_length, default_tempo FROM guild_settings WHERE guild_id = ?",
+            (guild_id,),
+        )
         if not row:
             return GuildSettings(guild_id)
-        return GuildSettings(guild_id, tuple(json.loads(row[0])), row[1], known_instrument(row[2]),  # bad: ignored
-                             *row[3:])
+        return GuildSettings(
+            guild_id,
+            tuple(json.loads(row[0])),
+            row[1],
+            known_instrument(row[2]),  # bad: ignored
+            *row[3:],
+        )
 
     async def set_guild_settings(self, settings: GuildSettings) -> None:
         if settings.per_user_limit is not None and not 1 <= settings.per_user_limit <= 100:
@@ -252,29 +340,41 @@ class Store:
             " per_user_limit = excluded.per_user_limit, default_instrument = excluded.default_instrument,"
             " default_style = excluded.default_style, default_length = excluded.default_length,"
             " default_tempo = excluded.default_tempo, updated_at = excluded.updated_at",
-            (settings.guild_id, json.dumps([int(c) for c in settings.allowed_channels]), settings.per_user_limit,
-             settings.default_instrument, settings.default_style, settings.default_length, settings.default_tempo,
-             time.time()))
+            (
+                settings.guild_id,
+                json.dumps([int(c) for c in settings.allowed_channels]),
+                settings.per_user_limit,
+                settings.default_instrument,
+                settings.default_style,
+                settings.default_length,
+                settings.default_tempo,
+                time.time(),
+            ),
+        )
 
     async def get_value(self, key: str) -> str | None:
         row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
         return row[0] if row else None
 
     async def set_value(self, key: str, value: str) -> None:
-        await self._write("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
-                          " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                          (key, str(value), time.time()))
+        await self._write(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, str(value), time.time()),
+        )
 
     # ---- reports (many rows: in a thread, on a connection of their own) -------------------------
 
     async def report(self, func, *args, **kwargs):
         """func(sqlite3 connection, *args, **kwargs) from bot/store/reports.py, run in a thread."""
+
         def run():
             conn = open_sync(self.path)
             try:
                 return func(conn, *args, **kwargs)
             finally:
                 conn.close()
+
         return await asyncio.to_thread(run)
 
     async def guild_dataset(self, guild_id: int | None) -> list[dict]:

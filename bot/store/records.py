@@ -1,4 +1,5 @@
 """The rows the store hands out, as frozen dataclasses."""
+
 from __future__ import annotations
 
 import json
@@ -72,6 +73,7 @@ class GuildSettings:
 @dataclass(frozen=True)
 class Post:
     """One Discord message showing a tune: the first post, or a `/tune` re-post."""
+
     message_id: int
     tune_id: str
     user_id: int | None  # who asked for this post
@@ -82,6 +84,7 @@ class Post:
 @dataclass(frozen=True)
 class Listing:
     """A line of /top, /mine or an autocomplete list: a live tune, its score and its first live post."""
+
     id: str
     title: str | None  # None for rows stored before titles were
     style: str

@@ -1,6 +1,7 @@
 """Read-only reports over a plain sqlite3 connection: the feedback dataset, the leaderboard, stats and
 backups. They read many rows, so the bot runs them in a thread on their own connection
 (`Store.report`); the CLI commands call them directly."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,10 @@ SALT_KEY = "dataset_salt"  # kv: the per-database random salt of the hashed serv
 def server_salt(conn: sqlite3.Connection) -> str:
     """This database's random salt for hashed server ids, made on first use (the one write of this
     module: stable for the life of the database, and copied with it by a backup)."""
-    conn.execute("INSERT OR IGNORE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
-                 (SALT_KEY, secrets.token_hex(16), time.time()))
+    conn.execute(
+        "INSERT OR IGNORE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+        (SALT_KEY, secrets.token_hex(16), time.time()),
+    )
     return conn.execute("SELECT value FROM kv WHERE key = ?", (SALT_KEY,)).fetchone()[0]
 
 
@@ -32,10 +35,21 @@ def hashed_server(salt: str, guild_id: int | None) -> str | None:
     return hashlib.sha256(f"{salt}:{int(guild_id)}".encode()).hexdigest()[:16]
 
 
-def rated_tunes(conn: sqlite3.Connection, *, min_stars: float = 1.0, min_votes: int = 1,
-                with_user_ids: bool = False, text_format: str | None = None, guild_id: int | None = None,
-                any_guild: bool = True, style: str | None = None, since: float | None = None,
-                best_first: bool = False, limit: int | None = None, include_self_votes: bool = False) -> list[dict]:
+def rated_tunes(
+    conn: sqlite3.Connection,
+    *,
+    min_stars: float = 1.0,
+    min_votes: int = 1,
+    with_user_ids: bool = False,
+    text_format: str | None = None,
+    guild_id: int | None = None,
+    any_guild: bool = True,
+    style: str | None = None,
+    since: float | None = None,
+    best_first: bool = False,
+    limit: int | None = None,
+    include_self_votes: bool = False,
+) -> list[dict]:
     """Dataset records (schema in bot/export.py), oldest first (or best first: highest mean, then most
     votes). any_guild=False keeps only the tunes made on `guild_id` (None: in direct messages).
 
@@ -51,37 +65,86 @@ def rated_tunes(conn: sqlite3.Connection, *, min_stars: float = 1.0, min_votes: 
         " WHERE t.deleted_at IS NULL AND (? IS NULL OR t.text_format = ?) AND (? OR t.guild_id IS ?)"
         " AND (? IS NULL OR t.style = ?) AND (? IS NULL OR t.created_at >= ?)"
         f" GROUP BY t.id HAVING votes >= ? AND mean >= ? ORDER BY {order} LIMIT ?",
-        (include_self_votes, text_format, text_format, any_guild, guild_id, style, style, since, since,
-         min_votes, min_stars, -1 if limit is None else limit)).fetchall()
+        (
+            include_self_votes,
+            text_format,
+            text_format,
+            any_guild,
+            guild_id,
+            style,
+            style,
+            since,
+            since,
+            min_votes,
+            min_stars,
+            -1 if limit is None else limit,
+        ),
+    ).fetchall()
     salt = server_salt(conn) if rows else ""
     records = []
     for row in rows:
-        (tune_id, created_at, style_, request, model, version, seed, fmt, text, parent, guild, votes, voters, mean,
-         self_votes, *stars) = tuple(row)
-        record = {"schema": DATASET_SCHEMA, "id": tune_id, "created_at": created_at, "style": style_,
-                  "request": json.loads(request), "model": model, "model_version": version, "seed": seed,
-                  "text_format": fmt, "text": text, "parent_id": parent, "server": hashed_server(salt, guild),
-                  "voters": voters, "self_votes": {"count": self_votes, "included": bool(include_self_votes)},
-                  "ratings": {"count": votes, "mean": round(mean, 4),
-                              "stars": {str(i + 1): n for i, n in enumerate(stars)}}}
+        (
+            tune_id,
+            created_at,
+            style_,
+            request,
+            model,
+            version,
+            seed,
+            fmt,
+            text,
+            parent,
+            guild,
+            votes,
+            voters,
+            mean,
+            self_votes,
+            *stars,
+        ) = tuple(row)
+        record = {
+            "schema": DATASET_SCHEMA,
+            "id": tune_id,
+            "created_at": created_at,
+            "style": style_,
+            "request": json.loads(request),
+            "model": model,
+            "model_version": version,
+            "seed": seed,
+            "text_format": fmt,
+            "text": text,
+            "parent_id": parent,
+            "server": hashed_server(salt, guild),
+            "voters": voters,
+            "self_votes": {"count": self_votes, "included": bool(include_self_votes)},
+            "ratings": {"count": votes, "mean": round(mean, 4), "stars": {str(i + 1): n for i, n in enumerate(stars)}},
+        }
         if with_user_ids:
-            record["user_ratings"] = [{"user_id": u, "stars": s, "self": bool(own)} for u, s, own in conn.execute(
-                "SELECT r.user_id, r.stars, r.user_id IS t.user_id FROM ratings r JOIN tunes t ON t.id = r.tune_id"
-                " WHERE r.tune_id = ? AND (? OR t.user_id IS NULL OR r.user_id <> t.user_id) ORDER BY r.user_id",
-                (tune_id, include_self_votes))]
+            record["user_ratings"] = [
+                {"user_id": u, "stars": s, "self": bool(own)}
+                for u, s, own in conn.execute(
+                    "SELECT r.user_id, r.stars, r.user_id IS t.user_id FROM ratings r JOIN tunes t ON t.id = r.tune_id"
+                    " WHERE r.tune_id = ? AND (? OR t.user_id IS NULL OR r.user_id <> t.user_id) ORDER BY r.user_id",
+                    (tune_id, include_self_votes),
+                )
+            ]
         records.append(record)
     return records
 
 
 def stats(conn: sqlite3.Connection) -> dict:
     """Counts, per-style ratings, job outcomes and times (raw lists; bot/stats.py summarises them)."""
+
     def one(sql: str):
         return conn.execute(sql).fetchone()[0]
 
-    styles = [{"style": s, "tunes": n, "ratings": v, "mean": round(m, 2) if m is not None else None}
-              for s, n, v, m in conn.execute(
-                  "SELECT t.style, count(DISTINCT t.id), count(r.stars), avg(r.stars) FROM tunes t"
-                  " LEFT JOIN ratings r ON r.tune_id = t.id WHERE t.deleted_at IS NULL GROUP BY t.style ORDER BY count(DISTINCT t.id) DESC, t.style")]
+    styles = [
+        {"style": s, "tunes": n, "ratings": v, "mean": round(m, 2) if m is not None else None}
+        for s, n, v, m in conn.execute(
+            "SELECT t.style, count(DISTINCT t.id), count(r.stars), avg(r.stars) FROM tunes t"
+            " LEFT JOIN ratings r ON r.tune_id = t.id WHERE t.deleted_at IS NULL"
+            " GROUP BY t.style ORDER BY count(DISTINCT t.id) DESC, t.style"
+        )
+    ]
     failed = (JobState.FAILED, JobState.TIMED_OUT)
     return {
         "tunes": one("SELECT count(*) FROM tunes WHERE deleted_at IS NULL"),
@@ -90,19 +153,57 @@ def stats(conn: sqlite3.Connection) -> dict:
         "mean_rating": one("SELECT avg(stars) FROM ratings"),
         "styles": styles,
         "jobs": dict(conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()),
-        "run_times": [r[0] for r in conn.execute(
-            "SELECT finished_at - started_at FROM jobs WHERE status = ? AND started_at IS NOT NULL", (JobState.DONE,))],
+        "run_times": [
+            r[0]
+            for r in conn.execute(
+                "SELECT finished_at - started_at FROM jobs WHERE status = ? AND started_at IS NOT NULL",
+                (JobState.DONE,),
+            )
+        ],
         "waits": [r[0] for r in conn.execute("SELECT started_at - created_at FROM jobs WHERE started_at IS NOT NULL")],
-        "top_errors": [{"error": e, "count": n} for e, n in conn.execute(
-            "SELECT error, count(*) FROM jobs WHERE status IN (?, ?) GROUP BY error ORDER BY count(*) DESC LIMIT 5",
-            failed)],
+        "top_errors": [
+            {"error": e, "count": n}
+            for e, n in conn.execute(
+                "SELECT error, count(*) FROM jobs WHERE status IN (?, ?) GROUP BY error ORDER BY count(*) DESC LIMIT 5",
+                failed,
+            )
+        ],
     }
 
 
 # Student's t, two-sided 95%, for 1..30 degrees of freedom (beyond: interpolated towards 1.96)
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042)
+_T95 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def mean_ci(n: int, total: float, total_sq: float) -> tuple[float, float] | None:
@@ -117,8 +218,9 @@ def mean_ci(n: int, total: float, total_sq: float) -> tuple[float, float] | None
     return round(max(1.0, mean - half), 3), round(min(5.0, mean + half), 3)
 
 
-def model_versions(conn: sqlite3.Connection, *, guild_id: int | None = None, any_guild: bool = True,
-                   include_self_votes: bool = False) -> list[dict]:
+def model_versions(
+    conn: sqlite3.Connection, *, guild_id: int | None = None, any_guild: bool = True, include_self_votes: bool = False
+) -> list[dict]:
     """Per model version (the A/B report): tunes made, tunes rated, votes, mean stars and its 95%
     confidence interval. Self-votes are left out unless include_self_votes. The interval treats the
     votes as independent; several votes on one tune are not quite, so read it as a little narrow."""
@@ -127,13 +229,22 @@ def model_versions(conn: sqlite3.Connection, *, guild_id: int | None = None, any
         " sum(r.stars), sum(r.stars * r.stars)"
         " FROM tunes t LEFT JOIN ratings r ON r.tune_id = t.id AND (? OR t.user_id IS NULL OR r.user_id <> t.user_id)"
         " WHERE (? OR t.guild_id IS ?) GROUP BY t.model, t.model_version ORDER BY t.model, min(t.created_at)",
-        (include_self_votes, any_guild, guild_id)).fetchall()
+        (include_self_votes, any_guild, guild_id),
+    ).fetchall()
     out = []
     for model, version, tunes, rated, votes, total, total_sq in rows:
         ci = mean_ci(votes, total or 0, total_sq or 0)
-        out.append({"model": model, "model_version": version, "tunes": tunes, "rated_tunes": rated,
-                    "votes": votes, "mean": round(total / votes, 3) if votes else None,
-                    "ci95": list(ci) if ci else None})
+        out.append(
+            {
+                "model": model,
+                "model_version": version,
+                "tunes": tunes,
+                "rated_tunes": rated,
+                "votes": votes,
+                "mean": round(total / votes, 3) if votes else None,
+                "ci95": list(ci) if ci else None,
+            }
+        )
     return out
 
 
@@ -148,8 +259,10 @@ def backup(source: Path, dest: Path) -> dict[str, int]:
             check = out.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":
                 raise RuntimeError(f"the copy failed integrity_check: {check}")
-            tables = [r[0] for r in out.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+            tables = [
+                r[0]
+                for r in out.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+            ]
             return {t: out.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
         finally:
             out.close()

@@ -4,6 +4,7 @@ The schema is migrated step by step by `PRAGMA user_version`: a database from an
 an empty file) is brought up to date when it is opened. WAL mode (readers never block the writer),
 foreign keys on.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -109,11 +110,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """
     start = conn.execute("PRAGMA user_version").fetchone()[0]
     if start > SCHEMA_VERSION:
-        raise StoreError(f"the database schema is version {start}, newer than this Tunesmith knows "
-                         f"({SCHEMA_VERSION}); upgrade Tunesmith")
+        raise StoreError(
+            f"the database schema is version {start}, newer than this Tunesmith knows "
+            f"({SCHEMA_VERSION}); upgrade Tunesmith"
+        )
     for version in range(start, target):
         try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]};\nPRAGMA user_version = {version + 1:d};\nCOMMIT;")
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]};\nPRAGMA user_version = {version + 1:d};\nCOMMIT;"
+            )
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

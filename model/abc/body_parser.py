@@ -1,12 +1,12 @@
 """Reading an ABC body (the lines after K:) into elements; strict=True for user text, where every
 error says where (line and column) and what."""
+
 from __future__ import annotations
 
 import re
 from fractions import Fraction
 
-from model.abc.elements import (MAX_LENGTH, MIN_LENGTH, UNIT, AbcError, Bar, Element, Grace, Mark, Note,
-                                parse_length)
+from model.abc.elements import MAX_LENGTH, MIN_LENGTH, UNIT, AbcError, Bar, Element, Grace, Mark, Note, parse_length
 from model.keys import LETTERS as _LETTERS
 
 _DECORATION_LETTERS = set("HLMOPSTuvkJRy")
@@ -53,7 +53,7 @@ class BodyParser:
         at_line_start = True
         while self.i < len(t):
             c = t[self.i]
-            if at_line_start and re.match(r"[A-Za-z]:", t[self.i:self.i + 2]) and not t.startswith("|:", self.i):
+            if at_line_start and re.match(r"[A-Za-z]:", t[self.i : self.i + 2]) and not t.startswith("|:", self.i):
                 self.field_line()
                 continue
             at_line_start = False
@@ -121,7 +121,7 @@ class BodyParser:
                 while j < len(t) and t[j] == c:
                     j += 1
                 if j - self.i > 1:
-                    self.fail(f"double broken rhythm {t[self.i:j]!r} is not supported")
+                    self.fail(f"double broken rhythm {t[self.i : j]!r} is not supported")
                 last = self.out[-1] if self.out else None
                 if not isinstance(last, Note):
                     self.fail(f"broken rhythm {c!r} must follow a note")
@@ -142,7 +142,7 @@ class BodyParser:
     def field_line(self):
         end = self.text.find("\n", self.i)
         end = len(self.text) if end < 0 else end
-        line = self.text[self.i:end]
+        line = self.text[self.i : end]
         name, value = line[0], line[2:].split("%")[0].strip()
         if name == "L":
             try:
@@ -157,7 +157,7 @@ class BodyParser:
         end = self.text.find("]", self.i)
         if end < 0:
             self.fail("an inline field opened with [ is never closed")
-        name, value = self.text[self.i + 1], self.text[self.i + 3:end].strip()
+        name, value = self.text[self.i + 1], self.text[self.i + 3 : end].strip()
         if name == "L":
             self.scale = Fraction(value) / UNIT
         elif name in "KMV":
@@ -165,8 +165,10 @@ class BodyParser:
         self.i = end + 1
 
     def header_change(self, name: str, value: str):
-        self.fail({"K": "a key change inside the tune", "M": "a meter change inside the tune",
-                   "V": "a second voice"}[name] + f" ({name}:{value}) is not supported")
+        self.fail(
+            {"K": "a key change inside the tune", "M": "a meter change inside the tune", "V": "a second voice"}[name]
+            + f" ({name}:{value}) is not supported"
+        )
 
     def pitch(self) -> tuple[int | None, int]:
         t = self.text
@@ -280,7 +282,7 @@ class BodyParser:
             if t[j] == "]" and j > start and t[j - 1] != "|":
                 break
             j += 1
-        raw = t[self.i:j]
+        raw = t[self.i : j]
         self.i = j
         if raw in (":", "::") and self.peek() == "":
             pass

@@ -6,6 +6,7 @@ parsed, transposed to a C tonic, re-written canonically and checked by the bar t
 cannot be parsed or whose bars do not add up are left out and counted. Exact duplicates (same
 canonical text) are dropped. The split is by tune, deterministic (a hash of the text), 5% held out.
 """
+
 from __future__ import annotations
 
 import functools
@@ -88,8 +89,10 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
             tune = parse_tune(raw)
             text = to_canonical(tune)
         except (AbcError, ValueError) as e:
-            reasons["unparsed: " + re.sub(r" at line.*| \(.*|'.*|\s*[{\[(\"!+].*", "",
-                                          re.sub(r"^line \d+: ", "", str(e))).strip()[:60]] += 1
+            reasons[
+                "unparsed: "
+                + re.sub(r" at line.*| \(.*|'.*|\s*[{\[(\"!+].*", "", re.sub(r"^line \d+: ", "", str(e))).strip()[:60]
+            ] += 1
             continue
         bad = is_valid_tune(text)
         if bad:
@@ -109,11 +112,18 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
         (valid if h % 100 < valid_percent else train).append(t)
     rhythms = Counter(re.match(r"R:(.*)", t).group(1) for t in tunes)
     modes = Counter(re.search(r"K:C(\w+)", t).group(1) for t in tunes)
-    stats = {"records": len(records), "kept": len(tunes), "dropped": dict(reasons.most_common()),
-             "rhythms": dict(rhythms.most_common()), "modes": dict(modes.most_common()),
-             "keys": dict(keys.most_common()),
-             "train_tunes": len(train), "valid_tunes": len(valid),
-             "train_chars": sum(len(t) + 1 for t in train), "valid_chars": sum(len(t) + 1 for t in valid)}
+    stats = {
+        "records": len(records),
+        "kept": len(tunes),
+        "dropped": dict(reasons.most_common()),
+        "rhythms": dict(rhythms.most_common()),
+        "modes": dict(modes.most_common()),
+        "keys": dict(keys.most_common()),
+        "train_tunes": len(train),
+        "valid_tunes": len(valid),
+        "train_chars": sum(len(t) + 1 for t in train),
+        "valid_chars": sum(len(t) + 1 for t in valid),
+    }
     return Corpus(train, valid, stats, original)
 
 

@@ -11,6 +11,7 @@ line for that bar is written instead; at the start of a bar the plan marks "copy
 source bar is forced; for "vary", its first half is, and the network writes the rest.
 Without a plan (continuing a user's tune) the network writes its own bar lines.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ _LETTER_STEP = {c: i for i, c in enumerate("CDEFGAB")} | {c: i + 7 for i, c in e
 @dataclass
 class Rules:
     """What every candidate of one tune must respect besides the bar rules."""
+
     plan: Plan | None = None
     low_step: int = -99  # lowest / highest diatonic step allowed in C (0 = C, 7 = c)
     high_step: int = 99
@@ -59,8 +61,14 @@ class Candidate:
             if not rules.low_step <= step <= rules.high_step:
                 return False
         plan = rules.plan
-        if rules.long_end and plan is not None and t.bars < plan.written and plan.ends_part(t.bars) \
-                and not t.pending_pickup and (t.bars or t.pickup):
+        if (
+            rules.long_end
+            and plan is not None
+            and t.bars < plan.written
+            and plan.ends_part(t.bars)
+            and not t.pending_pickup
+            and (t.bars or t.pickup)
+        ):
             broken = t.last in "<>" and t.fixed is not None  # elapsed already counts the whole pair
             for end in {t.full, t.full - t.pickup}:  # the part's last note must not be short
                 if end - rules.long_end < t.elapsed < end or broken and end - rules.long_end < t.elapsed <= end:
@@ -71,13 +79,26 @@ class Candidate:
 def step_cap(top_midi: int, semis: int, low: bool = False) -> int:
     """The highest (or lowest) diatonic step in C whose natural note stays within `top_midi` in the key."""
     steps = range(-21, 29)
-    ok = [s for s in steps if (60 + natural_semitone(s) + semis <= top_midi if not low
-                              else 60 + natural_semitone(s) + semis >= top_midi)]
+    ok = [
+        s
+        for s in steps
+        if (60 + natural_semitone(s) + semis <= top_midi if not low else 60 + natural_semitone(s) + semis >= top_midi)
+    ]
     return max(ok) if not low else min(ok)
 
 
-def sample(net, vocab: str, start: str, trackers: list[BarTracker], rules: Rules, rng,
-           temperature: float, top_p: float, tonic_known: bool, limit: int) -> list[Candidate]:
+def sample(
+    net,
+    vocab: str,
+    start: str,
+    trackers: list[BarTracker],
+    rules: Rules,
+    rng,
+    temperature: float,
+    top_p: float,
+    tonic_known: bool,
+    limit: int,
+) -> list[Candidate]:
     """Sample len(trackers) candidates from the text `start` (END + header [+ body])."""
     index = {c: i for i, c in enumerate(vocab)}
     ids = torch.tensor([[index[c] for c in start]] * len(trackers))
@@ -225,7 +246,7 @@ def _draw(q, p, vocab, c: Candidate, rules: Rules, strict: bool, rng):
 def _bar_done(c: Candidate, rules: Rules) -> None:
     """A bar line is written: record the bar, and queue the next bar's copy or varied half."""
     if c.line_counted:
-        c.bar_texts.append(c.text[c.bar_from:c.closing].strip())
+        c.bar_texts.append(c.text[c.bar_from : c.closing].strip())
     c.closing, c.bar_from = None, len(c.text)
     probe = c.tracker.copy()
     try:
@@ -254,7 +275,7 @@ def first_half(bar: str, full: int) -> str:
         except TrackerError:
             return ""
         if ch == " " and t.mode == "free" and t.elapsed * 2 >= full:
-            return bar[:i + 1]
+            return bar[: i + 1]
     return ""
 
 

@@ -1,6 +1,7 @@
 """The elements of an ABC tune body (notes, grace notes, bar lines, marks), their lengths, the canonical
 text the model reads and writes (`emit`), and diatonic transposition. See model/abc/notation.py for the
 canonical subset."""
+
 from __future__ import annotations
 
 import re
@@ -25,6 +26,7 @@ class AbcError(ValueError):
 
 
 # ---------------------------------------------------------------- lengths
+
 
 def length_text(length: Fraction) -> str:
     """Canonical length suffix for a length in units of L (1 -> '', 1/2 -> '/', 3/2 -> '3/')."""
@@ -60,7 +62,7 @@ def parse_length(text: str) -> Fraction:
             raise ValueError(text)
         den = int(m.group(3))
     else:
-        den = 2 ** slashes
+        den = 2**slashes
     if den == 0 or num == 0:
         raise ValueError(text)
     return Fraction(num, den)
@@ -72,6 +74,7 @@ def bar_length(meter: str) -> Fraction:
 
 
 # ---------------------------------------------------------------- steps and keys
+
 
 def natural_semitone(step: int) -> int:
     """Semitone of a natural note on diatonic step `step` (0 = C, the 'C' of ABC; 7 = 'c')."""
@@ -90,9 +93,11 @@ def shift_between(src: Key, dst: Key) -> tuple[int, int]:
 
 # ---------------------------------------------------------------- elements
 
+
 @dataclass
 class Note:
     """A note, rest (step None) or chord (several pitches). Pitch = (accidental or None, step)."""
+
     pitches: list[tuple[int | None, int]]
     length: Fraction
     chord: bool = False

@@ -19,6 +19,7 @@
    samples as human tunes in each style; 0.5 = cannot tell), per style (30+ human tunes) and overall.
    Lengths are bars as played; each style's default form.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,24 @@ import time
 from collections import Counter
 from pathlib import Path
 
-STYLES = [("jig", "6/8"), ("reel", "4/4"), ("hornpipe", "4/4"), ("strathspey", "4/4"), ("slip jig", "9/8"),
-          ("march", "2/4"), ("waltz", "3/4")]
+STYLES = [
+    ("jig", "6/8"),
+    ("reel", "4/4"),
+    ("hornpipe", "4/4"),
+    ("strathspey", "4/4"),
+    ("slip jig", "9/8"),
+    ("march", "2/4"),
+    ("waltz", "3/4"),
+]
 TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MODES = ["maj", "min", "dor", "mix"]
 LENGTHS = [32, 32, 48, 64]  # bars as played: AABB, AABB, AABBCC, AABBCCDD with 8-bar parts
-SCALES = {"maj": (0, 2, 4, 5, 7, 9, 11), "min": (0, 2, 3, 5, 7, 8, 10), "dor": (0, 2, 3, 5, 7, 9, 10),
-          "mix": (0, 2, 4, 5, 7, 9, 10)}
+SCALES = {
+    "maj": (0, 2, 4, 5, 7, 9, 11),
+    "min": (0, 2, 3, 5, 7, 8, 10),
+    "dor": (0, 2, 3, 5, 7, 9, 10),
+    "mix": (0, 2, 4, 5, 7, 9, 10),
+}
 
 
 def abc2midi_ok(abc: str) -> bool:
@@ -74,8 +86,7 @@ def judge(abc: str, key_name: str, bars_asked: int | None = None) -> dict:
     wrong = counted = 0
     prev_completed = False
     for i, (m, ql) in enumerate(zip(measures, lengths)):
-        boundary = (i == len(measures) - 1 or m.rightBarline is not None
-                    or measures[i + 1].leftBarline is not None)
+        boundary = i == len(measures) - 1 or m.rightBarline is not None or measures[i + 1].leftBarline is not None
         if ql == full:
             counted += 1
             prev_completed = False
@@ -98,13 +109,17 @@ def judge(abc: str, key_name: str, bars_asked: int | None = None) -> dict:
     counts = Counter(pcs)
     total = sum(counts.values()) or 1
     scale = {(tonic_pc + i) % 12 for i in SCALES[key.mode]}
-    out.update({
-        "measures": len(measures), "wrong_bars": wrong, "bars": counted,
-        "exact_length": bars_asked is None or counted == bars_asked,
-        "ends_on_tonic": bool(last is not None and min(last.pitches).pitchClass == tonic_pc),
-        "pc_entropy": -sum(c / total * math.log2(c / total) for c in counts.values()),
-        "in_scale": sum(c for pc, c in counts.items() if pc in scale) / total,
-    })
+    out.update(
+        {
+            "measures": len(measures),
+            "wrong_bars": wrong,
+            "bars": counted,
+            "exact_length": bars_asked is None or counted == bars_asked,
+            "ends_on_tonic": bool(last is not None and min(last.pitches).pitchClass == tonic_pc),
+            "pc_entropy": -sum(c / total * math.log2(c / total) for c in counts.values()),
+            "in_scale": sum(c for pc, c in counts.items() if pc in scale) / total,
+        }
+    )
     return out
 
 
@@ -113,10 +128,15 @@ def summarise(rows: list[dict]) -> dict:
     ok = [r for r in rows if r.get("music21")]
     measures = sum(r["measures"] for r in ok) or 1
     mean = lambda k: round(sum(r[k] for r in ok) / max(len(ok), 1), 4)
-    out = {"tunes": n, "parse_music21": round(len(ok) / max(n, 1), 4),
-           "wrong_bar_share": round(sum(r["wrong_bars"] for r in ok) / measures, 4),
-           "exact_length": mean("exact_length"), "ends_on_tonic": mean("ends_on_tonic"),
-           "pc_entropy": mean("pc_entropy"), "scale_consistency": mean("in_scale")}
+    out = {
+        "tunes": n,
+        "parse_music21": round(len(ok) / max(n, 1), 4),
+        "wrong_bar_share": round(sum(r["wrong_bars"] for r in ok) / measures, 4),
+        "exact_length": mean("exact_length"),
+        "ends_on_tonic": mean("ends_on_tonic"),
+        "pc_entropy": mean("pc_entropy"),
+        "scale_consistency": mean("in_scale"),
+    }
     if rows and "abc2midi" in rows[0]:
         out["parse_abc2midi"] = round(sum(r["abc2midi"] for r in rows) / n, 4)
     if rows and "copy" in rows[0]:
@@ -138,15 +158,32 @@ def sample_report(model, n: int, log=print) -> tuple[dict, list[dict]]:
         try:
             g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", key, bars=bars, seed=i))
         except (GenerationError, AbcError):  # e.g. a broken model: no tune, or one that cannot be written out
-            rows.append({"music21": False, "abc2midi": False, "copy": False, "style": rhythm, "key": key,
-                         "bars_asked": bars, "failed": True})
+            rows.append(
+                {
+                    "music21": False,
+                    "abc2midi": False,
+                    "copy": False,
+                    "style": rhythm,
+                    "key": key,
+                    "bars_asked": bars,
+                    "failed": True,
+                }
+            )
             continue
         row = judge(g.abc, g.key, g.bars_written)
         k = Key(g.key[:-3], g.key[-3:])
         form = tune_features(f"M:{meter}\nK:C{k.mode}\n" + g.body_c, shift_between(Key("C", k.mode), k)[1])
-        row.update(abc2midi=abc2midi_ok(g.abc), copy=model.novelty.copies(g.body_c), style=rhythm, key=key,
-                   bars_asked=bars, bars_played=g.bars, played_ok=g.bars == bars or bool(g.note),
-                   tonic_sampler=g.ends_on_tonic, form=form)
+        row.update(
+            abc2midi=abc2midi_ok(g.abc),
+            copy=model.novelty.copies(g.body_c),
+            style=rhythm,
+            key=key,
+            bars_asked=bars,
+            bars_played=g.bars,
+            played_ok=g.bars == bars or bool(g.note),
+            tonic_sampler=g.ends_on_tonic,
+            form=form,
+        )
         rows.append(row)
         if (i + 1) % 25 == 0:
             log(f"  {i + 1}/{n} sampled ({time.time() - t0:.0f} s)")
@@ -181,11 +218,11 @@ def form_report(sample_rows: list[dict], human_rows: list[dict]) -> dict:
         s = [r["form"] for r in sample_rows if r["style"] == style and "form" in r]
         h = [r["form"] for r in human_rows if r["style"] == style]
         ss, hs = form_summary(s), form_summary(h)
-        out["by_style"][style] = {"samples": len(s), "human": len(h),
-                                  **{m: [ss[m], hs[m]] for m in ss if m != "tunes"}}
+        out["by_style"][style] = {"samples": len(s), "human": len(h), **{m: [ss[m], hs[m]] for m in ss if m != "tunes"}}
         if len(h) >= 30:
-            out["by_style"][style]["classifier"] = round(classifier_accuracy(
-                [vector(x) for x in s], [vector(x) for x in h]), 3)
+            out["by_style"][style]["classifier"] = round(
+                classifier_accuracy([vector(x) for x in s], [vector(x) for x in h]), 3
+            )
     # all styles at once, samples matched to the human tunes' mix of styles (else the style mix,
     # not the music, would give the samples away)
     matched, humans = [], []
@@ -195,8 +232,9 @@ def form_report(sample_rows: list[dict], human_rows: list[dict]) -> dict:
         n = min(len(s), len(h))
         matched += s[:n]
         humans += h[:n]
-    out["classifier_accuracy"] = round(classifier_accuracy([vector(x) for x in matched],
-                                                           [vector(x) for x in humans]), 3)
+    out["classifier_accuracy"] = round(
+        classifier_accuracy([vector(x) for x in matched], [vector(x) for x in humans]), 3
+    )
     out["classifier_tunes"] = len(matched)
     out["columns"] = "[samples, held-out human]"
     return out
@@ -206,8 +244,10 @@ def print_form_table(report: dict, log=print) -> None:
     from model.abc.features import MEASURES
 
     for style, row in report["by_style"].items():
-        log(f"{style} ({row['samples']} samples / {row['human']} human)"
-            + (f"  classifier {row['classifier']}" if "classifier" in row else ""))
+        log(
+            f"{style} ({row['samples']} samples / {row['human']} human)"
+            + (f"  classifier {row['classifier']}" if "classifier" in row else "")
+        )
         for m, label in MEASURES.items():
             a, b = row[m]
             log(f"   {label:50s} {_fmt(a):>7s} {_fmt(b):>7s}")
@@ -246,8 +286,9 @@ def human_report(tunes: list[str], n: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="tunesmith eval abc", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="tunesmith eval abc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("files", nargs="*", type=Path, help="ABC files for bits/char (default: held-out corpus)")
     ap.add_argument("--samples", type=int, default=200, help="tunes to sample for the quality report (0: none)")
     ap.add_argument("--weights", type=Path, help="weights to evaluate (default: the shipped model)")

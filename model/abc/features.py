@@ -8,6 +8,7 @@ Parts are the stretches between section bar lines (|| |] :| :: |:); the bars of 
 are not counted (the second ending replaces them), pickups are not counted, a short bar that
 completes the pickup counts as a bar.
 """
+
 from __future__ import annotations
 
 import re
@@ -127,8 +128,14 @@ def parts_of(bars: list[BarInfo], full: Fraction) -> list[list[BarInfo]]:
     for i, b in enumerate(bars):
         counted = not b.first_ending and not skip_next and not (i == 0 and pickup)
         skip_next = False
-        if b.length < full and pickup and b.length + pickup == full and i + 1 < len(bars) \
-                and b.token in PART_ENDS and bars[i + 1].length == pickup:
+        if (
+            b.length < full
+            and pickup
+            and b.length + pickup == full
+            and i + 1 < len(bars)
+            and b.token in PART_ENDS
+            and bars[i + 1].length == pickup
+        ):
             skip_next = True  # the next bar is the next part's pickup
         if counted and b.notes:
             cur.append(b)
@@ -167,10 +174,13 @@ def tune_features(text: str, semis: int = 0) -> dict:
     flat = [b for p in parts for b in p]
     keys = [b.key for b in flat]
     n_notes = sum(len(b.notes) for b in bars) or 1
-    units = [tuple(keys[i:i + 2]) for p in _part_offsets(parts) for i in range(p[0], p[1] - 1, 2)]
+    units = [tuple(keys[i : i + 2]) for p in _part_offsets(parts) for i in range(p[0], p[1] - 1, 2)]
     half = full / 2
-    echo = [p[4].half_key(half) == p[0].half_key(half) and p[5].half_key(half) == p[1].half_key(half)
-            for p in parts if len(p) >= 6]
+    echo = [
+        p[4].half_key(half) == p[0].half_key(half) and p[5].half_key(half) == p[1].half_key(half)
+        for p in parts
+        if len(p) >= 6
+    ]
     pitches = [x + semis for b in bars for ps, _ in b.notes for x in ps]
     last = next((d for b in reversed(bars) for _, d in reversed(b.notes)), Fraction(0))
     return {

@@ -11,6 +11,7 @@
   under the melody. In a continued tune the user's text stays exactly as they wrote it (with their
   chords, if any): only the generated bars get chord symbols (chosen with the whole tune in view).
 """
+
 from __future__ import annotations
 
 import re
@@ -24,13 +25,12 @@ from model.abc.titles import fiddle_title
 PLACEHOLDER_TITLES = {"", "Continued tune"}  # what a continuation's header says when the user gave no T:
 
 
-def finish_tune(abc: str, *, style: str, seed: int, model_version: str = "",
-                user_part_end: int | None = None) -> str:
+def finish_tune(abc: str, *, style: str, seed: int, model_version: str = "", user_part_end: int | None = None) -> str:
     """`abc`: one whole tune (header up to K:, then the body). `user_part_end`: for a continuation,
     the offset in `abc` where the user's own text ends and the generated bars begin."""
     lines = abc.split("\n")
     k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
-    header, body = lines[:k + 1], "\n".join(lines[k + 1:])
+    header, body = lines[: k + 1], "\n".join(lines[k + 1 :])
     fields = {line[0]: line[2:].strip() for line in reversed(header) if re.match(r"[A-Za-z]:", line)}
     meter = normalise_meter(fields.get("M", "4/4"))
     unit = Fraction(fields["L"].replace(" ", "")) if "L" in fields else default_unit(meter)

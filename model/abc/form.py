@@ -13,6 +13,7 @@ training tune of the same style with the same part layout (its *template*: for e
 The templates and the per-style statistics live in model/weights/abc-forms.json, built by
 `python -m model.abc.form` from the training split.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,7 +90,7 @@ def default_form(style: dict, played: int) -> str:
     twice = style.get("repeated", True)
     part = style["part_bars"] if twice else 16  # parts played once are two 8-bar phrases (waltz: AB)
     n = max(1, round(played / (part * (2 if twice else 1))))
-    letters = "ABCDEF"[:min(n, MAX_PARTS)]
+    letters = "ABCDEF"[: min(n, MAX_PARTS)]
     return "".join(c * 2 for c in letters) if twice else letters
 
 
@@ -102,9 +103,14 @@ def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | Non
     options = sorted({p * len(f) for p in lengths})
     best = min(options, key=lambda n: (abs(n - played), n))
     part_bars = best // len(f) if best // len(f) in lengths else lengths[0]
-    note = "" if best == played else (
-        f"length {played} does not fit form {f} with parts of {'/'.join(map(str, sorted(set(lengths))))} bars; "
-        f"composed {best} bars as played ({f}, {part_bars}-bar parts)")
+    note = (
+        ""
+        if best == played
+        else (
+            f"length {played} does not fit form {f} with parts of {'/'.join(map(str, sorted(set(lengths))))} bars; "
+            f"composed {best} bars as played ({f}, {part_bars}-bar parts)"
+        )
+    )
     plan = Plan(f, part_bars, best, written_layout(f), note=note)
     _fill(plan, style, rng)
     return plan
@@ -173,6 +179,7 @@ def pick_template(style: dict, parts: int, part_bars: int, rng) -> list[tuple[st
 
 # ------------------------------------------------------------------ corpus statistics
 
+
 def relations(keys: list[str], halves: list[str]) -> list[tuple[str, int]]:
     """For each bar: ("copy", j) if it equals an earlier bar j, ("vary", j) if only its first half
     does, else ("new", -1)."""
@@ -226,12 +233,15 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
         eight = sum(c for k, c in layouts.items() if set(k.split("+")) == {"8"})
         sixteen = sum(c for k, c in layouts.items() if set(k.split("+")) == {"16"})
         out["styles"][rhythm] = {
-            "tunes": n, "layouts": dict(layouts.most_common(8)),
+            "tunes": n,
+            "layouts": dict(layouts.most_common(8)),
             "part_bars": 16 if sixteen > eight else 8,
             "repeated_part_share": round(rep_parts / max(all_parts, 1), 3),
             "repeated": rep_parts / max(all_parts, 1) >= 0.35,
-            "above_b5": round(high / n, 3), "dotted_per_100": round(dotted / n, 2),
-            "snaps_per_100": round(snaps / n, 2), "last_short": round(short / n, 3),
+            "above_b5": round(high / n, 3),
+            "dotted_per_100": round(dotted / n, 2),
+            "snaps_per_100": round(snaps / n, 2),
+            "last_short": round(short / n, 3),
             "templates": {k: v for k, v in templates.items()},
         }
     return out
@@ -257,9 +267,12 @@ def main(argv: list[str]) -> int:
     stats = build_stats(corpus.train, corpus.original_keys)
     FORMS_FILE.write_text(json.dumps(stats, separators=(",", ":")) + "\n")
     for rhythm, s in stats["styles"].items():
-        print(f"{rhythm:10s} tunes {s['tunes']:4d}  part bars {s['part_bars']:2d}  repeated {s['repeated_part_share']:.2f}"
-              f"  above B5 {s['above_b5']:.2f}  dotted/100 {s['dotted_per_100']:5.1f}  snaps/100 {s['snaps_per_100']:4.1f}"
-              f"  templates {sum(len(v) for v in s['templates'].values()):4d}  layouts {s['layouts']}")
+        print(
+            f"{rhythm:10s} tunes {s['tunes']:4d}  part bars {s['part_bars']:2d}"
+            f"  repeated {s['repeated_part_share']:.2f}  above B5 {s['above_b5']:.2f}"
+            f"  dotted/100 {s['dotted_per_100']:5.1f}  snaps/100 {s['snaps_per_100']:4.1f}"
+            f"  templates {sum(len(v) for v in s['templates'].values()):4d}  layouts {s['layouts']}"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ a whole bar in 3/4 (in 9/8: the bar and its third beat), and a Viterbi pass pick
 A chord symbol is written where the chord changes and at the start of every bar that follows a
 repeat, ending or double bar (so a repeated part starts with its own chord).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,12 +27,9 @@ INF = float("inf")
 # (degree label, root in semitones above the tonic, minor triad?)
 MODE_CHORDS = {
     "maj": [("I", 0, False), ("ii", 2, True), ("IV", 5, False), ("V", 7, False), ("vi", 9, True)],
-    "min": [("i", 0, True), ("III", 3, False), ("iv", 5, True), ("v", 7, True), ("VI", 8, False),
-            ("VII", 10, False)],
-    "dor": [("i", 0, True), ("ii", 2, True), ("III", 3, False), ("IV", 5, False), ("v", 7, True),
-            ("bVII", 10, False)],
-    "mix": [("I", 0, False), ("ii", 2, True), ("IV", 5, False), ("v", 7, True), ("vi", 9, True),
-            ("bVII", 10, False)],
+    "min": [("i", 0, True), ("III", 3, False), ("iv", 5, True), ("v", 7, True), ("VI", 8, False), ("VII", 10, False)],
+    "dor": [("i", 0, True), ("ii", 2, True), ("III", 3, False), ("IV", 5, False), ("v", 7, True), ("bVII", 10, False)],
+    "mix": [("I", 0, False), ("ii", 2, True), ("IV", 5, False), ("v", 7, True), ("vi", 9, True), ("bVII", 10, False)],
 }
 _PRIMARY = {"IV", "V", "iv", "v", "VII", "bVII"}
 CHORD_COST = {"tonic": 0.0, "primary": 0.15, "other": 0.35}
@@ -142,8 +140,13 @@ def choose(slots: list[Slot], chords: list[Chord], meter: str) -> list[int]:
         return []
     beat = beat_length(meter)
     n = len(chords)
-    local = [[melody_cost(s, c, beat) + _chord_cost(c) +
-              (PART_START_COST if s.part_start and not c.is_tonic else 0.0) for c in chords] for s in slots]
+    local = [
+        [
+            melody_cost(s, c, beat) + _chord_cost(c) + (PART_START_COST if s.part_start and not c.is_tonic else 0.0)
+            for c in chords
+        ]
+        for s in slots
+    ]
     cost = [local[0][j] + (0.0 if chords[j].is_tonic else START_COST) for j in range(n)]
     back: list[list[int]] = []
     for k in range(1, len(slots)):
@@ -170,8 +173,9 @@ def choose(slots: list[Slot], chords: list[Chord], meter: str) -> list[int]:
     return path[::-1]
 
 
-def chord_marks(body: str, key: Key, meter: str, unit: Fraction = Fraction(1, 8),
-                write_from: int = 0) -> list[tuple[int, str]]:
+def chord_marks(
+    body: str, key: Key, meter: str, unit: Fraction = Fraction(1, 8), write_from: int = 0
+) -> list[tuple[int, str]]:
     """(text offset, chord name) of the chord symbols to add to `body`; only at offsets >= write_from
     (a continuation keeps the user's own chords before it)."""
     slots = make_slots(scan(body, key, unit), meter)

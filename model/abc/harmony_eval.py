@@ -8,6 +8,7 @@ each half bar; 2/4: each quarter; 3/4: the downbeat) while a chord sounds, the s
 in that chord (triad, plus the seventh when the symbol says 7). Also: chord changes per half bar
 (never more than one) and whether the last chord is the tonic.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,9 +83,14 @@ def measure(body: str, key: Key, meter: str, unit: Fraction = Fraction(1, 8)) ->
                 hits += all(p in current for p in note.pcs[:1])
         most_changes = max([most_changes, *per_half.values()])
     last_root = chord_pcs(*re.match(r"([A-G][#b]?)(.*)", last_name).groups()) if last_name else None
-    return {"hits": hits, "total": total, "max_changes_per_half_bar": most_changes,
-            "ends_on_tonic": bool(last_root) and tonic_pc(key) in last_root and
-            min(last_root, key=lambda p: (p - tonic_pc(key)) % 12) == tonic_pc(key)}
+    return {
+        "hits": hits,
+        "total": total,
+        "max_changes_per_half_bar": most_changes,
+        "ends_on_tonic": bool(last_root)
+        and tonic_pc(key) in last_root
+        and min(last_root, key=lambda p: (p - tonic_pc(key)) % 12) == tonic_pc(key),
+    }
 
 
 def _body_and_unit(text: str) -> tuple[str, Fraction]:
@@ -92,9 +98,12 @@ def _body_and_unit(text: str) -> tuple[str, Fraction]:
     lines = text.split("\n")
     k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
     unit_m = re.search(r"(?m)^L:\s*(\d+/\d+)", "\n".join(lines[:k]))
-    unit = Fraction(unit_m.group(1)) if unit_m else (Fraction(1, 16) if Fraction(tune.meter) < Fraction(3, 4)
-                                                     else Fraction(1, 8))
-    return "\n".join(lines[k + 1:]), unit
+    unit = (
+        Fraction(unit_m.group(1))
+        if unit_m
+        else (Fraction(1, 16) if Fraction(tune.meter) < Fraction(3, 4) else Fraction(1, 8))
+    )
+    return "\n".join(lines[k + 1 :]), unit
 
 
 def strip_chords(body: str) -> str:
@@ -125,8 +134,12 @@ def human_reference(tunes: list[str] | None = None) -> dict:
         count += 1
         theirs = [theirs[0] + m1["hits"], theirs[1] + m1["total"]]
         ours = [ours[0] + m2["hits"], ours[1] + m2["total"]]
-    return {"tunes": count, "their_chord_tone_rate": theirs[0] / max(theirs[1], 1), "their_strong_notes": theirs[1],
-            "our_chord_tone_rate_on_their_melodies": ours[0] / max(ours[1], 1)}
+    return {
+        "tunes": count,
+        "their_chord_tone_rate": theirs[0] / max(theirs[1], 1),
+        "their_strong_notes": theirs[1],
+        "our_chord_tone_rate_on_their_melodies": ours[0] / max(ours[1], 1),
+    }
 
 
 def generated(n: int, styles=("jig", "reel", "hornpipe", "strathspey", "slip jig", "polka", "waltz", "march")) -> dict:
@@ -150,9 +163,14 @@ def generated(n: int, styles=("jig", "reel", "hornpipe", "strathspey", "slip jig
         rates.append(m["hits"] / max(m["total"], 1))
         max_changes = max(max_changes, m["max_changes_per_half_bar"])
         tonic_end += m["ends_on_tonic"]
-    return {"tunes": n, "chord_tone_rate": hits / max(total, 1), "median_tune_rate": statistics.median(rates),
-            "max_changes_per_half_bar": max_changes, "ends_on_tonic": tonic_end,
-            "by_style": {name: round(h / max(t, 1), 3) for name, (h, t) in per_style.items()}}
+    return {
+        "tunes": n,
+        "chord_tone_rate": hits / max(total, 1),
+        "median_tune_rate": statistics.median(rates),
+        "max_changes_per_half_bar": max_changes,
+        "ends_on_tonic": tonic_end,
+        "by_style": {name: round(h / max(t, 1), 3) for name, (h, t) in per_style.items()},
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The ABC char-RNN: Embedding -> stacked LSTM -> Linear over the character vocabulary."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -18,6 +18,7 @@ re-spells accidentals correctly (`transpose_elements`).
 Anything else in user ABC (titles, chord symbols, decorations, slurs) is dropped on the way in;
 what cannot be understood raises `AbcError` naming the line and column.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,32 +26,87 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from model.abc.body_parser import parse_body
-from model.abc.elements import (BAR_TOKENS, FINAL_BARS, LENGTHS, MAX_LENGTH, MIN_LENGTH, SECTION_BARS, UNIT,
-                                AbcError, Bar, Element, Grace, Mark, Note, bar_length, emit, length_text,
-                                natural_semitone, parse_length, pitch_text, shift_between, transpose_elements)
+from model.abc.elements import (
+    BAR_TOKENS,
+    FINAL_BARS,
+    LENGTHS,
+    MAX_LENGTH,
+    MIN_LENGTH,
+    SECTION_BARS,
+    UNIT,
+    AbcError,
+    Bar,
+    Element,
+    Grace,
+    Mark,
+    Note,
+    bar_length,
+    emit,
+    length_text,
+    natural_semitone,
+    parse_length,
+    pitch_text,
+    shift_between,
+    transpose_elements,
+)
 from model.keys import MODE_NAMES, Key, parse_key
 
 MODES = ("maj", "min", "dor", "mix")  # the modes the ABC model writes
 END = "$"  # end-of-tune symbol in the model's alphabet (never used by ABC itself)
-__all__ = ["BAR_TOKENS", "END", "FINAL_BARS", "LENGTHS", "MAX_LENGTH", "MIN_LENGTH", "MODES", "SECTION_BARS", "UNIT",
-           "AbcError", "Bar", "Element", "Grace", "Header", "Key", "Mark", "Note", "Tune", "abc_key", "bar_length",
-           "emit", "header_text", "infer_rhythm", "length_text", "natural_semitone", "normalise_meter", "parse_body",
-           "parse_key", "parse_length", "parse_tune", "pitch_text", "read_header", "shift_between", "split_tunes",
-           "to_canonical", "transpose_elements"]
+__all__ = [
+    "BAR_TOKENS",
+    "END",
+    "FINAL_BARS",
+    "LENGTHS",
+    "MAX_LENGTH",
+    "MIN_LENGTH",
+    "MODES",
+    "SECTION_BARS",
+    "UNIT",
+    "AbcError",
+    "Bar",
+    "Element",
+    "Grace",
+    "Header",
+    "Key",
+    "Mark",
+    "Note",
+    "Tune",
+    "abc_key",
+    "bar_length",
+    "emit",
+    "header_text",
+    "infer_rhythm",
+    "length_text",
+    "natural_semitone",
+    "normalise_meter",
+    "parse_body",
+    "parse_key",
+    "parse_length",
+    "parse_tune",
+    "pitch_text",
+    "read_header",
+    "shift_between",
+    "split_tunes",
+    "to_canonical",
+    "transpose_elements",
+]
 
 
 def abc_key(text: str) -> Key:
     """A K: value -> Key, for the modes the ABC model writes (MODES); ValueError names the problem."""
     key = parse_key(text)
     if key.mode not in MODES:
-        raise ValueError(f"unsupported mode {MODE_NAMES[key.mode]!r} in key {text.strip()!r} "
-                         f"(use maj, min, dor or mix)")
+        raise ValueError(
+            f"unsupported mode {MODE_NAMES[key.mode]!r} in key {text.strip()!r} (use maj, min, dor or mix)"
+        )
     return key
 
 
 @dataclass
 class Tune:
     """A parsed tune: header values plus body elements, lengths in units of L:1/8."""
+
     rhythm: str
     meter: str
     key: Key
@@ -75,6 +131,7 @@ def normalise_meter(text: str) -> str:
 @dataclass(frozen=True)
 class Header:
     """The header of one tune as written: the first value of each field up to K:, comments removed."""
+
     fields: dict[str, str]
     lines: list[str]  # the whole text, split into lines
     key_line: int | None  # index of the K: line in `lines` (None: no K: before the music)
@@ -103,7 +160,7 @@ class Header:
     @property
     def body(self) -> str:
         """The lines after K: (empty without a K: line)."""
-        return "\n".join(self.lines[self.key_line + 1:]) if self.key_line is not None else ""
+        return "\n".join(self.lines[self.key_line + 1 :]) if self.key_line is not None else ""
 
 
 def read_header(text: str) -> Header:
@@ -129,14 +186,38 @@ def default_unit(meter: str) -> Fraction:
 
 
 _RHYTHM_ALIASES = {
-    "double jig": "jig", "single jig": "jig", "jig": "jig", "slipjig": "slip jig", "slip jig": "slip jig",
-    "reel": "reel", "hornpipe": "hornpipe", "strathspey": "strathspey", "clog": "hornpipe",
-    "polka": "polka", "waltz": "waltz", "march": "march", "air": "air", "set dance": "set dance",
-    "long dance": "set dance", "quickstep": "march", "quick step": "march", "country dance": "reel",
+    "double jig": "jig",
+    "single jig": "jig",
+    "jig": "jig",
+    "slipjig": "slip jig",
+    "slip jig": "slip jig",
+    "reel": "reel",
+    "hornpipe": "hornpipe",
+    "strathspey": "strathspey",
+    "clog": "hornpipe",
+    "polka": "polka",
+    "waltz": "waltz",
+    "march": "march",
+    "air": "air",
+    "set dance": "set dance",
+    "long dance": "set dance",
+    "quickstep": "march",
+    "quick step": "march",
+    "country dance": "reel",
 }
-_TITLE_HINTS = [("slip jig", "slip jig"), ("strathspey", "strathspey"), ("hornpipe", "hornpipe"),
-                ("reel", "reel"), ("jig", "jig"), ("march", "march"), ("quick step", "march"),
-                ("quickstep", "march"), ("waltz", "waltz"), ("polka", "polka"), ("air", "air")]
+_TITLE_HINTS = [
+    ("slip jig", "slip jig"),
+    ("strathspey", "strathspey"),
+    ("hornpipe", "hornpipe"),
+    ("reel", "reel"),
+    ("jig", "jig"),
+    ("march", "march"),
+    ("quick step", "march"),
+    ("quickstep", "march"),
+    ("waltz", "waltz"),
+    ("polka", "polka"),
+    ("air", "air"),
+]
 _METER_RHYTHM = {"6/8": "jig", "9/8": "slip jig", "2/4": "march", "3/4": "waltz", "4/4": "reel"}
 
 
@@ -159,8 +240,7 @@ def parse_tune(text: str, strict: bool = False) -> Tune:
     if header.stray is not None:
         n, s = header.stray
         if strict:
-            raise AbcError(f"line {n + 1}: expected a header field such as 'K:D' before the music, "
-                           f"found {s[:30]!r}")
+            raise AbcError(f"line {n + 1}: expected a header field such as 'K:D' before the music, found {s[:30]!r}")
         raise AbcError("no K: line before the music")
     if key_line is None:
         raise AbcError("no K: (key) line: a tune needs a header ending with a K: line, e.g. 'K:D'")

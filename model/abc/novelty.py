@@ -6,6 +6,7 @@ of every corpus tune; it is shipped as model/weights/abc-novelty.gz (sorted litt
 gzip) and rebuilt from the music21 corpus if missing. A false alarm (hash collision) only costs a
 resample.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -37,7 +38,7 @@ def _hash(bars: list[str]) -> int:
 
 def windows(bars: list[str], first: int = 0) -> list[int]:
     """Hashes of every run of WINDOW bars that contains at least one bar at index >= first."""
-    return [_hash(bars[i:i + WINDOW]) for i in range(max(0, first - WINDOW + 1), len(bars) - WINDOW + 1)]
+    return [_hash(bars[i : i + WINDOW]) for i in range(max(0, first - WINDOW + 1), len(bars) - WINDOW + 1)]
 
 
 class NoveltyIndex:
@@ -54,18 +55,18 @@ class NoveltyIndex:
         return any(h in self._set for h in windows(bars_of(text), first_new_bar))
 
     @classmethod
-    def build(cls, tunes: list[str]) -> "NoveltyIndex":
+    def build(cls, tunes: list[str]) -> NoveltyIndex:
         return cls(np.array([h for t in tunes for h in windows(bars_of(t))], dtype=np.uint32))
 
     def save(self, path: Path) -> None:
         Path(path).write_bytes(gzip.compress(self.hashes.astype("<u4").tobytes(), mtime=0))
 
     @classmethod
-    def load(cls, path: Path) -> "NoveltyIndex":
+    def load(cls, path: Path) -> NoveltyIndex:
         return cls(np.frombuffer(gzip.decompress(Path(path).read_bytes()), dtype="<u4"))
 
     @classmethod
-    def load_or_build(cls, path: Path) -> "NoveltyIndex":
+    def load_or_build(cls, path: Path) -> NoveltyIndex:
         if Path(path).exists():
             return cls.load(path)
         from model.abc.data import load_corpus

@@ -14,6 +14,7 @@ that copy 4 or more consecutive bars of a training tune are rejected (model/abc/
 the rest the one ending on the tonic with the best mean log-probability wins. The model writes
 in C; the chosen tune is transposed to the requested key afterwards.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,14 @@ MAX_BARS = 256
 LOW, TOP, PEAK = 55, 83, 88  # fiddle register (MIDI): G3 .. B5, rare excursions up to E6, never above
 # multipliers of the network's probability of '>' (dotted pair) and '<' (scotch snap), per style,
 # chosen so the samples' rates land near the corpus's (measured: tunesmith eval abc)
-RHYTHM_BIAS = {"reel": {">": 0.24, "<": 1.0}, "hornpipe": {">": 0.45, "<": 0.2}, "march": {">": 0.8, "<": 0.15},
-               "waltz": {"<": 0.2}, "strathspey": {"<": 15.0}, "slip jig": {">": 0.5}}
+RHYTHM_BIAS = {
+    "reel": {">": 0.24, "<": 1.0},
+    "hornpipe": {">": 0.45, "<": 0.2},
+    "march": {">": 0.8, "<": 0.15},
+    "waltz": {"<": 0.2},
+    "strathspey": {"<": 15.0},
+    "slip jig": {">": 0.5},
+}
 
 
 class PromptError(ValueError):
@@ -144,6 +151,7 @@ sampling_mode = cpu_sampling  # bench/ and the evaluator use this name
 
 # ------------------------------------------------------------------ validation
 
+
 def _check_prompt(model: AbcModel, p: AbcPrompt) -> None:
     if p.rhythm not in model.rhythms:
         raise PromptError(f"unknown rhythm {p.rhythm!r}; the model knows {', '.join(sorted(model.rhythms))}")
@@ -189,6 +197,7 @@ def resolve_key(key: str | None) -> Key | None:
 
 # ------------------------------------------------------------------ continuation
 
+
 @dataclass
 class _Prime:
     text: str  # canonical text fed to the model after END (header + body so far, in C)
@@ -209,16 +218,21 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
     tune = parse_tune(text, strict=True)
     lines = text.split("\n")
     k_line = next(i for i, line in enumerate(lines) if re.match(r"\s*K:", line))
-    header_lines = [line.strip() for line in lines[:k_line + 1] if re.match(r"\s*[A-Za-z]:", line)]
+    header_lines = [line.strip() for line in lines[: k_line + 1] if re.match(r"\s*[A-Za-z]:", line)]
     fields = {line[0]: line[2:].strip() for line in reversed(header_lines)}
-    unit = Fraction(fields["L"].replace(" ", "")) if "L" in fields else \
-        (Fraction(1, 16) if Fraction(tune.meter) < Fraction(3, 4) else Fraction(1, 8))
+    unit = (
+        Fraction(fields["L"].replace(" ", ""))
+        if "L" in fields
+        else (Fraction(1, 16) if Fraction(tune.meter) < Fraction(3, 4) else Fraction(1, 8))
+    )
     rhythm = tune.rhythm if tune.rhythm in model.rhythms else p.rhythm
     check_meter(tune.meter)
     steps, semis = shift_between(tune.key, Key("C", tune.key.mode))
     body_c = emit(transpose_elements(_open_ended(tune.elements), steps, semis))
-    user_body = "\n".join(lines[k_line + 1:]).rstrip()
-    if body_c.rstrip().endswith("||") and user_body.endswith(("|", "|]")) and not user_body.endswith("||"):  # written the way it is read (see _open_ended)
+    user_body = "\n".join(lines[k_line + 1 :]).rstrip()
+    if (
+        body_c.rstrip().endswith("||") and user_body.endswith(("|", "|]")) and not user_body.endswith("||")
+    ):  # written the way it is read (see _open_ended)
         user_body = (user_body[:-2] if user_body.endswith("|]") else user_body[:-1]).rstrip() + "||"
     sep = "\n" if body_c.endswith(("|", "]", ":", "1", "2")) or user_body.endswith("\n") else " "
     body_c += sep
@@ -229,21 +243,38 @@ def _prime_from_user(model: AbcModel, p: AbcPrompt) -> _Prime:
         try:
             tracker.feed(ch)
         except TrackerError as e:
-            raise AbcError(f"your ABC does not fit the bar rules in bar {tracker.bars + 1} "
-                           f"(not counting a pickup): {e}") from None
+            raise AbcError(
+                f"your ABC does not fit the bar rules in bar {tracker.bars + 1} (not counting a pickup): {e}"
+            ) from None
     if tracker.mode != "free":
-        raise AbcError("your ABC ends in the middle of a chord, triplet or broken rhythm; "
-                       "end it after a whole note")
+        raise AbcError("your ABC ends in the middle of a chord, triplet or broken rhythm; end it after a whole note")
     if tracker.bars >= p.bars:
         raise PromptError(f"your tune already has {tracker.bars} bars; ask for more than that to continue it")
     tracker.target = p.bars
     keep = [h for h in header_lines if h[0] not in "XTRMLKQ"]
-    out_header = "".join(f"{h}\n" for h in [
-        f"X:{fields.get('X', '1') or '1'}", f"T:{fields.get('T') or 'Continued tune'}",
-        f"R:{fields.get('R') or rhythm}", f"M:{fields.get('M', tune.meter)}", f"L:{unit}", *keep,
-        f"K:{fields['K']}"])
-    return _Prime(header_text(rhythm, tune.meter, tune.key.mode) + body_c, tracker, tune.key, tune.meter,
-                  rhythm, out_header, user_body + sep, UNIT / unit, _complete_bars(body_c))
+    out_header = "".join(
+        f"{h}\n"
+        for h in [
+            f"X:{fields.get('X', '1') or '1'}",
+            f"T:{fields.get('T') or 'Continued tune'}",
+            f"R:{fields.get('R') or rhythm}",
+            f"M:{fields.get('M', tune.meter)}",
+            f"L:{unit}",
+            *keep,
+            f"K:{fields['K']}",
+        ]
+    )
+    return _Prime(
+        header_text(rhythm, tune.meter, tune.key.mode) + body_c,
+        tracker,
+        tune.key,
+        tune.meter,
+        rhythm,
+        out_header,
+        user_body + sep,
+        UNIT / unit,
+        _complete_bars(body_c),
+    )
 
 
 def _open_ended(elements: list) -> list:
@@ -258,9 +289,10 @@ def _open_ended(elements: list) -> list:
     bars = [i for i, e in enumerate(out) if isinstance(e, Bar)]
     if bars and out[bars[-1]].token in ("|]", "|"):
         start = bars[-2] + 1 if len(bars) > 1 else 0
-        last = sum(e.length for e in out[start:bars[-1]] if isinstance(e, Note))
-        longest = max((sum(e.length for e in out[a + 1:b] if isinstance(e, Note))
-                       for a, b in pairwise(bars)), default=last)
+        last = sum(e.length for e in out[start : bars[-1]] if isinstance(e, Note))
+        longest = max(
+            (sum(e.length for e in out[a + 1 : b] if isinstance(e, Note)) for a, b in pairwise(bars)), default=last
+        )
         if out[bars[-1]].token == "|]" or last < longest:
             out[bars[-1]] = Bar("||")
     return out
@@ -274,6 +306,7 @@ def _complete_bars(body: str) -> int:
 
 
 # ------------------------------------------------------------------ the sampler
+
 
 def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
     """Sample `prompt.candidates` tunes and return the best valid, novel one (see module doc)."""
@@ -303,21 +336,40 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
                 _, _, text, ends_tonic = min(good, key=lambda g: (g[0], g[1]))
                 break
         else:
-            raise GenerationError(f"could not sample a new tune ({copies} of {tried} candidates copied a "
-                                  "known tune, the others did not finish); try another seed")
+            raise GenerationError(
+                f"could not sample a new tune ({copies} of {tried} candidates copied a "
+                "known tune, the others did not finish); try another seed"
+            )
     body_c = text.split("K:", 1)[1].split("\n", 1)[1]
-    facts = {"seed": prompt.seed, "model_version": model.version, "key": key.name, "meter": meter, "rhythm": rhythm,
-             "ends_on_tonic": ends_tonic, "candidates": tried, "copies_rejected": copies, "body_c": body_c}
+    facts = {
+        "seed": prompt.seed,
+        "model_version": model.version,
+        "key": key.name,
+        "meter": meter,
+        "rhythm": rhythm,
+        "ends_on_tonic": ends_tonic,
+        "candidates": tried,
+        "copies_rejected": copies,
+        "body_c": body_c,
+    }
     finish = dict(style=prompt.style or rhythm, seed=prompt.seed, model_version=model.version)
     if prime:
-        abc = finish_tune(_continued_text(prime, text, key), **finish,
-                          user_part_end=len(prime.out_header) + len(prime.out_body))
+        abc = finish_tune(
+            _continued_text(prime, text, key), **finish, user_part_end=len(prime.out_header) + len(prime.out_body)
+        )
         return GeneratedAbc(abc=abc, bars=prompt.bars, **facts)
     steps, semis = shift_between(Key("C", key.mode), key)
     out_body = emit(transpose_elements(parse_body(body_c, UNIT), steps, semis))
     abc = finish_tune(_assemble(rhythm, meter, key, prompt.seed, out_body), **finish, user_part_end=None)
-    return GeneratedAbc(abc=abc, bars=plan.played, form=plan.form, part_bars=plan.part_bars,
-                        bars_written=plan.written, note=plan.note, **facts)
+    return GeneratedAbc(
+        abc=abc,
+        bars=plan.played,
+        form=plan.form,
+        part_bars=plan.part_bars,
+        bars_written=plan.written,
+        note=plan.note,
+        **facts,
+    )
 
 
 def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
@@ -329,7 +381,7 @@ def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
 
 
 def _continued_text(prime: _Prime, text: str, key: Key) -> str:
-    cont_c = text[len(prime.text):]
+    cont_c = text[len(prime.text) :]
     steps, semis = shift_between(Key("C", key.mode), key)
     cont = emit(transpose_elements(parse_body(cont_c, UNIT), steps, semis), scale=prime.unit_scale)
     return prime.out_header + prime.out_body + cont.rstrip("\n") + "\n"
@@ -365,8 +417,13 @@ def _rules(rhythm: str, key: Key, plan: Plan | None, meter: str, rng) -> decode.
     long_end = 0
     if rng.random() >= style.get("last_short", 0.2):
         long_end = int(bar_length(meter) * 4) // 4
-    return decode.Rules(plan=plan, low_step=decode.step_cap(LOW, semis, low=True), high_step=decode.step_cap(high, semis),
-                        long_end=long_end, bias=RHYTHM_BIAS.get(rhythm, {}))
+    return decode.Rules(
+        plan=plan,
+        low_step=decode.step_cap(LOW, semis, low=True),
+        high_step=decode.step_cap(high, semis),
+        long_end=long_end,
+        bias=RHYTHM_BIAS.get(rhythm, {}),
+    )
 
 
 def _sample_batch(model, prompt, prime, key, meter, rhythm, rules, rng) -> list[decode.Candidate]:
@@ -383,5 +440,6 @@ def _sample_batch(model, prompt, prime, key, meter, rhythm, rules, rng) -> list[
     if missing:
         raise AbcError(f"the model has never seen the character(s) {''.join(sorted(missing))!r}")
     limit = target * int(bar_length(meter)) * 6 + 400
-    return decode.sample(model.net, model.vocab, start, trackers, rules, rng, prompt.temperature,
-                         prompt.top_p, True, limit)
+    return decode.sample(
+        model.net, model.vocab, start, trackers, rules, rng, prompt.temperature, prompt.top_p, True, limit
+    )

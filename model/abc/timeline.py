@@ -7,6 +7,7 @@ mark), and where the chord symbols of the text are. Then the elements are laid o
 take 2/3 of their written length, A>B 3/2 and 1/2; bar accidentals and the key signature give each
 note its sounding pitch class.
 """
+
 from __future__ import annotations
 
 import re

@@ -11,6 +11,7 @@ keys of every corpus title, so that an exact corpus title is never given out); `
 Rules: the same (seed, style) always gives the same title; a style word in a title is always the
 tune's own style (a polka is a polka); no exact corpus title; no word of a short blocklist.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,19 +25,101 @@ GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "weights" / "titles.json
 GRAMMAR_VERSION = "titles-1"
 
 # What a style is called in a title; a title carries no other style's word.
-STYLE_WORDS = {"jig": "Jig", "slip jig": "Slip Jig", "reel": "Reel", "hornpipe": "Hornpipe",
-               "strathspey": "Strathspey", "polka": "Polka", "waltz": "Waltz", "march": "March"}
+STYLE_WORDS = {
+    "jig": "Jig",
+    "slip jig": "Slip Jig",
+    "reel": "Reel",
+    "hornpipe": "Hornpipe",
+    "strathspey": "Strathspey",
+    "polka": "Polka",
+    "waltz": "Waltz",
+    "march": "March",
+}
 # Words that name a kind of tune: never a slot word (a reel's title must not say "Jig").
-_KIND_WORDS = {"reel", "reels", "jig", "jigs", "hornpipe", "hornpipes", "strathspey", "strathspeys",
-               "strathsy", "quick", "polka", "polkas", "waltz", "march", "marches", "quickstep", "step", "clog",
-               "air", "dance", "set", "slip", "slipjig", "hop", "lilt", "schottische", "mazurka",
-               "quadrille", "galop", "fling", "song", "tune", "planxty", "rant", "double", "single"}
+_KIND_WORDS = {
+    "reel",
+    "reels",
+    "jig",
+    "jigs",
+    "hornpipe",
+    "hornpipes",
+    "strathspey",
+    "strathspeys",
+    "strathsy",
+    "quick",
+    "polka",
+    "polkas",
+    "waltz",
+    "march",
+    "marches",
+    "quickstep",
+    "step",
+    "clog",
+    "air",
+    "dance",
+    "set",
+    "slip",
+    "slipjig",
+    "hop",
+    "lilt",
+    "schottische",
+    "mazurka",
+    "quadrille",
+    "galop",
+    "fling",
+    "song",
+    "tune",
+    "planxty",
+    "rant",
+    "double",
+    "single",
+}
 # Slurs and coarse words (19th-century collections hold a few): a title with one is never given out.
-BLOCKLIST = frozenset({
-    "coon", "coons", "darkey", "darkeys", "darky", "darkie", "nigger", "niggers", "negro", "wench",
-    "squaw", "injun", "savage", "chink", "jap", "gypsy", "gyp", "tinker", "fuck", "shit", "cunt",
-    "bitch", "whore", "slut", "bastard", "fag", "faggot", "queer", "kill", "killed", "murder",
-    "hanged", "rape", "drunken", "drunk", "devil", "devil's", "hell", "damn", "dead", "corpse"})
+BLOCKLIST = frozenset(
+    {
+        "coon",
+        "coons",
+        "darkey",
+        "darkeys",
+        "darky",
+        "darkie",
+        "nigger",
+        "niggers",
+        "negro",
+        "wench",
+        "squaw",
+        "injun",
+        "savage",
+        "chink",
+        "jap",
+        "gypsy",
+        "gyp",
+        "tinker",
+        "fuck",
+        "shit",
+        "cunt",
+        "bitch",
+        "whore",
+        "slut",
+        "bastard",
+        "fag",
+        "faggot",
+        "queer",
+        "kill",
+        "killed",
+        "murder",
+        "hanged",
+        "rape",
+        "drunken",
+        "drunk",
+        "devil",
+        "devil's",
+        "hell",
+        "damn",
+        "dead",
+        "corpse",
+    }
+)
 
 _HON = r"Lady|Miss|Mrs|Mr|Sir|Lord|Captain|Major|Colonel|Dr|Father|Master|General|Duke|Duchess|Earl|Widow"
 _WORD = r"(?:O'|Mc|Mac)?[A-Z][a-z]+"
@@ -45,10 +128,19 @@ _PLACE = rf"{_WORD}(?: {_WORD})?"
 # in the pattern's group names the word pool it draws from.
 SHAPES = [
     ("humours", rf"The Humou?rs of (?P<place>{_PLACE})", "The Humours of {place}"),
-    ("journey", (rf"(?P<journey>(?:The )?(?:[A-Z][a-z]+ )?(?:Road|Farewell|Trip|Welcome|Way|Return|Journey|"
-                rf"Ramble|Jaunt|Visit|Walk|Going|Home)) to (?P<place>{_PLACE})"), "{journey} to {place}"),
-    ("possessive", rf"(?:(?P<hon>{_HON})\.? )?(?P<name>{_WORD})'s(?: (?P<thing>[A-Z][a-z]+))?",
-     "{hon}{name}'s {thing}"),
+    (
+        "journey",
+        (
+            rf"(?P<journey>(?:The )?(?:[A-Z][a-z]+ )?(?:Road|Farewell|Trip|Welcome|Way|Return|Journey|"
+            rf"Ramble|Jaunt|Visit|Walk|Going|Home)) to (?P<place>{_PLACE})"
+        ),
+        "{journey} to {place}",
+    ),
+    (
+        "possessive",
+        rf"(?:(?P<hon>{_HON})\.? )?(?P<name>{_WORD})'s(?: (?P<thing>[A-Z][a-z]+))?",
+        "{hon}{name}'s {thing}",
+    ),
     ("planxty", rf"Planxty (?P<name>{_WORD})", "Planxty {name}"),
     ("of", rf"The (?P<head>(?:[A-Z][a-z]+ )?[A-Z][a-z]+) of (?P<of>(?:the )?{_PLACE})", "The {head} of {of}"),
     ("adj_noun", r"The (?P<adj>[A-Z][a-z]+) (?P<noun>[A-Z][a-z]+)", "The {adj} {noun}"),
@@ -105,8 +197,12 @@ def learn(titles: list[str]) -> dict:
                 pools.setdefault(_POOL.get(k, k), Counter())[v] += 1
             break
     keys = sorted({title_key(t) for t in titles} - {""})
-    return {"version": GRAMMAR_VERSION, "shapes": dict(shapes.most_common()),
-            "pools": {k: dict(c.most_common()) for k, c in sorted(pools.items())}, "corpus_keys": keys}
+    return {
+        "version": GRAMMAR_VERSION,
+        "shapes": dict(shapes.most_common()),
+        "pools": {k: dict(c.most_common()) for k, c in sorted(pools.items())},
+        "corpus_keys": keys,
+    }
 
 
 def corpus_titles() -> list[str]:
@@ -129,15 +225,19 @@ def build_grammar(path: Path = GRAMMAR_PATH) -> dict:
 
     grammar["chorale"] = learn_chorale_grammar()
     grammar["card"] = {
-        "name": "tunesmith title grammar", "version": GRAMMAR_VERSION,
-        "data": {"fiddle": "music21 corpus T: fields: ryansMammoth, oneills1850, airdsAirs, miscFolk",
-                 "fiddle_titles": len(titles), "titles_matching_a_shape": sum(grammar["shapes"].values()),
-                 "chorale": "phrases of the lyrics of music21's Bach chorales (bach/bwv*.mxl)",
-                 "chorale_phrases": len(grammar["chorale"]["lines"])},
+        "name": "tunesmith title grammar",
+        "version": GRAMMAR_VERSION,
+        "data": {
+            "fiddle": "music21 corpus T: fields: ryansMammoth, oneills1850, airdsAirs, miscFolk",
+            "fiddle_titles": len(titles),
+            "titles_matching_a_shape": sum(grammar["shapes"].values()),
+            "chorale": "phrases of the lyrics of music21's Bach chorales (bach/bwv*.mxl)",
+            "chorale_phrases": len(grammar["chorale"]["lines"]),
+        },
         "method": "title shapes (regular expressions) weighted by corpus counts; slot words from the "
-                  "titles of each shape; chorale titles from a word-bigram chain over the chorales' lyric phrases",
+        "titles of each shape; chorale titles from a word-bigram chain over the chorales' lyric phrases",
         "rules": "no exact corpus title (compared by title_key); blocklisted words never used; "
-                 "style word always the tune's own style",
+        "style word always the tune's own style",
         "build": "python -m model.abc.titles --build",
     }
     path.write_text(json.dumps(grammar, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
@@ -163,8 +263,9 @@ def _draw(rng: random.Random, counts: dict[str, int]) -> str:
 def is_allowed(title: str, corpus_keys: frozenset) -> bool:
     """Not a corpus title, no blocklisted word."""
     words = re.findall(r"[a-z']+", title.lower())
-    return title_key(title) not in corpus_keys and not any(w in BLOCKLIST or w.removesuffix("'s") in BLOCKLIST
-                                                           for w in words)
+    return title_key(title) not in corpus_keys and not any(
+        w in BLOCKLIST or w.removesuffix("'s") in BLOCKLIST for w in words
+    )
 
 
 def fiddle_title(style: str, seed: int, grammar: dict | None = None) -> str:
@@ -199,10 +300,15 @@ def measure(n: int = 1000) -> dict:
 
     chorales = [chorale_title(i, g["chorale"]) for i in range(n)]
     phrases = {re.sub(r"\W", "", line.lower()) for line in g["chorale"]["lines"]}
-    return {"titles": n, "exact_corpus_titles": sum(title_key(t) in g["corpus_keys"] for t in made),
-            "distinct": len(set(made)) / n, "sample": made[:20],
-            "chorale_exact_corpus_phrases": sum(re.sub(r"\W", "", t.lower()) in phrases for t in chorales),
-            "chorale_distinct": len(set(chorales)) / n, "chorale_sample": chorales[:5]}
+    return {
+        "titles": n,
+        "exact_corpus_titles": sum(title_key(t) in g["corpus_keys"] for t in made),
+        "distinct": len(set(made)) / n,
+        "sample": made[:20],
+        "chorale_exact_corpus_phrases": sum(re.sub(r"\W", "", t.lower()) in phrases for t in chorales),
+        "chorale_distinct": len(set(chorales)) / n,
+        "chorale_sample": chorales[:5],
+    }
 
 
 if __name__ == "__main__":

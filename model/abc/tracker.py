@@ -14,6 +14,7 @@ Bar rules (shared with the evaluation):
 - triplets (3abc and broken pairs A>B use three / two notes of the same written length.
 Bars are counted as written (a repeated part counts once); pickups are not counted.
 """
+
 from __future__ import annotations
 
 from model.abc.notation import END, LENGTHS, bar_length
@@ -36,10 +37,42 @@ MAX_OCTAVE_MARKS = 2  # C,, .. c'' : the range of the corpus
 
 
 class BarTracker(BarLines):
-    __slots__ = ("full", "target", "elapsed", "mode", "acc", "upper", "len_str", "kind", "has_pitch",
-                 "fixed", "tuplet_left", "last_free", "bar_str", "bars", "pickup", "pending_pickup",
-                 "need_section", "counting", "may_pickup", "last", "notes_in_bar", "ended", "last_pitch",
-                 "bar_pitches", "chord_pitches", "started", "octave", "ending", "last_token", "part_bars", "repeat_open", "note_text", "tie_to", "repeats_closed")
+    __slots__ = (
+        "full",
+        "target",
+        "elapsed",
+        "mode",
+        "acc",
+        "upper",
+        "len_str",
+        "kind",
+        "has_pitch",
+        "fixed",
+        "tuplet_left",
+        "last_free",
+        "bar_str",
+        "bars",
+        "pickup",
+        "pending_pickup",
+        "need_section",
+        "counting",
+        "may_pickup",
+        "last",
+        "notes_in_bar",
+        "ended",
+        "last_pitch",
+        "bar_pitches",
+        "chord_pitches",
+        "started",
+        "octave",
+        "ending",
+        "last_token",
+        "part_bars",
+        "repeat_open",
+        "note_text",
+        "tie_to",
+        "repeats_closed",
+    )
 
     def __init__(self, meter: str, target: int | None = None):
         self.full = int(bar_length(meter) * 4)
@@ -77,7 +110,7 @@ class BarTracker(BarLines):
         self.tie_to = ""  # when composing: the pitch a tie must continue with
         self.repeats_closed = False  # a :| or :: has been written
 
-    def copy(self) -> "BarTracker":
+    def copy(self) -> BarTracker:
         new = BarTracker.__new__(BarTracker)
         _copy_slots(self, new)
         return new
@@ -97,7 +130,7 @@ class BarTracker(BarLines):
             try:
                 self.feed(ch)
             except TrackerError as e:
-                raise TrackerError(f"{e} at character {i} ({text[max(0, i - 20):i]!r} + {ch!r})") from None
+                raise TrackerError(f"{e} at character {i} ({text[max(0, i - 20) : i]!r} + {ch!r})") from None
 
     def finish(self) -> None:
         """Check the tune may end here (as if END were fed)."""

@@ -1,5 +1,6 @@
 """The bar-line half of the BarTracker (model/abc/tracker.py): closing a bar, which bar lines may come
 next (parts, repeats, endings, the last bar), and the end of the tune."""
+
 from __future__ import annotations
 
 from model.abc.notation import BAR_TOKENS, FINAL_BARS, SECTION_BARS
@@ -14,6 +15,7 @@ class TrackerError(ValueError):
 
 class BarLines:
     """Mixed into BarTracker, whose slots these methods use."""
+
     __slots__ = ()
 
     def _close_bar(self, ch: str) -> None:
@@ -24,8 +26,7 @@ class BarLines:
         self.counting = True
         if e == 0:
             at_start = self.bars == 0 and not self.pickup
-            if (self.notes_in_bar == 0 and ch == "|" and self.last_token != "|:"
-                    and (self.target is None or at_start)):
+            if self.notes_in_bar == 0 and ch == "|" and self.last_token != "|:" and (self.target is None or at_start):
                 self.counting = None  # an empty bar before |: (start of tune or, in the corpus, of a part)
             else:
                 raise TrackerError("an empty bar")
@@ -50,8 +51,7 @@ class BarLines:
             raise TrackerError("the bar is overfull")
         if self.counting and self.target is not None and self.bars + 1 > self.target:
             raise TrackerError("the tune already has its bars")
-        if (self.need_section and self.target is not None and self.bars + 1 == self.target
-                and e + self.pickup != full):
+        if self.need_section and self.target is not None and self.bars + 1 == self.target and e + self.pickup != full:
             raise TrackerError("the last bar is short")
         self.bar_str = ch
         self._check_bar_prefix()
@@ -159,8 +159,9 @@ class BarLines:
                 self.part_bars += 1
                 if self.need_section:
                     short = self.elapsed
-                    if short + self.pickup != self.full or (self.target is not None and s != ":|2"
-                                                            and self.bars < self.target):
+                    if short + self.pickup != self.full or (
+                        self.target is not None and s != ":|2" and self.bars < self.target
+                    ):
                         self.pending_pickup = self.full - short  # the next part starts with it
                     else:
                         self.may_pickup = self.full - short

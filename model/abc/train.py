@@ -5,6 +5,7 @@ by the END symbol, shuffled per epoch from the seed), cut into `batch` parallel 
 state is carried from one `seq`-long chunk to the next. Checkpoints (last.pt for --resume, best.pt)
 go to the run directory; the best weights and a model card are exported with --export.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,8 @@ import torch
 from torch import nn
 
 from model.abc import data
-from model.abc.notation import END, AbcError, parse_tune, split_tunes, to_canonical
 from model.abc.net import AbcNet, AbcNetConfig, load_checkpoint, save_checkpoint
+from model.abc.notation import END, AbcError, parse_tune, split_tunes, to_canonical
 from model.lstm import DEFAULT_CACHE
 
 DEFAULT_RUNS = DEFAULT_CACHE / "runs"
@@ -59,9 +60,9 @@ def build_vocab(tunes: list[str]) -> str:
 def _batches(ids: torch.Tensor, batch: int, seq: int):
     n = (len(ids) - 1) // batch
     x = ids[: n * batch].view(batch, n)
-    y = ids[1: n * batch + 1].view(batch, n)
+    y = ids[1 : n * batch + 1].view(batch, n)
     for i in range(0, n, seq):
-        yield x[:, i:i + seq], y[:, i:i + seq]
+        yield x[:, i : i + seq], y[:, i : i + seq]
 
 
 def _detach(state):
@@ -76,8 +77,9 @@ def bits_per_char(net: AbcNet, text: str, batch: int = 8, seq: int = 256) -> flo
     with torch.no_grad():
         for x, y in _batches(ids, batch, seq):
             logits, state = net(x, state)
-            total += nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
-                                                 reduction="sum").item()
+            total += nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum"
+            ).item()
             count += y.numel()
     return total / max(count, 1) / math.log(2)
 
@@ -88,8 +90,15 @@ def _shuffled_stream(tunes: list[str], rng: random.Random) -> str:
     return data.stream(order)
 
 
-def train(cfg: TrainConfig, train_tunes: list[str], valid_tunes: list[str], *, init: Path | None = None,
-          resume: bool = False, log=print) -> dict:
+def train(
+    cfg: TrainConfig,
+    train_tunes: list[str],
+    valid_tunes: list[str],
+    *,
+    init: Path | None = None,
+    resume: bool = False,
+    log=print,
+) -> dict:
     """Train (or fine-tune from `init`); returns a summary. best.pt / last.pt in cfg.run_dir."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -121,13 +130,19 @@ def train(cfg: TrainConfig, train_tunes: list[str], valid_tunes: list[str], *, i
 
     for epoch in range(start_epoch, cfg.epochs):
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * cfg.lr_decay ** epoch
+            g["lr"] = cfg.lr * cfg.lr_decay**epoch
         ids = encode(_shuffled_stream(train_tunes, rng), vocab)
         net.train()
         state, total, count = None, 0.0, 0
         steps = (len(ids) - 1) // cfg.batch
-        bar = tqdm(_batches(ids, cfg.batch, cfg.seq), total=math.ceil(steps / cfg.seq),
-                   desc=f"epoch {epoch + 1}", file=sys.stderr, mininterval=5, leave=False)
+        bar = tqdm(
+            _batches(ids, cfg.batch, cfg.seq),
+            total=math.ceil(steps / cfg.seq),
+            desc=f"epoch {epoch + 1}",
+            file=sys.stderr,
+            mininterval=5,
+            leave=False,
+        )
         out_of_time = False
         for x, y in bar:
             if time.time() - t0 > cfg.minutes * 60:
@@ -146,24 +161,48 @@ def train(cfg: TrainConfig, train_tunes: list[str], valid_tunes: list[str], *, i
         train_bits = total / max(count, 1) / math.log(2)
         valid_bits = bits_per_char(net, valid_text) if valid_tunes else train_bits
         minutes = (time.time() - t0) / 60
-        history.append({"epoch": epoch + 1, "train_bits": round(train_bits, 4),
-                        "valid_bits": round(valid_bits, 4), "minutes": round(minutes, 2)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_bits": round(train_bits, 4),
+                "valid_bits": round(valid_bits, 4),
+                "minutes": round(minutes, 2),
+            }
+        )
         improved = valid_bits < best - 1e-4
         if improved:
             best, bad = valid_bits, 0
-            save_checkpoint(run / "best.pt", net, {"epoch": epoch + 1, "valid_bits": valid_bits,
-                                                   "train_bits": train_bits})
+            save_checkpoint(
+                run / "best.pt", net, {"epoch": epoch + 1, "valid_bits": valid_bits, "train_bits": train_bits}
+            )
         else:
             bad += 1
-        torch.save({"state_dict": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                    "best": best, "bad": bad, "history": history, "rng": rng.getstate(),
-                    "torch_rng": torch.get_rng_state(), "config": net.config.to_dict()}, run / "last.pt")
-        log(f"epoch {epoch + 1}: train {train_bits:.3f} valid {valid_bits:.3f} bits/char "
-            f"{'*' if improved else ''} ({minutes:.1f} min)")
+        torch.save(
+            {
+                "state_dict": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "epoch": epoch + 1,
+                "best": best,
+                "bad": bad,
+                "history": history,
+                "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+                "config": net.config.to_dict(),
+            },
+            run / "last.pt",
+        )
+        log(
+            f"epoch {epoch + 1}: train {train_bits:.3f} valid {valid_bits:.3f} bits/char "
+            f"{'*' if improved else ''} ({minutes:.1f} min)"
+        )
         if bad >= cfg.patience or out_of_time or minutes >= cfg.minutes:
             break
-    return {"best_valid_bits": round(best, 4), "history": history, "epochs": len(history),
-            "minutes": round((time.time() - t0) / 60, 2)}
+    return {
+        "best_valid_bits": round(best, 4),
+        "history": history,
+        "epochs": len(history),
+        "minutes": round((time.time() - t0) / 60, 2),
+    }
 
 
 def export(run_dir: Path, out: Path, card: dict) -> None:
@@ -174,11 +213,15 @@ def export(run_dir: Path, out: Path, card: dict) -> None:
     import hashlib
 
     digest = hashlib.sha1(out.read_bytes()).hexdigest()[:8]
-    card = {"model_version": f"abc-{time.strftime('%Y%m%d')}-{digest}", **card,
-            "network": net.config.to_dict() | {"vocab": net.config.vocab},
-            "best_epoch": ck.get("epoch"), "valid_bits_per_char": round(ck.get("valid_bits", 0), 4),
-            "train_bits_per_char": round(ck.get("train_bits", 0), 4),
-            "parameters": sum(p.numel() for p in net.parameters())}
+    card = {
+        "model_version": f"abc-{time.strftime('%Y%m%d')}-{digest}",
+        **card,
+        "network": net.config.to_dict() | {"vocab": net.config.vocab},
+        "best_epoch": ck.get("epoch"),
+        "valid_bits_per_char": round(ck.get("valid_bits", 0), 4),
+        "train_bits_per_char": round(ck.get("train_bits", 0), 4),
+        "parameters": sum(p.numel() for p in net.parameters()),
+    }
     out.with_suffix(".json").write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -199,9 +242,19 @@ def canonical_texts(abc_texts: list[str]) -> tuple[list[str], int]:
     return out, skipped
 
 
-def finetune(base: Path | str | None, abc_texts: list[str], out_dir: Path | str, *, epochs: int = 3,
-             base_share: float = 0.5, lr: float = 5e-4, seed: int = 1, threads: int = 2, log=print,
-             card: dict | None = None) -> Path:
+def finetune(
+    base: Path | str | None,
+    abc_texts: list[str],
+    out_dir: Path | str,
+    *,
+    epochs: int = 3,
+    base_share: float = 0.5,
+    lr: float = 5e-4,
+    seed: int = 1,
+    threads: int = 2,
+    log=print,
+    card: dict | None = None,
+) -> Path:
     """Fine-tune from existing weights on extra ABC tunes mixed with the base corpus.
 
     `base`: weights to start from (None: the shipped model/weights/abc.pt). `abc_texts`: ABC texts
@@ -220,47 +273,90 @@ def finetune(base: Path | str | None, abc_texts: list[str], out_dir: Path | str,
     rng = random.Random(seed)
     n_base = int(len(extra) * base_share / max(1e-9, 1 - base_share)) if base_share < 1 else len(corpus.train)
     mix = extra + rng.sample(corpus.train, min(n_base, len(corpus.train)))
-    cfg = TrainConfig(run_dir=str(out_dir / "run"), epochs=epochs, minutes=1e9, lr=lr, lr_decay=1.0,
-                      patience=epochs, seed=seed, threads=threads, batch=min(16, max(1, len(mix) // 4)))
+    cfg = TrainConfig(
+        run_dir=str(out_dir / "run"),
+        epochs=epochs,
+        minutes=1e9,
+        lr=lr,
+        lr_decay=1.0,
+        patience=epochs,
+        seed=seed,
+        threads=threads,
+        batch=min(16, max(1, len(mix) // 4)),
+    )
     summary = train(cfg, mix, corpus.valid, init=base, log=log)
     base_card_path = base.with_suffix(".json")
     base_card = json.loads(base_card_path.read_text()) if base_card_path.exists() else {}
-    export(Path(cfg.run_dir), out_dir / "abc.pt", {
-        "kind": "abc char-RNN (fine-tuned)", "base_model_version": base_card.get("model_version"),
-        "finetune": {"extra_tunes": len(extra), "skipped": skipped, "base_tunes": len(mix) - len(extra),
-                     "epochs": epochs, "lr": lr, "seed": seed} | summary,
-        "data": base_card.get("data"), "keys": base_card.get("keys"), **(card or {})})
+    export(
+        Path(cfg.run_dir),
+        out_dir / "abc.pt",
+        {
+            "kind": "abc char-RNN (fine-tuned)",
+            "base_model_version": base_card.get("model_version"),
+            "finetune": {
+                "extra_tunes": len(extra),
+                "skipped": skipped,
+                "base_tunes": len(mix) - len(extra),
+                "epochs": epochs,
+                "lr": lr,
+                "seed": seed,
+            }
+            | summary,
+            "data": base_card.get("data"),
+            "keys": base_card.get("keys"),
+            **(card or {}),
+        },
+    )
     return out_dir / "abc.pt"
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="tunesmith train abc", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="tunesmith train abc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     defaults = TrainConfig()
     for name, value in asdict(defaults).items():
         ap.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     ap.add_argument("--resume", action="store_true", help="continue from last.pt in the run directory")
     ap.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
-    ap.add_argument("--export", type=Path, help="write the best weights (fp16) + model card here, "
-                    "e.g. model/weights/abc.pt")
+    ap.add_argument(
+        "--export", type=Path, help="write the best weights (fp16) + model card here, e.g. model/weights/abc.pt"
+    )
     args = ap.parse_args(argv)
     cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(defaults)})
     corpus = data.load_corpus()
-    print(f"corpus: {corpus.stats['train_tunes']} train / {corpus.stats['valid_tunes']} valid tunes, "
-          f"{corpus.stats['train_chars']} train chars", file=sys.stderr)
-    summary = train(cfg, corpus.train, corpus.valid, init=args.init, resume=args.resume,
-                    log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(
+        f"corpus: {corpus.stats['train_tunes']} train / {corpus.stats['valid_tunes']} valid tunes, "
+        f"{corpus.stats['train_chars']} train chars",
+        file=sys.stderr,
+    )
+    summary = train(
+        cfg,
+        corpus.train,
+        corpus.valid,
+        init=args.init,
+        resume=args.resume,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     if args.export:
-        export(Path(cfg.run_dir), args.export, {
-            "kind": "abc char-RNN",
-            "sources": [f"music21 corpus: {c}" for c in data.COLLECTIONS] + [
-                "oneills1850 de-duplicated by tune number; exact duplicates dropped; no essenFolksong, "
-                "no thesession.org data"],
-            "key_handling": "every tune normalised to a C tonic keeping its mode (maj/min/dor/mix); the sampler "
-                            "transposes to the requested tonic with re-spelled accidentals",
-            "data": {k: v for k, v in corpus.stats.items() if k != "keys"},
-            "keys": corpus.stats["keys"], "training": asdict(cfg) | summary,
-            "command": "tunesmith train abc " + " ".join(argv)})
+        export(
+            Path(cfg.run_dir),
+            args.export,
+            {
+                "kind": "abc char-RNN",
+                "sources": [f"music21 corpus: {c}" for c in data.COLLECTIONS]
+                + [
+                    "oneills1850 de-duplicated by tune number; exact duplicates dropped; no essenFolksong, "
+                    "no thesession.org data"
+                ],
+                "key_handling": "every tune normalised to a C tonic keeping its mode (maj/min/dor/mix); the sampler "
+                "transposes to the requested tonic with re-spelled accidentals",
+                "data": {k: v for k, v in corpus.stats.items() if k != "keys"},
+                "keys": corpus.stats["keys"],
+                "training": asdict(cfg) | summary,
+                "command": "tunesmith train abc " + " ".join(argv),
+            },
+        )
         print(f"exported {args.export}", file=sys.stderr)
     print(json.dumps({"best_valid_bits": summary["best_valid_bits"], "epochs": summary["epochs"]}))
     return 0

@@ -8,6 +8,7 @@
   repetitive: at least REPEATED_BARS such bars (the shipped model repeats a bar exactly in ~1 tune of 5);
 - range_steps: highest minus lowest note in scale steps (an octave is 7); narrow: at most NARROW_STEPS.
 """
+
 from __future__ import annotations
 
 from model.abc.elements import Bar, Note
@@ -44,6 +45,12 @@ def traits(abc: str) -> dict:
     steps = [step for e in tune.elements if isinstance(e, Note) for _acc, step in e.pitches]
     share = repeated / len(bars) if bars else 0.0
     range_steps = max(steps) - min(steps) if steps else 0
-    return {"mode": tune.key.mode, "minor": tune.key.mode in ("min", "dor"), "bars": len(bars),
-            "repeated_bars": round(share, 4), "repetitive": repeated >= REPEATED_BARS,
-            "range_steps": range_steps, "narrow": range_steps <= NARROW_STEPS}
+    return {
+        "mode": tune.key.mode,
+        "minor": tune.key.mode in ("min", "dor"),
+        "bars": len(bars),
+        "repeated_bars": round(share, 4),
+        "repetitive": repeated >= REPEATED_BARS,
+        "range_steps": range_steps,
+        "narrow": range_steps <= NARROW_STEPS,
+    }

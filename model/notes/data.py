@@ -4,6 +4,7 @@ Parsing all chorales takes a minute or two, so the grids are cached as gzipped J
 ~/.cache/tunesmith/ (the `cache` setting overrides; the CLI passes it in). Corpus-derived data never goes into git.
 Splits are by piece (a stable hash of its corpus name), so no chorale is in both.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -56,8 +57,9 @@ def parse_chorale(name: str) -> NoteGrid:
     return grid_from_score(score, key=choose_key(score))
 
 
-def load_chorales(*, refresh: bool = False, progress: bool = True, first: int = 0,
-                  cache: Path = DEFAULT_CACHE) -> dict[str, NoteGrid]:
+def load_chorales(
+    *, refresh: bool = False, progress: bool = True, first: int = 0, cache: Path = DEFAULT_CACHE
+) -> dict[str, NoteGrid]:
     """name -> NoteGrid for every chorale the note model can use (four voices, 4/4 or 3/4).
     first=N: only the first N chorales, parsed now and not cached (for quick checks and tests)."""
     path = Path(cache) / f"notes-chorales-v{CACHE_VERSION}.json.gz"

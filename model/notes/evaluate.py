@@ -9,6 +9,7 @@
    fifths/octaves (per pair of voices that both move). The same figures for the validation chorales themselves, and for
    the model sampled with no steering rules (--raw), show what the rules add.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from model.notes import grid as notes
 from model.lstm import DEFAULT_CACHE, cpu_sampling
+from model.notes import grid as notes
 from model.notes.data import load_chorales, split
 from model.notes.sample import DEFAULT_WEIGHTS, NotesPrompt, compose_notes, load_notes_model
 
@@ -38,7 +39,7 @@ class WittenBell:
         self.order = order
         self.counts: list[dict[tuple, Counter]] = [defaultdict(Counter) for _ in range(order)]
 
-    def fit(self, pieces: list[list[str]]) -> "WittenBell":
+    def fit(self, pieces: list[list[str]]) -> WittenBell:
         for tokens in pieces:
             for i, token in enumerate(tokens):
                 if token not in VOICE_SET:
@@ -96,7 +97,10 @@ def piece_checks(grid: notes.NoteGrid) -> dict:
     onsets = [p for voice in grid.voices for p in voice if p >= 0]
     in_key = sum(p % 12 in scale for p in onsets)
     in_range = sum(
-        notes.RANGES[name][0] <= p <= notes.RANGES[name][1] for name, voice in zip(notes.VOICES, grid.voices) for p in voice if p >= 0
+        notes.RANGES[name][0] <= p <= notes.RANGES[name][1]
+        for name, voice in zip(notes.VOICES, grid.voices)
+        for p in voice
+        if p >= 0
     )
     longest = 0
     for voice in grid.voices:
@@ -122,7 +126,9 @@ def piece_checks(grid: notes.NoteGrid) -> dict:
         previous = current
     final = sounding(grid, grid.steps - 1)
     triad = tonic_triad(grid.tonic, grid.mode)
-    ends_on_tonic = final[-1] is not None and final[-1] % 12 == grid.tonic and all(p is None or p % 12 in triad for p in final)
+    ends_on_tonic = (
+        final[-1] is not None and final[-1] % 12 == grid.tonic and all(p is None or p % 12 in triad for p in final)
+    )
     bass_onsets = [p for p in grid.voices[-1] if p >= 0]
     bass_5_to_1 = len(bass_onsets) >= 2 and [(p - grid.tonic) % 12 for p in bass_onsets[-2:]] == [7, 0]
     return {
@@ -147,7 +153,9 @@ def summarise(checks: list[dict]) -> dict:
         "in_range_pct": round(100 * sum(c["in_range"] for c in checks) / notes_total, 2),
         "longest_run": max(c["longest_run"] for c in checks),
         "pieces_with_run_over_8": sum(c["longest_run"] > 8 for c in checks),
-        "two_voices_pct_of_time": round(100 * sum(c["two_voice_steps"] for c in checks) / sum(c["steps"] for c in checks), 2),
+        "two_voices_pct_of_time": round(
+            100 * sum(c["two_voice_steps"] for c in checks) / sum(c["steps"] for c in checks), 2
+        ),
         "ends_on_tonic_pct": round(100 * sum(c["ends_on_tonic"] for c in checks) / len(checks), 1),
         "cadence_bass_5_to_1_pct": round(100 * sum(c["bass_5_to_1"] for c in checks) / len(checks), 1),
         "parallel_5ths_8ves_pct_of_moves": round(
@@ -168,7 +176,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--meter", choices=sorted(notes.METERS), default=None, help="default: the chorale style's (4/4)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the parsed corpus is cached")
     p.add_argument("--raw", action="store_true", help="also sample with no steering rules, for comparison")
-    p.add_argument("--write-card", action="store_true", help="store the results in the model card (.json beside the weights)")
+    p.add_argument(
+        "--write-card", action="store_true", help="store the results in the model card (.json beside the weights)"
+    )
     return p.parse_args(argv)
 
 
@@ -187,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"model_version": model.version, "validation_pieces": len(valid)}
     loss = {"lstm": round(evaluate(model.net, [piece_ids(g) for g in valid.values()]), 4)}
     for order in (1, 3, 6, 11):
-        loss[f"{order}-gram" if order > 1 else "unigram"] = round(WittenBell(order).fit(train_tokens).nats(valid_tokens), 4)
+        loss[f"{order}-gram" if order > 1 else "unigram"] = round(
+            WittenBell(order).fit(train_tokens).nats(valid_tokens), 4
+        )
     report["valid_nats_per_voice_token"] = loss
     best_baseline = min(v for k, v in loss.items() if k != "lstm")
     print(f"validation loss, nats per voice token ({len(valid)} held-out chorales):")
@@ -206,9 +218,13 @@ def main(argv: list[str] | None = None) -> int:
                 checks.append(piece_checks(compose_notes(model, prompt).grid))
             else:
                 checks.append(piece_checks(_raw_sample(model, prompt)))
-        report[f"samples_{label}"] = {**summarise(checks), "bars": args.bars, "meter": args.meter or "4/4",
-                                      "temperature": args.temperature,
-                                      "seconds_each": round((time.perf_counter() - started) / args.samples, 3)}
+        report[f"samples_{label}"] = {
+            **summarise(checks),
+            "bars": args.bars,
+            "meter": args.meter or "4/4",
+            "temperature": args.temperature,
+            "seconds_each": round((time.perf_counter() - started) / args.samples, 3),
+        }
     print("\nsamples (and the validation chorales for reference):")
     for name in ["bach_validation"] + [f"samples_{label}" for label, _ in runs]:
         print(f"  {name}: {json.dumps(report[name])}")
@@ -216,7 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_card:
         card_path = Path(args.weights).with_suffix(".json")
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
-        card["evaluation"] = {**report, "command": "tunesmith eval notes " + " ".join(argv if argv is not None else sys.argv[1:])}
+        card["evaluation"] = {
+            **report,
+            "command": "tunesmith eval notes " + " ".join(argv if argv is not None else sys.argv[1:]),
+        }
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         print(f"\nwrote the results into {card_path}")
     return 0
@@ -231,8 +250,16 @@ def _raw_sample(model, prompt: NotesPrompt) -> notes.NoteGrid:
     tonic, mode = notes.key_of(key)
     shift = tonic if tonic <= 6 else tonic - 12
     with cpu_sampling():
-        grid = sample_grid(model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,
-                           temperature=prompt.temperature, seed=prompt.seed, steer=False)
+        grid = sample_grid(
+            model,
+            meter=meter,
+            mode=mode,
+            shift=shift,
+            bars=prompt.bars,
+            temperature=prompt.temperature,
+            seed=prompt.seed,
+            steer=False,
+        )
     return notes.transpose(grid, shift)
 
 

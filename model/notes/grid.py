@@ -13,6 +13,7 @@ the model knows when to cadence) and then one token per voice, soprano first. Pi
 transposed so their tonic is C before encoding (see `normalise`); the sampler transposes back to
 the requested key, so the model spends nothing on learning twelve keys.
 """
+
 from __future__ import annotations
 
 import io
@@ -82,7 +83,8 @@ def key_of(text: str) -> tuple[int, str]:
         key = None
     if key is None or key.mode not in ("maj", "min"):
         raise NotesError(
-            f"key '{text}' is not one the note model can use; give a major or minor key such as 'Dmaj', 'Gmin' or 'F#min'"
+            f"key '{text}' is not one the note model can use; "
+            "give a major or minor key such as 'Dmaj', 'Gmin' or 'F#min'"
         )
     return key.pitch_class, "major" if key.mode == "maj" else "minor"
 
@@ -199,7 +201,9 @@ def grid_from_score(score, *, key=None) -> NoteGrid:
 
     parts = list(score.parts)
     if len(parts) != len(VOICES):
-        raise NotesError(f"the note model needs exactly four voices (soprano, alto, tenor, bass); this piece has {len(parts)}")
+        raise NotesError(
+            f"the note model needs exactly four voices (soprano, alto, tenor, bass); this piece has {len(parts)}"
+        )
     signatures = list(score.recurse().getElementsByClass(m21meter.TimeSignature))
     if not signatures:
         raise NotesError("the piece has no time signature")
@@ -336,7 +340,9 @@ def score_to_musicxml(score) -> str:
 # ---------------------------------------------------------------- MIDI
 
 
-def grid_to_midi(grid: NoteGrid, *, tempo: int, program: int, ticks_per_beat: int = 480, tonic_name: str | None = None) -> bytes:
+def grid_to_midi(
+    grid: NoteGrid, *, tempo: int, program: int, ticks_per_beat: int = 480, tonic_name: str | None = None
+) -> bytes:
     """NoteGrid -> standard MIDI file bytes: one track per voice, all on GM `program`, `tempo`
     quarter notes per minute. Written with mido directly (fast, and exact about what is in it)."""
     import mido
@@ -353,7 +359,11 @@ def grid_to_midi(grid: NoteGrid, *, tempo: int, program: int, ticks_per_beat: in
             mido.MetaMessage("track_name", name="Tunesmith", time=0),
             mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0),
             mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
-            mido.MetaMessage("key_signature", key=(tonic_name or NOTE_NAMES[grid.tonic]) + ("m" if grid.mode == "minor" else ""), time=0),
+            mido.MetaMessage(
+                "key_signature",
+                key=(tonic_name or NOTE_NAMES[grid.tonic]) + ("m" if grid.mode == "minor" else ""),
+                time=0,
+            ),
         ]
     )
     offset_ticks = 0  # an upbeat starts at time 0 in the file

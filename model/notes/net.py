@@ -1,4 +1,5 @@
 """The note model's network: token embedding -> stacked LSTM -> next-token logits."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -22,8 +23,9 @@ class NotesConfig:
 
 class NotesLSTM(TokenLSTM):
     def __init__(self, config: NotesConfig):
-        super().__init__(config.vocab_size, config.embed, config.hidden, config.layers, config.dropout,
-                         embed_dropout=True)
+        super().__init__(
+            config.vocab_size, config.embed, config.hidden, config.layers, config.dropout, embed_dropout=True
+        )
         self.config = config
 
 
@@ -44,7 +46,9 @@ class Stepper:
             for layer in range(1, net.config.layers):
                 w_ih, w_hh = getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}")
                 self.w_cat.append(torch.cat([w_ih, w_hh], dim=1).contiguous())
-                self.bias.append((getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")).detach().clone())
+                self.bias.append(
+                    (getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")).detach().clone()
+                )
             self.w_head, self.b_head = net.head.weight.detach().clone(), net.head.bias.detach().clone()
         self.hidden, self.layers = hidden, net.config.layers
         self.reset()

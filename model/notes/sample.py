@@ -11,6 +11,7 @@ where the last two bars are, so it cadences on time. A few rules steer each voic
     V7, root in the bass) and the last bar is a tonic chord (root in the bass) held to the end.
 The model works with tonic C; the result is transposed to the requested key.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from model.notes import grid as notes
 from model.lstm import cpu_sampling, load_checkpoint
+from model.notes import grid as notes
 from model.notes.net import NotesConfig, NotesLSTM, Stepper
 from model.notes.titles import chorale_title, credit_score
 
@@ -33,7 +34,21 @@ MAX_BARS = 128
 # The note-model styles and what they mean to the model (the bot's style table names them).
 NOTES_STYLES = {"chorale": {"meter": "4/4"}}
 # Keys picked when the request leaves the key to the model (common chorale keys).
-DEFAULT_KEYS = ("Cmaj", "Dmaj", "Fmaj", "Gmaj", "Amaj", "Bbmaj", "Ebmaj", "Amin", "Dmin", "Emin", "Gmin", "Bmin", "Cmin")
+DEFAULT_KEYS = (
+    "Cmaj",
+    "Dmaj",
+    "Fmaj",
+    "Gmaj",
+    "Amaj",
+    "Bbmaj",
+    "Ebmaj",
+    "Amin",
+    "Dmin",
+    "Emin",
+    "Gmin",
+    "Bmin",
+    "Cmin",
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,9 @@ def check_prompt(prompt: NotesPrompt) -> tuple[str, str]:
         raise notes.NotesError(f"style '{prompt.style}' is not a note-model style; choose {', '.join(NOTES_STYLES)}")
     meter = prompt.meter or NOTES_STYLES[prompt.style]["meter"]
     if meter not in notes.METERS:
-        raise notes.NotesError(f"meter '{meter}' is not available for {prompt.style}; choose {' or '.join(notes.METERS)}")
+        raise notes.NotesError(
+            f"meter '{meter}' is not available for {prompt.style}; choose {' or '.join(notes.METERS)}"
+        )
     if not isinstance(prompt.bars, int) or not 1 <= prompt.bars <= MAX_BARS:
         raise notes.NotesError(f"length {prompt.bars!r} bars is out of range; choose 1 to {MAX_BARS} bars")
     if not isinstance(prompt.temperature, (int, float)) or not 0.05 <= prompt.temperature <= 2.0:
@@ -169,7 +186,9 @@ class _Rules:
             bias = self.base[voice]
         return bias
 
-    def no_parallels(self, bias: torch.Tensor, before: list[int | None], now: list[int | None], voice: int) -> torch.Tensor:
+    def no_parallels(
+        self, bias: torch.Tensor, before: list[int | None], now: list[int | None], voice: int
+    ) -> torch.Tensor:
         """Forbid the pitches that would make parallel fifths or octaves with a voice above that
         has just moved (before: the pitches sounding at the previous step; now: this step's, for
         the voices above). Keeps the bias as it was if that would forbid everything."""
@@ -188,7 +207,15 @@ class _Rules:
 
 
 def sample_grid(
-    model: NotesModel, *, meter: str, mode: str, shift: int, bars: int, temperature: float, seed: int, steer: bool = True
+    model: NotesModel,
+    *,
+    meter: str,
+    mode: str,
+    shift: int,
+    bars: int,
+    temperature: float,
+    seed: int,
+    steer: bool = True,
 ) -> notes.NoteGrid:
     """Sample `bars` whole bars in the model's tonic-C space (shift: how far the result will be
     transposed, so the voice ranges are kept after transposing). steer=False turns the rules off
@@ -202,7 +229,11 @@ def sample_grid(
     grid = notes.NoteGrid(meter=meter, tonic=0, mode=mode, voices=[[] for _ in notes.VOICES])
     sounding: list[int | None] = [None] * len(notes.VOICES)
     repeats = [(-1, 0)] * len(notes.VOICES)
-    token_value = {i: notes.token_value(t) for t, i in notes.TOKEN_ID.items() if t in (notes.HOLD_TOKEN, notes.REST_TOKEN) or t.startswith("n")}
+    token_value = {
+        i: notes.token_value(t)
+        for t, i in notes.TOKEN_ID.items()
+        if t in (notes.HOLD_TOKEN, notes.REST_TOKEN) or t.startswith("n")
+    }
 
     with torch.inference_mode():
         for token in notes.header_tokens(meter, mode):
@@ -240,8 +271,13 @@ def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
     shift = tonic if tonic <= 6 else tonic - 12  # from the model's C to the key, by the smaller step
     with cpu_sampling():
         grid = sample_grid(
-            model, meter=meter, mode=mode, shift=shift, bars=prompt.bars,
-            temperature=float(prompt.temperature), seed=prompt.seed,
+            model,
+            meter=meter,
+            mode=mode,
+            shift=shift,
+            bars=prompt.bars,
+            temperature=float(prompt.temperature),
+            seed=prompt.seed,
         )
     grid = notes.transpose(grid, shift)
     tonic_name = notes.tonic_spelling(key)

@@ -7,6 +7,7 @@ a phrase's first word to a word that ended a phrase. The lines and the chain are
 model/weights/titles.json (under "chorale", built by `python -m model.abc.titles`). No title is an
 exact corpus phrase, nor the start of one; the same seed always gives the same title.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,9 +20,49 @@ from pathlib import Path
 _LINE_END = re.compile(r"[,;:.!?]$")
 MIN_WORDS, MAX_WORDS = 3, 7
 # Words a title does not end on (a phrase in the corpus may, when the verse runs on).
-_NO_END = {"ein", "eine", "einen", "zu", "und", "der", "die", "das", "den", "dem", "des", "in", "mit", "auf",
-           "an", "von", "aus", "für", "so", "wie", "mein", "dein", "sein", "kein", "im", "am", "vor", "als",
-           "wer", "was", "wo", "da", "dass", "daß", "uns", "mir", "ich", "er", "es", "wir", "ihr"}
+_NO_END = {
+    "ein",
+    "eine",
+    "einen",
+    "zu",
+    "und",
+    "der",
+    "die",
+    "das",
+    "den",
+    "dem",
+    "des",
+    "in",
+    "mit",
+    "auf",
+    "an",
+    "von",
+    "aus",
+    "für",
+    "so",
+    "wie",
+    "mein",
+    "dein",
+    "sein",
+    "kein",
+    "im",
+    "am",
+    "vor",
+    "als",
+    "wer",
+    "was",
+    "wo",
+    "da",
+    "dass",
+    "daß",
+    "uns",
+    "mir",
+    "ich",
+    "er",
+    "es",
+    "wir",
+    "ihr",
+}
 
 
 def first_lines() -> tuple[list[str], list[str]]:
@@ -77,8 +118,12 @@ def learn_chorale_grammar() -> dict:
             ends[words[-1].rstrip(",;:.!?")] += 1
         for a, b in itertools.pairwise(words):
             nxt[a.rstrip(",;:.!?")][b.rstrip(",;:.!?")] += 1
-    return {"lines": lines, "starts": {w: n for w, n in starts.items() if n}, "ends": dict(ends),
-            "next": {w: dict(c) for w, c in sorted(nxt.items())}}
+    return {
+        "lines": lines,
+        "starts": {w: n for w, n in starts.items() if n},
+        "ends": dict(ends),
+        "next": {w: dict(c) for w, c in sorted(nxt.items())},
+    }
 
 
 def _key(text: str) -> str:

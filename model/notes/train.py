@@ -5,6 +5,7 @@ sees every training step once, in windows of --window grid steps (each window st
 piece's header tokens); validation loss is measured on whole validation pieces after every epoch,
 and the best epoch is written to --out with a model card beside it (notes.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,15 +14,15 @@ import math
 import random
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from model.lstm import DEFAULT_CACHE, save_checkpoint
 from model.notes import grid as notes
 from model.notes.data import load_chorales, split
-from model.lstm import DEFAULT_CACHE, save_checkpoint
 from model.notes.net import NotesConfig, NotesLSTM
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -84,7 +85,9 @@ def evaluate(model: NotesLSTM, pieces: list[list[int]], batch_size: int = 8) -> 
     ordered = sorted(pieces, key=len)
     for x, y in batches(ordered, batch_size, pad=notes.TOKEN_ID[notes.EOS]):
         logits, _ = model(x)
-        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="sum").item()
+        total += F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="sum"
+        ).item()
         count += int((y != -100).sum())
     model.train()
     return total / max(count, 1)
@@ -92,8 +95,9 @@ def evaluate(model: NotesLSTM, pieces: list[list[int]], batch_size: int = 8) -> 
 
 def save(model: NotesLSTM, path: Path, card: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {"config": model.config.to_dict(), "vocab": notes.VOCAB,
-                           "state_dict": model.state_dict(), "card": card})
+    save_checkpoint(
+        path, {"config": model.config.to_dict(), "vocab": notes.VOCAB, "state_dict": model.state_dict(), "card": card}
+    )
     path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
 
 
@@ -110,7 +114,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core for others)")
-    p.add_argument("--first", type=int, default=0, help="use only the corpus's first N chorales, uncached (quick checks)")
+    p.add_argument(
+        "--first", type=int, default=0, help="use only the corpus's first N chorales, uncached (quick checks)"
+    )
     p.add_argument("--refresh-cache", action="store_true", help="re-parse the corpus")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="parsed corpus and last-epoch checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -123,15 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
 
-    train_grids, valid_grids = split(load_chorales(refresh=args.refresh_cache, progress=not args.quiet, first=args.first,
-                                                    cache=args.cache))
+    train_grids, valid_grids = split(
+        load_chorales(refresh=args.refresh_cache, progress=not args.quiet, first=args.first, cache=args.cache)
+    )
     if not train_grids or not valid_grids:
         print("the corpus gave no training or no validation pieces; use more chorales", file=sys.stderr)
         return 1
     train_ids = [piece_ids(train_grids[n]) for n in sorted(train_grids)]
     valid_ids = [piece_ids(valid_grids[n]) for n in sorted(valid_grids)]
-    print(f"chorales: {len(train_ids)} train, {len(valid_ids)} validation; "
-          f"{sum(map(len, train_ids)):,} training tokens", flush=True)
+    print(
+        f"chorales: {len(train_ids)} train, {len(valid_ids)} validation; {sum(map(len, train_ids)):,} training tokens",
+        flush=True,
+    )
 
     config = NotesConfig(len(notes.VOCAB), args.embed, args.hidden, args.layers, args.dropout)
     model = NotesLSTM(config)
@@ -139,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs, eta_min=args.lr / 20)
     card = {
         "name": "tunesmith-notes",
-        "version": datetime.now(timezone.utc).strftime("notes-%Y%m%d-%H%M"),
+        "version": datetime.now(UTC).strftime("notes-%Y%m%d-%H%M"),
         "model": f"LSTM {config.layers}x{config.hidden}, embedding {config.embed}, dropout {config.dropout}; "
         f"{model.parameter_count():,} parameters",
         "data": f"Bach chorales from the music21 corpus (BSD licence): {len(train_ids)} train / {len(valid_ids)} "
         "validation pieces, split by piece; four voices on an eighth-note grid, transposed to tonic C",
-        "tokens": "see model/notes/grid.py: <bos> meter mode, then per eighth note a position token and one token per voice",
+        "tokens": "see model/notes/grid.py: <bos> meter mode, then per eighth note a position token "
+        "and one token per voice",
         "command": "tunesmith train notes " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seed": args.seed,
         "config": config.to_dict(),
@@ -193,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             }
             save(model, args.out, card)
         save(model, checkpoint, {**card, "history": history})
-        print(f"epoch {epoch}: train {total / count:.4f}  valid {valid:.4f} nats/voice token  "
-              f"({minutes:.1f} min){marker}", flush=True)
+        print(
+            f"epoch {epoch}: train {total / count:.4f}  valid {valid:.4f} nats/voice token  "
+            f"({minutes:.1f} min){marker}",
+            flush=True,
+        )
     card["training"]["history"] = history
     card["training"]["minutes_total"] = round((time.time() - started) / 60, 1)
     # rewrite the card of the best weights with the whole history
