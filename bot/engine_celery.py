@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from bot import celery_app as capp
 from bot import celery_codec as codec
 from bot.config import Settings
-from bot.jobs import (
+from bot.job import (
     CANCELLED,
     DONE,
     FAILED,

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from bot import metrics
 from bot.attachments import fit_files
-from bot.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
+from bot.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.requests import ComposeRequest
 from bot.store import Post
 from bot.tunes import TuneError, TuneService, tune_title

@@ -21,7 +21,7 @@ import re
 import time
 
 from bot import ab, metrics
-from bot.jobs import DONE, STARTING, Job, JobEvent, ProgressCallback
+from bot.job import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
 from model.abc.notation import read_header
