@@ -162,3 +162,10 @@ def test_a_long_tune_is_drawn_whole_on_readable_pages():
     )
     measures, harmonies = map(int, counted.stdout.split())
     assert measures == 64 and harmonies == 7 * 16
+
+
+def test_a_double_repeat_is_drawn_as_a_bar_line():
+    """verovio reads `::` as no bar line (two bars drawn as one); `:|:` it draws."""
+    abc = "X:1\nT:A::B\nM:6/8\nL:1/8\nK:D\nDFA dfa|d2B B2B ::\nF2F F2F|B2A FDC:|\n"
+    out = sanitise_abc(abc)
+    assert "B2B :|:\nF2F" in out and "T:A::B" in out

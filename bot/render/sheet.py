@@ -53,9 +53,14 @@ def trim_abc(abc: str, limit: int = MAX_DRAWN_ABC_CHARS) -> tuple[str, bool]:
 
 def sanitise_abc(abc: str) -> str:
     """Work around verovio's ABC reader: an ending bracket followed by a chord symbol (`[1"Am"`,
-    `|2"G"`) aborts it, so put a space between them; `%%` directives (MIDI etc.) are dropped."""
+    `|2"G"`) aborts it, so put a space between them; it reads the double repeat `::` as no bar line at
+    all (two bars drawn as one), so write it `:|:`; `%%` directives (MIDI etc.) are dropped."""
     abc = re.sub(r'([\[|]\d)(")', r"\1 \2", abc)
-    return "\n".join(line for line in abc.split("\n") if not line.startswith("%%"))
+    lines = [line for line in abc.split("\n") if not line.startswith("%%")]
+    return "\n".join(line if _FIELD_LINE.match(line) else re.sub(r"(?<![:|])::(?![:|])", ":|:", line) for line in lines)
+
+
+_FIELD_LINE = re.compile(r"^\s*([A-Za-z]:|%)")
 
 
 class _Child:
