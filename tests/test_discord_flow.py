@@ -428,3 +428,14 @@ async def test_a_forged_default_instrument_is_refused_and_a_bad_stored_one_ignor
         rec = await fake.slash("admin settings", user=fake.owner, reset=True)
         await fake.wait_for(lambda: rec.callback, 10, "the reset")
     assert await store.guild_settings(fake.guild_id) == GuildSettings(fake.guild_id)
+
+
+async def test_compose_with_a_form_says_what_was_composed(fake, tmp_path, store, queue):
+    async with running(fake, tmp_path, store, queue):
+        rec = await compose_one(fake, fake.user(61), style="reel", length=24, form="AB", seed=4)
+    post = posted(fake, rec)
+    assert field(post, "Form").startswith("AB, ") and field(post, "Form").endswith("-bar parts")
+    bars = int(field(post, "Bars"))
+    assert bars == 2 * int(field(post, "Form").split(", ")[1].split("-")[0])  # two parts, as played
+    if bars != 24:  # 24 does not fit AB with 8- or 16-bar parts: the post says what was composed instead
+        assert "24" in post["embeds"][0]["description"]

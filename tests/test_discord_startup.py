@@ -55,6 +55,7 @@ async def test_login_handshake_and_sync_payload(fake, store, tmp_path):
     assert [c["value"] for c in compose["instrument"]["choices"]] == list(INSTRUMENTS)
     assert compose["style"]["type"] == 3 and compose["length"]["type"] == 4 and compose["temperature"]["type"] == 10
     assert compose["key"]["autocomplete"] is True
+    assert [c["value"] for c in compose["form"]["choices"]][:3] == ["AABB", "AABBCC", "AB"]
     assert {o["name"]: o.get("autocomplete") for o in by_name["rate"]["options"]}["tune"] is True  # by title
     assert {o["name"]: o.get("autocomplete") for o in by_name["tune"]["options"]}["id"] is True
     assert compose["length"]["min_value"] == 4 and compose["length"]["max_value"] == 128

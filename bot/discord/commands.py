@@ -66,6 +66,7 @@ COMMON_KEYS = [
     "Ebmaj",
     "Cm",
 ]
+FORM_CHOICES = [app_commands.Choice(name=f, value=f) for f in ("AABB", "AABBCC", "AB", "ABAC", "AABA", "AA")]
 STYLE_CHOICES = [app_commands.Choice(name=f"{s.name} ({s.meter})", value=s.name) for s in STYLES.values()][:25]
 ABC_STYLE_CHOICES = [c for c in STYLE_CHOICES if STYLES[c.value].model == "abc"]
 INSTRUMENT_CHOICES = [app_commands.Choice(name=name, value=name) for name in INSTRUMENTS][:25]
@@ -118,14 +119,15 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
     )
     @app_commands.describe(
         style="Kind of tune (sets meter, rhythm, tempo and instrument)",
-        length=f"Length in bars ({LENGTH[0]}-{LENGTH[1]}; a repeated part counts once)",
+        length=f"Length in bars as played, repeats included ({LENGTH[0]}-{LENGTH[1]}; a 32-bar jig is AABB of 8)",
         key="Key, e.g. D, Em, Ador, Bbmix (default: the model chooses)",
         tempo=f"Beats per minute ({TEMPO[0]}-{TEMPO[1]}; default: the style's)",
         instrument="Instrument for the melody (default: the style's)",
         temperature=f"Adventurousness ({TEMPERATURE[0]}-{TEMPERATURE[1]}; 0.9 is usual, higher is wilder)",
         seed="Random seed, to get the same tune again",
+        form="The parts in playing order (default: the style's usual form, e.g. AABB)",
     )
-    @app_commands.choices(style=STYLE_CHOICES, instrument=INSTRUMENT_CHOICES)
+    @app_commands.choices(style=STYLE_CHOICES, instrument=INSTRUMENT_CHOICES, form=FORM_CHOICES)
     @app_commands.autocomplete(key=key_autocomplete)
     async def compose(
         self,
@@ -137,9 +139,17 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         instrument: str | None = None,
         temperature: app_commands.Range[float, TEMPERATURE[0], TEMPERATURE[1]] | None = None,
         seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None,
+        form: str | None = None,
     ) -> None:
         options = dict(
-            style=style, length=length, key=key, tempo=tempo, instrument=instrument, temperature=temperature, seed=seed
+            style=style,
+            length=length,
+            key=key,
+            tempo=tempo,
+            instrument=instrument,
+            temperature=temperature,
+            seed=seed,
+            form=form,
         )
         await self.run(interaction, {k: v for k, v in options.items() if v is not None})  # + the server's defaults
 

@@ -35,6 +35,8 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
         lines.append(f"Based on tune `{result.parent_id}`")
     lines += [f"{WARNING} {w[:1].upper()}{w[1:200]}" for w in result.warnings[:3]]
     lines += list(result.notes)
+    if meta.get("note"):  # e.g. a length that did not fit the form, and what was composed instead
+        lines.append(f"{meta['note'][:1].upper()}{meta['note'][1:300]}")
     embed = discord.Embed(title=result.title[:256], description="\n".join(lines)[:4000] or None, colour=COLOUR)
     fields = [
         ("Style", meta.get("style")),
@@ -42,6 +44,10 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
         ("Meter", meta.get("meter")),
         ("Tempo", f"{meta['tempo']} bpm" if meta.get("tempo") else None),
         ("Bars", meta.get("bars")),
+        (
+            "Form",
+            f"{meta['form']}, {meta['part_bars']}-bar parts" if meta.get("form") and meta.get("part_bars") else None,
+        ),
         ("Instrument", meta.get("instrument")),
         (SCORE, score_text(0, None) if result.tune_id else None),
         ("Tune id", f"`{result.tune_id}`" if result.tune_id else None),
