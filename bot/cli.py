@@ -14,7 +14,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sync": ("bot.discord.main", "sync_main", "push the slash commands to Discord now"),
     "worker": ("bot.worker_cli", "main", "compose for a bot with TUNESMITH_BROKER_URL set (Celery on Redis)"),
     "train": ("bot.train_cli", "main", "train a model: `train abc ...` or `train notes ...`"),
-    "eval": ("bot.eval_cli", "main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
+    "eval": ("bot.train_cli", "eval_main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
     "export": ("bot.export", "main", "export the feedback dataset (ratings) as JSONL or ABC"),
     "finetune": ("bot.finetune", "main", "fine-tune the ABC model on well-rated tunes"),
     "stats": ("bot.stats", "main", "tunes, ratings, styles, failures, job times, ratings per model version"),

@@ -34,6 +34,7 @@ from bot.job import (
     DONE,
     FAILED,
     FINAL_STATES,
+    NOT_YOURS,
     QUEUED,
     RUNNING,
     SHUTDOWN_MESSAGE,
@@ -44,7 +45,9 @@ from bot.job import (
     NotYourJobError,
     ProgressCallback,
     ShuttingDownError,
-    UserLimitError,
+    busy_error,
+    final_counts,
+    user_limit_error,
 )
 
 log = logging.getLogger("tunesmith.engine")
@@ -132,11 +135,7 @@ class CeleryQueue:
         except Exception as exc:
             log.warning("closing the Redis connection: %s", exc)
         self._pool.shutdown(wait=False)
-        deliverers = [j._deliverer for j in left if j._deliverer is not None]
-        if deliverers:
-            await asyncio.wait(deliverers, timeout=5)
-        counts = collections.Counter(j.state for j in left)
-        return {state: counts.get(state, 0) for state in FINAL_STATES}
+        return await final_counts(left)
 
     # -- the front end's calls --
 
@@ -159,15 +158,11 @@ class CeleryQueue:
         limit = max_jobs or self.settings.per_user_running + self.settings.per_user_queued
         if len(mine) >= limit:
             wait = self._retry_after(len(mine) - limit + 1)
-            raise UserLimitError(
-                f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
-                f"(the limit is {limit}); try again in ~{wait} s",
-                wait,
-            )
+            raise user_limit_error(len(mine), limit, wait)
         queued = self.queued
         if queued >= self.settings.queue_cap:
             wait = self._retry_after(queued - self.settings.queue_cap + 1)
-            raise BusyError(f"the composer is busy ({queued} tunes waiting); try again in ~{wait} s", wait)
+            raise busy_error(queued, wait)
         if not self._nodes:
             raise BusyError(
                 "no composer is running right now (no `tunesmith worker` is connected); "
@@ -188,7 +183,7 @@ class CeleryQueue:
         if job is None:
             return False
         if user_id is not None and user_id != job.user_id:
-            raise NotYourJobError("only the person who asked for this tune can cancel it")
+            raise NotYourJobError(NOT_YOURS)
         await self._end(job, CANCELLED, "cancelled")
         return True
 

@@ -4,6 +4,7 @@ end holds, its progress events, and the refusals (all ValueErrors with text safe
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import time
@@ -135,3 +136,31 @@ class Job:
                 await self._on_progress(event)
             except Exception:
                 log.exception("progress callback failed for job %s", self.id)
+
+
+# ---- what both engines say and do the same way ----------------------------------------------------
+
+
+def user_limit_error(count: int, limit: int, wait: int) -> UserLimitError:
+    return UserLimitError(
+        f"you already have {count} tune{'s' if count != 1 else ''} on the way "
+        f"(the limit is {limit}); try again in ~{wait} s",
+        wait,
+    )
+
+
+def busy_error(waiting: int, wait: int) -> BusyError:
+    return BusyError(f"the composer is busy ({waiting} tunes waiting); try again in ~{wait} s", wait)
+
+
+NOT_YOURS = "only the person who asked for this tune can cancel it"
+
+
+async def final_counts(jobs: list[Job]) -> dict[str, int]:
+    """After a close: let the last events reach the front end (never hanging on a slow callback),
+    then count the jobs by final state."""
+    deliverers = [j._deliverer for j in jobs if j._deliverer is not None]
+    if deliverers:
+        await asyncio.wait(deliverers, timeout=5)
+    counts = collections.Counter(j.state for j in jobs)
+    return {state: counts.get(state, 0) for state in FINAL_STATES}

@@ -35,6 +35,7 @@ from bot.job import (  # re-exported: the engine's interface
     CANCELLED,
     DONE,
     FAILED,
+    NOT_YOURS,
     QUEUED,
     RUNNING,
     SHUTDOWN_MESSAGE,
@@ -48,6 +49,9 @@ from bot.job import (  # re-exported: the engine's interface
     ProgressCallback,
     ShuttingDownError,
     UserLimitError,
+    busy_error,
+    final_counts,
+    user_limit_error,
 )
 from bot.job_state import FINAL_STATES
 from bot.pool import Crashed, Done, Exited, Failed, Progress, WorkerProcess
@@ -155,11 +159,7 @@ class JobQueue:
             for task in stuck:
                 task.cancel()
         await asyncio.gather(*(p.stop() for p in self._procs if p is not None), return_exceptions=True)
-        deliverers = [j._deliverer for j in left if j._deliverer is not None]
-        if deliverers:  # let the last events reach the front end, but never hang on a slow callback
-            await asyncio.wait(deliverers, timeout=5)
-        counts = collections.Counter(j.state for j in left)
-        return {state: counts.get(state, 0) for state in FINAL_STATES}
+        return await final_counts(left)
 
     # -- the front end's calls --
 
@@ -186,16 +186,12 @@ class JobQueue:
             # Room comes when enough of this user's own jobs have finished, wherever they are in line.
             finishes = sorted(self.forecast()[j.id][1] for j in mine)
             wait = max(1, math.ceil(finishes[len(mine) - limit]))
-            raise UserLimitError(
-                f"you already have {len(mine)} tune{'s' if len(mine) != 1 else ''} on the way "
-                f"(the limit is {limit}); try again in ~{wait} s",
-                wait,
-            )
+            raise user_limit_error(len(mine), limit, wait)
         waiting = self._waiting()
         if len(waiting) >= self.settings.queue_cap:
             starts = sorted(self.forecast()[j.id][0] for j in waiting)
             wait = max(1, math.ceil(starts[len(waiting) - self.settings.queue_cap]))
-            raise BusyError(f"the composer is busy ({len(waiting)} tunes waiting); try again in ~{wait} s", wait)
+            raise busy_error(len(waiting), wait)
 
         job = Job(user_id, request, on_progress, guild_id, channel_id, parent_id)
         self._active[job.id] = job  # counted against the limits from here on
@@ -214,7 +210,7 @@ class JobQueue:
         if job is None:
             return False
         if user_id is not None and user_id != job.user_id:
-            raise NotYourJobError("only the person who asked for this tune can cancel it")
+            raise NotYourJobError(NOT_YOURS)
         if job.state == QUEUED and job in self._pending:
             self._pending.remove(job)
             await self._finish(job, CANCELLED, error="cancelled")

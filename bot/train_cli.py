@@ -1,5 +1,6 @@
-"""`tunesmith train abc|notes ...`: hands the rest of the arguments to that model's trainer, with the
-`cache` setting (TUNESMITH_CACHE) as its cache directory unless the arguments name one."""
+"""`tunesmith train abc|notes ...` and `tunesmith eval abc|notes|feedback ...`: hand the rest of the
+arguments to that model's trainer or evaluator, with the `cache` setting (TUNESMITH_CACHE) as its cache
+directory unless the arguments name one."""
 
 from __future__ import annotations
 
@@ -9,26 +10,37 @@ import sys
 from bot.config import ConfigError, load_settings
 
 TRAINERS = {"abc": "model.abc.train", "notes": "model.notes.train"}
+EVALUATORS = {"abc": "model.abc.evaluate", "notes": "model.notes.evaluate", "feedback": "bot.feedback_eval"}
+CACHE_FLAGS = {  # (verb, kind) -> how that command takes the cache directory
+    ("train", "abc"): ("--run-dir", "/runs/abc"),
+    ("train", "notes"): ("--cache", ""),
+    ("eval", "notes"): ("--cache", ""),
+}
 
 
-def with_cache(kind: str, argv: list[str], cache: str) -> list[str]:
-    """argv plus the cache setting, where the trainer/evaluator takes one and argv does not set it."""
-    if not cache:
+def with_cache(kind: str, argv: list[str], cache: str, verb: str = "train") -> list[str]:
+    """argv plus the cache setting, where the command takes one and argv does not set it."""
+    flag = CACHE_FLAGS.get((verb, kind))
+    if not cache or flag is None or any(a.startswith(flag[0]) for a in argv):
         return argv
-    if kind == "abc":
-        return argv if any(a.startswith("--run-dir") for a in argv) else [*argv, "--run-dir", f"{cache}/runs/abc"]
-    return argv if any(a.startswith("--cache") for a in argv) else [*argv, "--cache", cache]
+    return [*argv, flag[0], cache + flag[1]]
 
 
-def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in TRAINERS:
-        print(
-            f"usage: tunesmith train {{{'|'.join(TRAINERS)}}} [options]  (add --help for the options)", file=sys.stderr
-        )
+def dispatch(verb: str, table: dict[str, str], argv: list[str]) -> int:
+    if not argv or argv[0] not in table:
+        print(f"usage: tunesmith {verb} {{{'|'.join(table)}}} [options]  (add --help for the options)", file=sys.stderr)
         return 2
     try:
         cache = load_settings().cache
     except ConfigError as exc:
-        print(f"tunesmith train: {exc}", file=sys.stderr)
+        print(f"tunesmith {verb}: {exc}", file=sys.stderr)
         return 2
-    return int(importlib.import_module(TRAINERS[argv[0]]).main(with_cache(argv[0], argv[1:], cache)) or 0)
+    return int(importlib.import_module(table[argv[0]]).main(with_cache(argv[0], argv[1:], cache, verb)) or 0)
+
+
+def main(argv: list[str]) -> int:
+    return dispatch("train", TRAINERS, argv)
+
+
+def eval_main(argv: list[str]) -> int:
+    return dispatch("eval", EVALUATORS, argv)
