@@ -69,11 +69,12 @@ def check_sheet_music() -> Check:
 
         png = render.sheet_png("X:1\nM:6/8\nL:1/8\nK:D\nDFA dfa|]\n", fmt="abc")
     except (ImportError, AttributeError) as exc:
-        return Check("verovio", "fail", f"not available: {exc}", "pip install verovio cairosvg")
+        return Check("verovio", "fail", f"not available: {exc}", "pip install verovio")
     except (ValueError, OSError) as exc:
-        return Check("verovio", "fail", str(exc), "pip install verovio cairosvg; apt-get install fonts-dejavu-core")
+        hint = f"pip install verovio; {INSTALL_HINT} (librsvg2-bin, fonts-dejavu-core)"
+        return Check("verovio", "fail", str(exc), hint)
     if not png.startswith(b"\x89PNG"):
-        return Check("verovio", "fail", "sheet music is not a PNG", "pip install --force-reinstall verovio cairosvg")
+        return Check("verovio", "fail", "sheet music is not a PNG", "pip install --force-reinstall verovio")
     return Check("verovio", "ok", f"renders sheet music ({len(png)} byte PNG)")
 
 

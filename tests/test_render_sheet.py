@@ -169,3 +169,25 @@ def test_a_double_repeat_is_drawn_as_a_bar_line():
     abc = "X:1\nT:A::B\nM:6/8\nL:1/8\nK:D\nDFA dfa|d2B B2B ::\nF2F F2F|B2A FDC:|\n"
     out = sanitise_abc(abc)
     assert "B2B :|:\nF2F" in out and "T:A::B" in out
+
+
+def test_one_drawing_process_draws_tune_after_tune_and_is_replaced_when_it_crashes():
+    drawer = SheetDrawer()
+    try:
+        first = drawer.start("X:1\nM:4/4\nL:1/8\nK:G\nGABc dedB|G8|]\n")
+        pid = first._child.proc.pid
+        assert image(first.result()).width == PNG_WIDTH
+        refused = drawer.start("<score-partwise><part", "musicxml")  # an answer, not a crash
+        assert refused._child.proc.pid == pid
+        with pytest.raises(RenderError, match="could not draw the sheet music"):
+            refused.result()
+        crash = drawer.start(CRASHES_VEROVIO, sanitise=False)
+        assert crash._child.proc.pid == pid
+        with pytest.raises(RenderError, match="verovio crashed"):
+            crash.result()
+        again = drawer.start("X:1\nM:3/4\nL:1/8\nK:D\nABcd ef|d6|]\n")
+        assert again._child.proc.pid != pid  # a new child took over
+        png = again.result()
+        assert image(png).width == PNG_WIDTH and again.pages == (png,)  # one page
+    finally:
+        drawer.close()

@@ -107,15 +107,21 @@ def test_a_child_whose_owner_died_while_it_drew_removes_its_folder(tmpdir_here):
 def test_a_child_whose_owner_lives_keeps_its_picture(tmpdir_here):
     folder = scratch.make_dir()
     (folder / "tune.abc").write_text("X:1\nM:4/4\nL:1/8\nK:D\nABcd efga|\n")
-    child = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-m", "bot.render.sheet", "--serve", str(folder)],
-        input=b"abc\n",
-        check=False,
-        timeout=120,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    assert child.returncode == 0 and (folder / "tune.png").read_bytes()[:4] == b"\x89PNG"
-    assert scratch.sweep() == 0 and folder.exists()  # ours, and we are alive
+    try:
+        child.stdin.write(b"abc\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == b"ok 1\n"  # waits for the answer
+        assert (folder / "page-1.png").read_bytes()[:4] == b"\x89PNG"
+        assert scratch.sweep() == 0 and folder.exists()  # ours, and we are alive
+    finally:
+        child.stdin.close()  # done with it: the child ends
+        assert child.wait(timeout=60) == 0
 
 
 def test_the_next_start_sweeps_what_dead_processes_left(tmpdir_here):
