@@ -22,10 +22,14 @@ import torch
 
 from model.abc.form import Plan
 from model.abc.notation import END, natural_semitone
-from model.abc.tracker import BarTracker, TrackerError
+from model.abc.tracker import Q_LENGTHS, BarTracker, TrackerError
 
 TONIC_BIAS = 8.0  # multiplies the tonic's probability in the second half of the last bar
 REDRAWS = 6  # refused draws before falling back to the full mask
+_COMPLETIONS: dict[str, list[int]] = {}  # a typed length prefix -> the lengths it can still become
+for _text, _q in Q_LENGTHS.items():
+    for _k in range(len(_text) + 1):
+        _COMPLETIONS.setdefault(_text[:_k], []).append(_q)
 _LETTER_STEP = {c: i for i, c in enumerate("CDEFGAB")} | {c: i + 7 for i, c in enumerate("cdefgab")}
 
 
@@ -52,6 +56,7 @@ class Candidate:
     bar_texts: list[str] = field(default_factory=list)  # written counted bars, as text
     bar_from: int = 0  # where the current bar's text begins
     closing: int | None = None  # where the bar line being written begins
+    copying: bool = False  # `forced` holds (part of) an earlier bar, not a bar line
     line_counted: bool = False  # the bar it closes is counted (not a pickup)
 
     def ok(self, t: BarTracker, rules: Rules) -> bool:
@@ -70,10 +75,26 @@ class Candidate:
             and (t.bars or t.pickup)
         ):
             broken = t.last in "<>" and t.fixed is not None  # elapsed already counts the whole pair
-            for end in {t.full, t.full - t.pickup}:  # the part's last note must not be short
-                if end - rules.long_end < t.elapsed < end or broken and end - rules.long_end < t.elapsed <= end:
-                    return False
+            # the bar may still end full or, in a tune with a pickup, that much short
+            if not any(_may_end_long(t, end, rules.long_end, broken) for end in {t.full, t.full - t.pickup}):
+                return False
         return True
+
+
+def _may_end_long(t: BarTracker, end: int, long_end: int, broken: bool) -> bool:
+    """The bar can still end at `end` on a note at least `long_end` long. A note being written counts
+    with every length it may still get (`B` may become `B2`; `B11/` only `B11/2` ...)."""
+    low = end - long_end
+    if t.elapsed > end or low < t.elapsed < end or broken and low < t.elapsed <= end:
+        return False
+    if t.elapsed == end:
+        return t.mode == "free"  # nothing more may begin (an accidental, a grace, a chord ...)
+    if t.mode == "tup" and t.elapsed >= low:
+        return False  # a triplet from here on would end the bar on one of its short notes
+    if t.mode == "open" and t.kind and t.fixed is None and not t.tuplet_left:
+        ends = [t.elapsed + q for q in _COMPLETIONS.get(t.len_str, ())]
+        return any(e == end or e <= low for e in ends)
+    return True
 
 
 def step_cap(top_midi: int, semis: int, low: bool = False) -> int:
@@ -161,8 +182,12 @@ def _next_char(c: Candidate, q: np.ndarray, p: np.ndarray, vocab: str, rules: Ru
             t.feed(ch)
         except TrackerError:
             t = None
-            c.forced = ""  # the copy does not fit here (e.g. after a tie): the network goes on
-        if t is not None:
+        if t is not None and c.copying and not c.ok(t, rules):
+            t = None  # e.g. a bar copied to a part's end whose last note is short
+        if t is None:
+            c.forced, c.copying = "", False  # the copy does not fit here: the network goes on
+        else:
+            c.copying = c.copying and bool(c.forced)
             c.tracker, c.text = t, c.text + ch
             if not c.forced and c.closing is not None:
                 _bar_done(c, rules)
@@ -264,6 +289,7 @@ def _bar_done(c: Candidate, rules: Rules) -> None:
         return
     src = c.bar_texts[bar.source]
     c.forced = src if bar.action == "copy" else first_half(src, probe.full)
+    c.copying = bool(c.forced)
 
 
 def first_half(bar: str, full: int) -> str:

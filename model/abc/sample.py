@@ -56,6 +56,7 @@ LOW, TOP, PEAK = 55, 83, 88  # fiddle register (MIDI): G3 .. B5, rare excursions
 # multipliers of the network's probability of '>' (dotted pair) and '<' (scotch snap), per style,
 # chosen so the samples' rates land near the corpus's (measured: tunesmith eval abc)
 RHYTHM_BIAS = {
+    "jig": {">": 0.8, "<": 0.3},
     "reel": {">": 0.24, "<": 1.0},
     "hornpipe": {">": 0.45, "<": 0.2},
     "march": {">": 0.8, "<": 0.15},
@@ -63,6 +64,12 @@ RHYTHM_BIAS = {
     "strathspey": {"<": 15.0},
     "slip jig": {">": 0.5},
 }
+
+# the chance that a tune may climb to E6 is this times the corpus's share of tunes above B5 (default 2),
+# and the chance that its parts may end on a short note this times the corpus's share of such endings
+# (default 1): the network alone climbs and ends short at its own rates, which differ by style
+HIGH_ROOM = {"jig": 1.2, "reel": 1.5}
+SHORT_END = {"jig": 1.1, "reel": 1.8}
 
 
 class PromptError(ValueError):
@@ -330,8 +337,11 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
                 if model.novelty.copies(c.text, prime.user_bars if prime else 0):
                     copies += 1
                     continue
+                text = c.text.rstrip(END)
+                if not prime and _in_key(text, key) is None:
+                    continue  # e.g. a double sharp that has no spelling in this key
                 tonic = c.tracker.last_pitch.lstrip("=") in ("C", "c")
-                good.append((not tonic, -c.logp / max(c.steps, 1), c.text.rstrip(END), tonic))
+                good.append((not tonic, -c.logp / max(c.steps, 1), text, tonic))
             if good:
                 _, _, text, ends_tonic = min(good, key=lambda g: (g[0], g[1]))
                 break
@@ -358,9 +368,7 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
             _continued_text(prime, text, key), **finish, user_part_end=len(prime.out_header) + len(prime.out_body)
         )
         return GeneratedAbc(abc=abc, bars=prompt.bars, **facts)
-    steps, semis = shift_between(Key("C", key.mode), key)
-    out_body = emit(transpose_elements(parse_body(body_c, UNIT), steps, semis))
-    abc = finish_tune(_assemble(rhythm, meter, key, prompt.seed, out_body), **finish, user_part_end=None)
+    abc = finish_tune(_assemble(rhythm, meter, key, prompt.seed, _in_key(text, key)), **finish, user_part_end=None)
     return GeneratedAbc(
         abc=abc,
         bars=plan.played,
@@ -370,6 +378,15 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
         note=plan.note,
         **facts,
     )
+
+
+def _in_key(text: str, key: Key) -> str | None:
+    """The body of a sampled tune (written in C) moved to `key`; None when a note cannot be spelled there."""
+    steps, semis = shift_between(Key("C", key.mode), key)
+    try:
+        return emit(transpose_elements(parse_body(text.split("K:", 1)[1].split("\n", 1)[1], UNIT), steps, semis))
+    except AbcError:
+        return None
 
 
 def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
@@ -413,9 +430,9 @@ def _rules(rhythm: str, key: Key, plan: Plan | None, meter: str, rng) -> decode.
     """Register, rhythm and ending rules for one tune of this style in this key."""
     style = load_stats()["styles"].get(rhythm, {})
     _, semis = shift_between(Key("C", key.mode), key)
-    high = PEAK if rng.random() < min(1.0, 2 * style.get("above_b5", 0.1)) else TOP
+    high = PEAK if rng.random() < min(1.0, HIGH_ROOM.get(rhythm, 2.0) * style.get("above_b5", 0.1)) else TOP
     long_end = 0
-    if rng.random() >= style.get("last_short", 0.2):
+    if rng.random() >= SHORT_END.get(rhythm, 1.0) * style.get("last_short", 0.2):
         long_end = int(bar_length(meter) * 4) // 4
     return decode.Rules(
         plan=plan,
