@@ -112,6 +112,8 @@ def test_when_composing_a_tie_joins_the_same_pitch():
     assert "same pitch" in refuses("6/8", "A3-B2B|", target=4)
     assert "same pitch" in refuses("6/8", "a3-a'2B|", target=4)
     assert "cannot be tied" in refuses("6/8", "A6-", target=1)
+    # a tune with a pickup may end a pickup short of a full bar: no tie there either (abc2midi refuses it)
+    assert "cannot be tied" in refuses("6/8", "A|B3 c2d|e3 f2-", target=2)
 
 
 def test_when_composing_the_last_part_has_at_least_four_bars():

@@ -65,20 +65,38 @@ class Candidate:
             step = _LETTER_STEP[t.note_text[0]] + 7 * (t.note_text.count("'") - t.note_text.count(","))
             if not rules.low_step <= step <= rules.high_step:
                 return False
-        plan = rules.plan
-        if (
-            rules.long_end
-            and plan is not None
-            and t.bars < plan.written
-            and plan.ends_part(t.bars)
-            and not t.pending_pickup
-            and (t.bars or t.pickup)
-        ):
+        if _long_end_applies(t, rules):
             broken = t.last in "<>" and t.fixed is not None  # elapsed already counts the whole pair
             # the bar may still end full or, in a tune with a pickup, that much short
             if not any(_may_end_long(t, end, rules.long_end, broken) for end in {t.full, t.full - t.pickup}):
                 return False
         return True
+
+    def may_close_bar(self, rules: Rules) -> bool:
+        """A bar line may come now: at a part's end, only after a long enough note."""
+        t = self.tracker
+        if not _long_end_applies(t, rules):
+            return True
+        if t.mode == "open":  # the bar line ends the note being written
+            if t.kind == "rest":
+                return True
+            if t.fixed is not None or t.tuplet_left:
+                return False  # the second of a broken pair or a triplet's note: short
+            return Q_LENGTHS.get(t.len_str, 0) >= rules.long_end
+        return t.last_free is not None and t.last_free >= rules.long_end
+
+
+def _long_end_applies(t: BarTracker, rules: Rules) -> bool:
+    """The bar being written ends a part and its last note must be long (the style's rule for this tune)."""
+    plan = rules.plan
+    return bool(
+        rules.long_end
+        and plan is not None
+        and t.bars < plan.written
+        and plan.ends_part(t.bars)
+        and not t.pending_pickup
+        and (t.bars or t.pickup)
+    )
 
 
 def _may_end_long(t: BarTracker, end: int, long_end: int, broken: bool) -> bool:
@@ -87,8 +105,8 @@ def _may_end_long(t: BarTracker, end: int, long_end: int, broken: bool) -> bool:
     low = end - long_end
     if t.elapsed > end or low < t.elapsed < end or broken and low < t.elapsed <= end:
         return False
-    if t.elapsed == end:
-        return t.mode == "free"  # nothing more may begin (an accidental, a grace, a chord ...)
+    if t.elapsed == end:  # the last note has just ended: was it long? nothing more may begin (a tie ...)
+        return t.mode == "free" and not t.tie_to and t.last_free is not None and t.last_free >= long_end
     if t.mode == "tup" and t.elapsed >= low:
         return False  # a triplet from here on would end the bar on one of its short notes
     if t.mode == "open" and t.kind and t.fixed is None and not t.tuplet_left:
@@ -222,6 +240,8 @@ def _try(c: Candidate, ch: str, rules: Rules, strict: bool):
             if line[0] == ":" and len(c.text.rsplit("\n", 1)[-1]) == 1:
                 line = " " + line  # "b::" at the start of a line would read as a header field "b:"
             c.tracker.copy().feed_text(line + "\n")  # the whole line must be accepted
+            if strict and not c.may_close_bar(rules):
+                return None
             t = c.tracker.copy()
             t.feed(line[0])
             return line[0], t, line[1:], bool(probe.counting)

@@ -303,7 +303,7 @@ class BarTracker(BarLines):
             if self.target is not None:
                 if self.kind != "note":
                     raise TrackerError("only single notes are tied")
-                if self.in_last_bar and self.elapsed >= self._limit():
+                if self.in_last_bar and self.elapsed >= self._limit() - self.pickup:  # the bar may end here
                     raise TrackerError("the last note cannot be tied")
                 self.tie_to = self.note_text
             self.mode, self.kind = "free", ""
