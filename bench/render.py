@@ -61,7 +61,9 @@ def run_cli(abc: str, soundfont: Path, workdir: Path) -> tuple[float, float]:
     kids, wall = children_cpu(), time.perf_counter()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True, "cwd": workdir}
     subprocess.run(["abc2midi", "t.abc", "-o", "t.mid", "-quiet"], **quiet)
-    subprocess.run(["fluidsynth", "-ni", "-q", "-r", "44100", "-F", "t.wav", str(soundfont), "t.mid"], **quiet)
+    subprocess.run(
+        ["fluidsynth", "-ni", "-q", "-r", str(audio.SAMPLE_RATE), "-F", "t.wav", str(soundfont), "t.mid"], **quiet
+    )
     subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", "t.wav", "-b:a", "128k", "t.mp3"], **quiet)
     return time.perf_counter() - wall, children_cpu() - kids
 
@@ -79,17 +81,19 @@ def decode(mp3: bytes) -> np.ndarray:
 def compare(reference: np.ndarray, decoded: np.ndarray) -> str:
     """SNR and log-spectral distance of a decoded MP3 against its source, after finding the encoder's
     delay. SNR alone punishes psychoacoustic noise shaping; the spectral distance (mean |dB| difference
-    per 46 ms frame and frequency bin below 16 kHz, where the source is above -60 dB) is closer to
+    per 2048-sample frame and frequency bin below 16 kHz, where the source is above -60 dB) is closer to
     what you hear."""
     ref, dec = reference[:, 0].astype(np.float64), decoded[:, 0]
-    probe = ref[44100 : 44100 * 3]
-    best = max(range(0, 3000), key=lambda lag: float(np.dot(probe, dec[44100 + lag : 44100 * 3 + lag])))
-    n = min(len(ref), len(dec) - best) - 44100
+    rate = audio.SAMPLE_RATE
+    probe = ref[rate : rate * 3]
+    best = max(range(0, 3000), key=lambda lag: float(np.dot(probe, dec[rate + lag : rate * 3 + lag])))
+    n = min(len(ref), len(dec) - best) - rate
     a, b = ref[:n], dec[best : best + n]
     snr = 10 * np.log10(np.sum(a**2) / max(np.sum((a - b) ** 2), 1e-20))
     frames = n // 2048
     window = np.hanning(2048)
-    spec = lambda x: np.abs(np.fft.rfft(x[: frames * 2048].reshape(frames, 2048) * window, axis=1))[:, :743]
+    below_16k = int(16000 / (audio.SAMPLE_RATE / 2) * 1024)
+    spec = lambda x: np.abs(np.fft.rfft(x[: frames * 2048].reshape(frames, 2048) * window, axis=1))[:, :below_16k]
     sa, sb = spec(a), spec(b)
     loud = 20 * np.log10(sa + 1e-12) > 20 * np.log10(sa.max()) - 60
     lsd = np.mean(np.abs(20 * np.log10((sa[loud] + 1e-9) / (sb[loud] + 1e-9))))
@@ -191,7 +195,7 @@ def main() -> int:
                 "-f",
                 "s16le",
                 "-ar",
-                "44100",
+                str(audio.SAMPLE_RATE),
                 "-ac",
                 "2",
                 "-i",

@@ -6,9 +6,10 @@ A plain request is a style with every option at its default (`/compose style:jig
 the pool holds a tune of that style, the job is done at once with that tune (it is taken out: never
 posted twice) and the pool refills in the background. Anything else (a seed, a key, a length...) goes
 to the engine as before. The pool fills only while the engine is idle (nothing waiting, a worker
-free), one tune at a time, as the bot's own user (FILL_USER); it keeps `size` tunes for each of the
-MAX_STYLES styles asked for most (jig and reel until people ask), in memory only (about 1.3 MB a
-tune, so at most MAX_STYLES x size x 1.3 MB, nothing on disk). A tune older than MAX_AGE, or made by
+free, no request for QUIET seconds: a refill must not slow down the next user of a burst), one tune
+at a time, as the bot's own user (FILL_USER); it keeps `size` tunes for each of the MAX_STYLES styles
+asked for most (jig and reel until people ask), in memory only (about 1.3 MB a tune, so at most
+MAX_STYLES x size x 1.3 MB, nothing on disk). A tune older than MAX_AGE, or made by
 a model version other than the newest one seen, is thrown away.
 """
 
@@ -30,6 +31,7 @@ MAX_STYLES = 3
 MAX_AGE = 3600.0  # seconds
 SEED_STYLES = ("jig", "reel")  # filled first on a fresh bot, until real requests say otherwise
 IDLE_CHECK = 1.0  # seconds between looks at the engine when there is nothing to do
+QUIET = 2.0  # seconds after the last request before the pool fills: it never competes with a burst of users
 
 
 def plain_style(request: Any) -> str | None:
@@ -49,6 +51,7 @@ class WarmPool:
         self._asked: collections.Counter[str] = collections.Counter({s: 0.5 for s in SEED_STYLES})
         self._versions: dict[str, str] = {}  # model kind -> newest model_version seen
         self._wake = asyncio.Event()
+        self._last_request = -QUIET  # time.monotonic() of the last request of any kind
         self._filler: asyncio.Task | None = None
         self.hits = self.misses = 0
 
@@ -79,6 +82,7 @@ class WarmPool:
         parent_id: str | None = None,
         max_jobs: int | None = None,
     ):
+        self._last_request = time.monotonic()
         style = plain_style(request)
         if style is not None:
             self._asked[style] += 1
@@ -148,7 +152,8 @@ class WarmPool:
 
     def _idle(self) -> bool:
         q = self._queue
-        return q.queued == 0 and q.running < max(1, int(getattr(q, "workers", 1)))
+        quiet = time.monotonic() - self._last_request >= QUIET
+        return quiet and q.queued == 0 and q.running < max(1, int(getattr(q, "workers", 1)))
 
     async def _fill_loop(self) -> None:
         while True:

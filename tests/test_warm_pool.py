@@ -56,6 +56,7 @@ async def test_plain_request_answered_at_once_and_refilled(pool):
     second = await pool.submit(8, ComposeRequest(style="jig", length=32))
     assert second.result.text != first.result.text  # never the same tune twice
     assert pool.ready("jig") == 0 and pool.hits == 2
+    assert not pool._idle()  # a request just came: the pool waits for a quiet moment to refill
     seeded = await pool.submit(7, ComposeRequest(style="jig", length=32, seed=3))  # composed as before
     assert seeded.state != DONE
     await seeded.wait()

@@ -20,7 +20,8 @@ import numpy as np
 
 from bot.render.errors import RenderError
 
-SAMPLE_RATE = 44100
+SAMPLE_RATE = 32000  # Hz: keeps everything up to 16 kHz (a fiddle in FluidR3_GM has -47 dB of its energy above;
+# LAME at 128 kbps cuts near 17 kHz anyway) for 27% less synth and MP3 work than 44.1 kHz
 TAIL_MAX_SECONDS = 3.0  # keep rendering after the last note until the reverb fades, at most this
 FADE_SECONDS = 2.0  # fade-out when a tune is cut at max_seconds
 SILENCE_PEAK = 1e-4  # below this (-80 dBFS) a block counts as silent

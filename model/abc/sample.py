@@ -68,7 +68,7 @@ RHYTHM_BIAS = {
 # the chance that a tune may climb to E6 is this times the corpus's share of tunes above B5 (default 2),
 # and the chance that its parts may end on a short note this times the corpus's share of such endings
 # (default 1): the network alone climbs and ends short at its own rates, which differ by style
-HIGH_ROOM = {"jig": 1.2, "reel": 1.5}
+HIGH_ROOM = {"jig": 1.2, "reel": 1.8}
 SHORT_END = {"jig": 1.1, "reel": 1.8}
 
 
