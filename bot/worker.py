@@ -35,7 +35,7 @@ class ComposeError(ValueError):
 class Artifacts:
     """A composed and rendered tune: the files to post, the text to store, and what it is."""
 
-    files: dict[str, bytes]  # "tune.mp3", "tune.abc" | "tune.musicxml", "tune.mid", "tune.png"
+    files: dict[str, bytes]  # "tune.mp3", "tune.abc" | "tune.musicxml", "tune.mid", "tune.png" [, "tune-2.png" ...]
     text: str  # ABC or MusicXML
     text_format: str  # "abc" | "musicxml"
     meta: dict = field(default_factory=dict)  # style, key, meter, tempo, bars, seed, instrument,
@@ -180,9 +180,7 @@ def _render_abc(
         max_seconds=s.max_audio_seconds,
         sheet=True,
     )
-    files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
-    if result.png:
-        files["tune.png"] = result.png
+    files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3, **sheet_files(result)}
     meta = dict(
         style=style.name,
         key=header.key.name if header.key else header.fields.get("K"),
@@ -230,12 +228,18 @@ def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -
     return _render_notes(generated.midi, generated.musicxml, meta)
 
 
+def sheet_files(result) -> dict[str, bytes]:
+    """The sheet music as files: "tune.png", and "tune-2.png", "tune-3.png" ... for a tune of several pages
+    (a post shows the first page as its picture and attaches the others; one tall picture would be
+    shrunk to unreadable). None when it could not be drawn: a tune without a picture is still a tune."""
+    pages = result.pages or ((result.png,) if result.png else ())
+    return {"tune.png" if n == 1 else f"tune-{n}.png": page for n, page in enumerate(pages, 1)}
+
+
 def _render_notes(midi: bytes, musicxml: str, meta: dict) -> Artifacts:
     s = settings()
     result = renderer().render_midi(midi, bitrate=s.mp3_bitrate, max_seconds=s.max_audio_seconds, musicxml=musicxml)
-    files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3}
-    if result.png:  # the audio is the point; a tune without a picture is still a tune
-        files["tune.png"] = result.png
+    files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3, **sheet_files(result)}
     meta = dict(meta, duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
     return Artifacts(files, musicxml, "musicxml", meta)
 

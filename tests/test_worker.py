@@ -130,3 +130,13 @@ def test_a_meter_override_is_composed_and_played_in_that_meter():
     artifacts = worker.compose(from_options(style="jig", length=4, meter="2/4", seed=4, tempo=100))
     assert "\nM:2/4" in artifacts.text and artifacts.meta["meter"] == "2/4"
     assert artifacts.meta["tempo"] == 100 and artifacts.files["tune.mid"][:4] == b"MThd"
+
+
+def test_a_tune_of_several_pages_gives_one_picture_per_page():
+    line = "GABG dGBG|c2ec BdgB|AGAB cBAG|FGAF DEFA|\n"
+    long_reel = "X:1\nT:Long reel\nR:reel\nM:4/4\nL:1/8\nK:G\n" + line * 24  # 96 bars: several pages
+    request = from_options(style="reel", length=96)
+    files = worker.rerender(long_reel, "abc", request, {"style": "reel", "seed": 1}).files
+    pages = sorted(name for name in files if name.endswith(".png"))
+    assert pages[0] == "tune-2.png" and pages[-1] == "tune.png" and len(pages) >= 3
+    assert all(files[name][:8] == PNG for name in pages)
