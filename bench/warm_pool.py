@@ -6,7 +6,7 @@ The real bot, the real in-process engine (2 workers, model, renderer) with the w
 (TUNESMITH_WARM_POOL=2). Each round: a plain `/compose style:jig` when the pool is full (a hit), then
 `/compose style:jig seed:N` (a miss: composed as before); the time from the interaction to the files
 posted is printed for both (goals: hit p50 <= 0.25 s, miss p50 <= 0.6 s; the miss is a whole 32-bar
-jig, ~1.1 CPU-s, so it depends on how free the cores are: the load average is printed).
+jig, ~0.5 CPU-s, so it depends on how free the cores are: the load average is printed).
 """
 
 from __future__ import annotations
