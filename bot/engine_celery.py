@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 
 from bot import celery_app as capp
 from bot import celery_codec as codec
+from bot import celery_news
 from bot.config import Settings
 from bot.job import (
     CANCELLED,
@@ -325,53 +326,23 @@ class CeleryQueue:
         await self._on_meta(job, meta.get("status"), meta.get("result"))
 
     async def _on_meta(self, job: CeleryJob, status: str | None, info: Any) -> None:
-        info = info if isinstance(info, dict) else {}
-        if status == "STARTED":
+        news = celery_news.read(job.id, status, info, self.timeout)
+        if news.kind == celery_news.STARTED or news.kind == celery_news.PROGRESS and job.state != RUNNING:
             if job.state != RUNNING:
                 job.state, job.stage, job.position = RUNNING, STARTING, None
                 job.started_at = job.started_at or time.time()
                 self._reposition()
                 self._notify(job, "started")
-            job.node = info.get("hostname") or job.node
-            job.pid = info.get("pid")
+            job.node, job.pid = news.node or job.node, news.pid
             job.emit(STARTING)
-        elif status == "PROGRESS":
-            job.node = info.get("hostname") or job.node
-            if job.state != RUNNING:
-                await self._on_meta(job, "STARTED", info)
-            job.stage = str(info.get("stage", job.stage))
+        if news.kind == celery_news.PROGRESS:
+            job.node = news.node or job.node
+            job.stage = news.stage or job.stage
             job.emit(job.stage)
-        elif status == "SUCCESS":
-            kind, value = codec.decode_outcome(info)
-            if kind == codec.DONE:
-                await self._finish(job, DONE, result=value)
-            elif kind == codec.FAILED:
-                await self._finish(job, FAILED, error=str(value))
-            elif kind == codec.TIMED_OUT:
-                await self._finish(job, TIMED_OUT, error=self._timeout_text())
-            else:
-                log.error("job %s failed in the worker: %s", job.id, value)
-                await self._finish(
-                    job,
-                    FAILED,
-                    error=f"something went wrong while composing ({str(value).split(':')[0]}); please try again",
-                )
-        elif status == "FAILURE":
-            exc_type = str(info.get("exc_type", ""))
-            log.error("job %s: Celery reports %s: %s", job.id, exc_type, info.get("exc_message"))
-            if exc_type in ("TimeLimitExceeded", "SoftTimeLimitExceeded"):
-                await self._finish(job, TIMED_OUT, error=self._timeout_text())
-            elif exc_type == "WorkerLostError":  # its pool process died (kill -9, a crash in a C library)
-                await self._lost(job, "the composer process")
-            else:
-                await self._finish(
-                    job, FAILED, error=f"something went wrong while composing ({exc_type}); please try again"
-                )
-        elif status == "REVOKED":
-            await self._finish(job, CANCELLED, error="cancelled")
-
-    def _timeout_text(self) -> str:
-        return f"composing took longer than {self.timeout:g} s and was stopped; try a shorter tune"
+        elif news.kind == celery_news.LOST:
+            await self._lost(job, "the composer process")
+        elif news.kind == celery_news.FINISHED:
+            await self._finish(job, news.state, result=news.result, error=news.error)
 
     # -- the watchdog --
 
@@ -417,7 +388,7 @@ class CeleryQueue:
             ):  # its worker's key lapsed, and the job is silent
                 await self._lost(job, f"the composer machine ({job.node})")
             elif job.state == RUNNING and job.started_at and time.time() - job.started_at > self.timeout + SILENT_GRACE:
-                await self._end(job, TIMED_OUT, self._timeout_text())
+                await self._end(job, TIMED_OUT, celery_news.timeout_text(self.timeout))
         if self._no_nodes_since is not None and now - self._no_nodes_since > self.timeout:
             for job in [j for j in self._active.values() if j.state == QUEUED]:
                 await self._end(job, FAILED, "no composer is running right now; please try again later")
