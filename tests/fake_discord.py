@@ -491,37 +491,49 @@ class FakeDiscord:
                     if d.get("token") != self.token:
                         await ws.close(code=4004, message=b"Authentication failed.")
                         break
-                    self.identifies.append({k: v for k, v in d.items() if k != "token"})
-                    ready = {
-                        "v": 10,
-                        "user": {
-                            **self.bot_user.payload(),
-                            "bot": True,
-                            "verified": True,
-                            "mfa_enabled": False,
-                            "flags": 0,
-                            "email": None,
-                        },
-                        "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-                        "session_id": "fake-session",
-                        "resume_gateway_url": self.gateway_url,
-                        "shard": d.get("shard", [0, 1]),
-                        "application": {"id": str(self.app_id), "flags": 0},
-                        "private_channels": [],
-                        "relationships": [],
-                    }
-                    await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
-                    await ws.send_str(
-                        json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self.guild_payload()})
-                    )
+                    if not await self._identify(ws, d):
+                        break
                     await self._notify()
                 elif op == 6:
                     await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}}))
         finally:
             if ws in self._sockets:
                 self._sockets.remove(ws)
+            self._socket_closed(ws)
             await self._notify()
         return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, d: dict) -> bool:
+        """An IDENTIFY with the right token: READY and the guild (False: the socket was closed instead)."""
+        self.identifies.append({k: v for k, v in d.items() if k != "token"})
+        await self._send_ready(ws, "fake-session", d.get("shard", [0, 1]), [self.guild_payload()])
+        return True
+
+    def _socket_closed(self, ws: web.WebSocketResponse) -> None:
+        """A gateway socket has closed (the sharded fake forgets its shard)."""
+
+    async def _send_ready(self, ws: web.WebSocketResponse, session_id: str, shard: list, guilds: list[dict]) -> None:
+        ready = {
+            "v": 10,
+            "user": {
+                **self.bot_user.payload(),
+                "bot": True,
+                "verified": True,
+                "mfa_enabled": False,
+                "flags": 0,
+                "email": None,
+            },
+            "guilds": [{"id": g["id"], "unavailable": True} for g in guilds],
+            "session_id": session_id,
+            "resume_gateway_url": self.gateway_url,
+            "shard": shard,
+            "application": {"id": str(self.app_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+        await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
+        for guild in guilds:
+            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}))
 
     # ---- REST ------------------------------------------------------------------------------------------
     def _violation(self, text: str) -> web.Response:

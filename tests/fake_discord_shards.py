@@ -10,14 +10,12 @@ user action (slash, click, say) happen in guild i.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 
-import aiohttp
 from aiohttp import web
 
-from tests.fake_discord import FakeDiscord, _json, _send_quietly
+from tests.fake_discord import FakeDiscord, _json
 
 
 def shard_of(guild_id: int, total: int) -> int:
@@ -92,68 +90,23 @@ class ShardedFakeDiscord(FakeDiscord):
                     return index
         return None
 
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._sockets.append(ws)
-        shard_id = None
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
-        try:
-            async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                packet = json.loads(msg.data)
-                op = packet.get("op")
-                if op == 1:
-                    asyncio.get_running_loop().call_later(
-                        0.05, lambda: asyncio.ensure_future(_send_quietly(ws, {"op": 11}))
-                    )
-                elif op == 2:
-                    d = packet["d"]
-                    if d.get("token") != self.token:
-                        await ws.close(code=4004, message=b"Authentication failed.")
-                        break
-                    shard_id, total = d.get("shard", [0, 1])
-                    if total != self.shards:
-                        await ws.close(code=4011, message=b"Sharding required.")
-                        break
-                    self.identifies.append({k: v for k, v in d.items() if k != "token"})
-                    self.shard_identifies.append([shard_id, total])
-                    self.shard_sockets[shard_id] = ws
-                    await self._ready(ws, shard_id, total)
-                    await self._notify()
-                elif op == 6:
-                    await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}}))
-        finally:
-            if ws in self._sockets:
-                self._sockets.remove(ws)
-            if shard_id is not None and self.shard_sockets.get(shard_id) is ws:
-                del self.shard_sockets[shard_id]
-            await self._notify()
-        return ws
+    async def _identify(self, ws: web.WebSocketResponse, d: dict) -> bool:
+        shard_id, total = d.get("shard", [0, 1])
+        if total != self.shards:
+            await ws.close(code=4011, message=b"Sharding required.")
+            return False
+        self.identifies.append({k: v for k, v in d.items() if k != "token"})
+        self.shard_identifies.append([shard_id, total])
+        self.shard_sockets[shard_id] = ws
+        guilds = []
+        for i, (gid, _, _) in enumerate(self.guilds):
+            if shard_of(gid, total) == shard_id:
+                with self.in_guild(i):
+                    guilds.append(self.guild_payload())
+        await self._send_ready(ws, f"fake-session-{shard_id}", [shard_id, total], guilds)
+        return True
 
-    async def _ready(self, ws: web.WebSocketResponse, shard_id: int, total: int) -> None:
-        mine = [i for i, (gid, _, _) in enumerate(self.guilds) if shard_of(gid, total) == shard_id]
-        ready = {
-            "v": 10,
-            "user": {
-                **self.bot_user.payload(),
-                "bot": True,
-                "verified": True,
-                "mfa_enabled": False,
-                "flags": 0,
-                "email": None,
-            },
-            "guilds": [{"id": str(self.guilds[i][0]), "unavailable": True} for i in mine],
-            "session_id": f"fake-session-{shard_id}",
-            "resume_gateway_url": self.gateway_url,
-            "shard": [shard_id, total],
-            "application": {"id": str(self.app_id), "flags": 0},
-            "private_channels": [],
-            "relationships": [],
-        }
-        await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
-        for i in mine:
-            with self.in_guild(i):
-                payload = self.guild_payload()
-            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": payload}))
+    def _socket_closed(self, ws: web.WebSocketResponse) -> None:
+        for shard_id, socket in list(self.shard_sockets.items()):
+            if socket is ws:
+                del self.shard_sockets[shard_id]
