@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from model.lstm import DEFAULT_CACHE, cpu_sampling
+from model.lstm import DEFAULT_CACHE
 from model.notes import grid as notes
 from model.notes.data import load_chorales, split
 from model.notes.sample import DEFAULT_WEIGHTS, NotesPrompt, compose_notes, load_notes_model
@@ -243,24 +243,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _raw_sample(model, prompt: NotesPrompt) -> notes.NoteGrid:
     """A sample with no steering rules (for comparison only), transposed to its key."""
+    from model.notes.sample import sample_in_key
 
-    from model.notes.sample import check_prompt, sample_grid
-
-    meter, key = check_prompt(prompt)
-    tonic, mode = notes.key_of(key)
-    shift = tonic if tonic <= 6 else tonic - 12
-    with cpu_sampling():
-        grid = sample_grid(
-            model,
-            meter=meter,
-            mode=mode,
-            shift=shift,
-            bars=prompt.bars,
-            temperature=prompt.temperature,
-            seed=prompt.seed,
-            steer=False,
-        )
-    return notes.transpose(grid, shift)
+    return sample_in_key(model, prompt, steer=False)[0]
 
 
 if __name__ == "__main__":

@@ -264,8 +264,9 @@ def sample_grid(
     return grid
 
 
-def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
-    """Compose a piece for the prompt. Raises NotesError (a ValueError) for a bad prompt."""
+def sample_in_key(model: NotesModel, prompt: NotesPrompt, steer: bool = True) -> tuple[notes.NoteGrid, str, str]:
+    """(the grid sampled for the prompt and moved to its key, meter, key); NotesError for a bad prompt.
+    steer=False: without the steering rules (for comparison only)."""
     meter, key = check_prompt(prompt)
     tonic, mode = notes.key_of(key)
     shift = tonic if tonic <= 6 else tonic - 12  # from the model's C to the key, by the smaller step
@@ -278,8 +279,15 @@ def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
             bars=prompt.bars,
             temperature=float(prompt.temperature),
             seed=prompt.seed,
+            steer=steer,
         )
-    grid = notes.transpose(grid, shift)
+    return notes.transpose(grid, shift), meter, key
+
+
+def compose_notes(model: NotesModel, prompt: NotesPrompt) -> GeneratedNotes:
+    """Compose a piece for the prompt. Raises NotesError (a ValueError) for a bad prompt."""
+    grid, meter, key = sample_in_key(model, prompt)
+    mode = notes.key_of(key)[1]
     tonic_name = notes.tonic_spelling(key)
     score = notes.grid_to_score(grid, title=chorale_title(prompt.seed), tonic_name=tonic_name)
     credit_score(score, seed=prompt.seed, model_version=model.version)
