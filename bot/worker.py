@@ -231,7 +231,7 @@ def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -
 def sheet_files(result) -> dict[str, bytes]:
     """The sheet music as files: "tune.png", and "tune-2.png", "tune-3.png" ... for a tune of several pages
     (a post shows the first page as its picture and attaches the others; one tall picture would be
-    shrunk to unreadable). None when it could not be drawn: a tune without a picture is still a tune."""
+    shrunk to unreadable). No files when it could not be drawn: a tune without a picture is still a tune."""
     pages = result.pages or ((result.png,) if result.png else ())
     return {"tune.png" if n == 1 else f"tune-{n}.png": page for n, page in enumerate(pages, 1)}
 

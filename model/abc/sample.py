@@ -338,12 +338,13 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
                     copies += 1
                     continue
                 text = c.text.rstrip(END)
-                if not prime and _in_key(text, key) is None:
+                in_key = None if prime else _in_key(text, key)
+                if not prime and in_key is None:
                     continue  # e.g. a double sharp that has no spelling in this key
                 tonic = c.tracker.last_pitch.lstrip("=") in ("C", "c")
-                good.append((not tonic, -c.logp / max(c.steps, 1), text, tonic))
+                good.append((not tonic, -c.logp / max(c.steps, 1), text, tonic, in_key))
             if good:
-                _, _, text, ends_tonic = min(good, key=lambda g: (g[0], g[1]))
+                _, _, text, ends_tonic, out_body = min(good, key=lambda g: (g[0], g[1]))
                 break
         else:
             raise GenerationError(
@@ -368,7 +369,7 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
             _continued_text(prime, text, key), **finish, user_part_end=len(prime.out_header) + len(prime.out_body)
         )
         return GeneratedAbc(abc=abc, bars=prompt.bars, **facts)
-    abc = finish_tune(_assemble(rhythm, meter, key, prompt.seed, _in_key(text, key)), **finish, user_part_end=None)
+    abc = finish_tune(_assemble(rhythm, meter, key, prompt.seed, out_body), **finish, user_part_end=None)
     return GeneratedAbc(
         abc=abc,
         bars=plan.played,
