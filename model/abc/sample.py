@@ -11,7 +11,7 @@ The key is chosen before sampling, so the register cap (G3..B5, now and then up 
 The step loop (model/abc/decode.py) samples a batch of candidates one character at a time; every
 character is checked by a BarTracker (model/abc/tracker.py), so bars always add up. Candidates
 that copy 4 or more consecutive bars of a training tune are rejected (model/abc/novelty.py); of
-the rest the one ending on the tonic with the best mean log-probability wins. The model writes
+the rest one ending on the tonic is drawn at random (not the likeliest one: that is the blandest). The model writes
 in C; the chosen tune is transposed to the requested key afterwards.
 """
 
@@ -89,7 +89,7 @@ class AbcPrompt:
     bars: int = 32  # bars as played (repeats expanded; a pickup is not counted); when continuing: as written
     form: str | None = None  # AABB, AB, ABAC ... (None: the style's usual form for this length)
     temperature: float = 0.9
-    top_p: float = 0.95
+    top_p: float = 1.0  # a nucleus cut removes the rare notes (accidentals) that make a tune sound human
     seed: int = 0
     prime_abc: str | None = None  # a user's tune (header + some bars) to continue
     candidates: int = 4  # tunes sampled at once; the best one is returned
@@ -342,9 +342,12 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
                 if not prime and in_key is None:
                     continue  # e.g. a double sharp that has no spelling in this key
                 tonic = c.tracker.last_pitch.lstrip("=") in ("C", "c")
-                good.append((not tonic, -c.logp / max(c.steps, 1), text, tonic, in_key))
+                good.append((text, tonic, in_key))
             if good:
-                _, _, text, ends_tonic, out_body = min(good, key=lambda g: (g[0], g[1]))
+                # a tune ending on the tonic if there is one, else any; never the likeliest: ranking by
+                # log-probability picks the blandest tune (more tonic notes, no accidentals)
+                pool = [g for g in good if g[1]] or good
+                text, ends_tonic, out_body = pool[int(rng.integers(len(pool)))]
                 break
         else:
             raise GenerationError(

@@ -28,6 +28,7 @@ class TimedNote:
     pcs: tuple[int, ...]  # sounding pitch classes (0 = C); empty for a rest
     insert_at: int  # text offset where a chord symbol for this note goes
     text_start: int  # text offset of the note itself (after its decorations)
+    midi: tuple[int, ...] = ()  # sounding pitches as MIDI numbers (C = 60 for the unmarked C)
 
 
 @dataclass
@@ -103,14 +104,14 @@ def scan(body: str, key: Key, unit: Fraction = Fraction(1, 8)) -> list[TimedBar]
             if halve_next:
                 length *= Fraction(1, 2) if halve_next == ">" else Fraction(3, 2)
                 halve_next = False
-            pcs = []
+            midi = []
             for acc, step in e.pitches:
                 if acc is not None:
                     accidentals[step] = acc
                 alter = accidentals.get(step, signature.get(_LETTERS[step % 7], 0))
-                pcs.append((natural_semitone(step) + alter) % 12)
+                midi.append(60 + natural_semitone(step) + alter)
             insert_at, start = parser.offsets.get(id(e), (0, 0))
-            last = TimedNote(pos, length, tuple(pcs), insert_at, start)
+            last = TimedNote(pos, length, tuple(m % 12 for m in midi), insert_at, start, tuple(midi))
             bars[-1].notes.append(last)
             pos += length
     bars[-1].length = pos
