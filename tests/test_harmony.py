@@ -35,7 +35,7 @@ def tune(body: str, key: str = "D", meter: str = "6/8") -> str:
 
 def test_an_arpeggiated_melody_gets_its_own_chords_and_ends_on_the_tonic():
     body = add_chords("|:DFA dAF|GBd gdB|Ace aec|d3 d3:|", parse_key("D"), "6/8")
-    assert body == '|:"D"DFA dAF|"G"GBd gdB|"A"Ace aec|"D"d3 d3:|'
+    assert body == '|:"D"DFA dAF|"G"GBd gdB|"A7"Ace aec|"D"d3 d3:|'  # V7 -> I closes the part
     parse_tune(tune(body), strict=True)
     m = measure(body, parse_key("D"), "6/8")
     assert m["hits"] == m["total"] == 8 and m["ends_on_tonic"]
@@ -43,8 +43,8 @@ def test_an_arpeggiated_melody_gets_its_own_chords_and_ends_on_the_tonic():
 
 def test_half_bar_changes_and_never_inside_a_held_note():
     key = parse_key("G")
-    body = add_chords("GBdB cegc|d8|", key, "4/4")
-    assert body == '"G"GBdB "C"cegc|"G"d8|'
+    body = add_chords("GBdB cegc|d8|G8|", key, "4/4")
+    assert body == '"G"GBdB "C"cegc|"D7"d8|"G"G8|'  # V7 -> I at the end
     # a note held across the half bar: no chord can start there
     assert [at for at, _ in chord_marks("G4 c4|G8|", key, "4/4")] == [0, 3, 6]
     assert [at for at, _ in chord_marks("G3c3 c2|G8|", key, "4/4")] == [0]
@@ -111,7 +111,7 @@ def test_a_continuation_keeps_the_users_text_and_chords():
     abc = user + "Ace aec|d3 d3|]\n"
     done = finish_tune(abc, style="jig", seed=1, user_part_end=len(user))
     assert done.startswith(user)
-    assert 'GBd gdB|\n"A"Ace aec|"D"d3 d3|]' in done
+    assert 'GBd gdB|\n"A7"Ace aec|"D"d3 d3|]' in done
 
 
 def test_accompaniment_is_in_the_midi_below_the_melody(model):

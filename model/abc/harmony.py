@@ -32,7 +32,8 @@ _LETTERS = "CDEFGAB"
 INF = float("inf")
 # (degree label, root in semitones above the tonic, quality): "" major, "m" minor, "7" dominant seventh
 MODE_CHORDS = {
-    "maj": [("I", 0, ""), ("ii", 2, "m"), ("IV", 5, ""), ("V", 7, ""), ("vi", 9, "m"), ("V7", 7, "7"), ("V7/V", 2, "7")],
+    "maj": [("I", 0, ""), ("ii", 2, "m"), ("IV", 5, ""), ("V", 7, ""), ("vi", 9, "m"), ("V7", 7, "7")]
+    + [("V7/V", 2, "7")],
     "min": [("i", 0, "m"), ("III", 3, ""), ("iv", 5, "m"), ("V", 7, ""), ("VI", 8, ""), ("VII", 10, ""), ("V7", 7, "7")]
     + [("v", 7, "m")],
     "dor": [("i", 0, "m"), ("ii", 2, "m"), ("III", 3, ""), ("IV", 5, ""), ("v", 7, "m"), ("bVII", 10, "")]

@@ -27,7 +27,8 @@ SCALES = {
 }
 # rhythm classes of a note's length in units of 1/8
 _RHYTHM = ((Fraction(1, 2), "s"), (Fraction(1), "e"), (Fraction(3, 2), "d"), (Fraction(2), "q"), (Fraction(3), "Q"))
-RHYTHM_CLASSES = [c for _, c in _RHYTHM] + ["l"]  # sixteenth-ish, eighth, dotted eighth, quarter, dotted quarter, longer
+# sixteenth-ish, eighth, dotted eighth, quarter, dotted quarter, longer
+RHYTHM_CLASSES = [c for _, c in _RHYTHM] + ["l"]
 INTERVAL_CLASSES = ["unison", "step", "third", "fourth_fifth", "wide"]
 
 # the rows of the table (per-tune means, printed side by side with human tunes)
