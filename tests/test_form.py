@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from model.abc.features import classifier_accuracy, da_capo, tune_features
+from model.abc.features import da_capo, tune_features
 from model.abc.form import FormError, check_form, load_stats, make_plan, written_layout
+from model.abc.judge import tell_apart
 
 
 def plan(rhythm="jig", form=None, played=32, seed=0):
@@ -97,8 +98,11 @@ def test_da_capo_repeats_are_found():
     assert not da_capo(["|", ":|", "|", ":|"])
 
 
-def test_classifier_tells_apart_only_what_differs():
+def test_the_judge_tells_apart_only_what_differs():
     rng = np.random.default_rng(0)
-    same = classifier_accuracy(rng.normal(size=(200, 4)).tolist(), rng.normal(size=(200, 4)).tolist())
-    apart = classifier_accuracy(rng.normal(size=(200, 4)).tolist(), (rng.normal(size=(200, 4)) + 2).tolist())
-    assert 0.35 < same < 0.65 and apart > 0.95
+    same = tell_apart(rng.normal(size=(200, 4)).tolist(), rng.normal(size=(200, 4)).tolist())
+    apart = tell_apart(rng.normal(size=(200, 4)).tolist(), (rng.normal(size=(200, 4)) + 2).tolist())
+    # a difference only trees see: the same mean, another spread (a linear model cannot tell)
+    spread = tell_apart(rng.normal(size=(200, 4)).tolist(), (rng.normal(size=(200, 4)) * 3).tolist())
+    assert 0.35 < same["accuracy"] < 0.65 and apart["accuracy"] > 0.95
+    assert spread["logistic"] < 0.65 < 0.8 < spread["boosted"] == spread["accuracy"]

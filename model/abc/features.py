@@ -228,30 +228,3 @@ FEATURES = [m for m in MEASURES] + ["range"]
 def vector(row: dict) -> list[float]:
     """A tune's measures as numbers for the classifier (None -> -1, a value no measure takes)."""
     return [(-1.0 if row.get(m) is None else float(row[m])) for m in FEATURES]
-
-
-def classifier_accuracy(a: list[list[float]], b: list[list[float]], folds: int = 5, seed: int = 0) -> float:
-    """How well logistic regression tells set `a` from set `b` (5-fold cross-validated accuracy,
-    classes balanced by subsampling the larger one). 0.5 = indistinguishable."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    n = min(len(a), len(b))
-    if n < folds:
-        return float("nan")
-    x = np.array([a[i] for i in rng.permutation(len(a))[:n]] + [b[i] for i in rng.permutation(len(b))[:n]])
-    y = np.r_[np.ones(n), np.zeros(n)]
-    order = rng.permutation(2 * n)
-    x, y = x[order], y[order]
-    correct = 0
-    for k in range(folds):
-        test = np.arange(2 * n) % folds == k
-        mu, sd = x[~test].mean(0), x[~test].std(0) + 1e-9
-        xt, xs = (x[~test] - mu) / sd, (x[test] - mu) / sd
-        w, b0 = np.zeros(x.shape[1]), 0.0
-        for _ in range(300):  # gradient descent on the L2-regularised log loss
-            p = 1 / (1 + np.exp(-(xt @ w + b0)))
-            w -= 0.5 * (xt.T @ (p - y[~test]) / len(xt) + 1e-3 * w)
-            b0 -= 0.5 * (p - y[~test]).mean()
-        correct += int((((xs @ w + b0) > 0) == (y[test] == 1)).sum())
-    return correct / (2 * n)

@@ -5,7 +5,8 @@
 A form is a string of part letters in playing order (AABB, AABBCC, AB, ABAC). A part played
 twice in a row is written once between repeat signs (`:|`, `::`); a part that comes back later
 (the second A of ABAC) is written out again, so no repeat ever sends the player back over an
-earlier part. Length counts bars as played: a 32-bar jig is AABB with 8-bar parts.
+earlier part. Length counts bars as played: a 32-bar jig is AABB with 8-bar parts (or, now and then,
+as in the corpus, AB with 16-bar parts or ABCD: without a form, one is drawn in the style's proportions).
 
 Which bars repeat comes from the corpus: the sampler follows the repetition pattern of a random
 training tune of the same style with the same part layout (its *template*: for each bar, "new",
@@ -23,6 +24,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 FORMS_FILE = Path(__file__).resolve().parent.parent / "weights" / "abc-forms.json"
 FORM_RE = re.compile(r"[A-F]{1,8}")
@@ -94,10 +97,36 @@ def default_form(style: dict, played: int) -> str:
     return "".join(c * 2 for c in letters) if twice else letters
 
 
+def form_choices(style: dict, played: int) -> dict[tuple[str, int], float]:
+    """The forms that give exactly `played` bars, each weighted by how often the style's training
+    tunes have that layout: (form, part bars) -> weight. Parts are all 8 or all 16 bars, either all
+    played twice (AABB, AABBCC) or all once (AB, ABCD)."""
+    layouts, rep = style.get("layouts", {}), style.get("repeated_part_share", 0.5)
+    out = {}
+    for part in (8, 16):
+        for twice in (True, False):
+            n, left = divmod(played, part * (2 if twice else 1))
+            if left or not 1 <= n <= MAX_PARTS:
+                continue
+            weight = layouts.get("+".join([str(part)] * n), 0) * (rep if twice else 1 - rep)
+            if weight > 0:
+                letters = "ABCDEF"[:n]
+                out[("".join(c * 2 for c in letters) if twice else letters, part)] = weight
+    return out
+
+
 def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | None = None) -> Plan:
-    """Parts, written bars, bar lines and the repeat pattern for one tune (see module doc)."""
+    """Parts, written bars, bar lines and the repeat pattern for one tune (see module doc). Without a
+    form, one is drawn from the forms that fit the length, in the style's corpus proportions."""
     stats = stats if stats is not None else load_stats()
     style = stats["styles"].get(rhythm) or stats["styles"]["reel"]
+    if not form and played >= 32 and (choices := form_choices(style, played)):
+        options = sorted(choices)
+        weights = np.array([choices[o] for o in options])
+        f, part_bars = options[int(rng.choice(len(options), p=weights / weights.sum()))]
+        plan = Plan(f, part_bars, played, written_layout(f))
+        _fill(plan, style, rng)
+        return plan
     f = check_form(form) if form else default_form(style, played)
     lengths = [p for p in (style["part_bars"], 8, 16) if p in (8, 16)]
     options = sorted({p * len(f) for p in lengths})

@@ -113,7 +113,8 @@ class Slot:
     insert_at: int | None  # text offset of the chord symbol, None: no note starts here
     part_start: bool  # the bar follows |: :: || or an ending
     write_always: bool  # write the chord even when it does not change
-    part_last: bool = False  # the first slot of a part's last bar: where its closing chord goes
+    part_last: bool = False  # where a part's closing chord goes: the slot its last note starts in
+    last_bar_first: bool = False  # the first slot of a part's last bar (when its last note starts later)
 
 
 def make_slots(bars: list[TimedBar], meter: str) -> list[Slot]:
@@ -135,7 +136,12 @@ def make_slots(bars: list[TimedBar], meter: str) -> list[Slot]:
                 break
             notes = [(n.onset - s, n.length, n.pcs) for n in bar.notes if s <= n.onset < end]
             at = next((n.insert_at for n in bar.notes if n.onset == s), None)
-            slots.append(Slot(b, i > 0, notes, at, opened and i == 0, opened and i == 0, b in closing and i == 0))
+            slots.append(Slot(b, i > 0, notes, at, opened and i == 0, opened and i == 0))
+        if b in closing and slots and slots[-1].bar == b:
+            here = [s for s in slots if s.bar == b]
+            last = max((s for s in here if s.insert_at is not None), key=lambda s: s.half, default=here[0])
+            last.part_last = True
+            here[0].last_bar_first = here[0] is not last
     return slots
 
 
@@ -163,13 +169,20 @@ def _chord_cost(chord: Chord, mode: str) -> float:
 
 
 def _cadence_cost(slots: list[Slot], k: int, chord: Chord) -> float:
-    """A part's last chord is the tonic and the one before it the dominant (V7 best)."""
-    if slots[k].part_last:
+    """A part's last chord is the tonic and the one before it the dominant (V7 best). When the last
+    note starts inside the last bar (E^GB A3), its first slot may be the dominant or the tonic."""
+    slot = slots[k]
+    if slot.part_last:
         return 0.0 if chord.is_tonic else CADENCE_COST["last"]
-    if k + 1 < len(slots) and slots[k + 1].part_last and slots[k + 1].insert_at is not None:
-        if chord.degree == "V7":
+    if slot.last_bar_first:
+        return (
+            0.0 if chord.is_tonic or chord.degree == "V7" else CADENCE_COST["last"] * (0.5 if chord.is_dominant else 1)
+        )
+    if k + 1 < len(slots) and (slots[k + 1].part_last or slots[k + 1].last_bar_first):
+        if slots[k + 1].insert_at is None or chord.degree == "V7":
             return 0.0
-        return CADENCE_COST["before_last"] * (0.4 if chord.is_dominant else 1.0)
+        push = CADENCE_COST["before_last"] * (0.5 if slots[k + 1].last_bar_first else 1.0)
+        return push * (0.4 if chord.is_dominant else 1.0)
     return 0.0
 
 
