@@ -9,7 +9,8 @@ one JSON object: the paths, the request, the seed used, the model version and a 
 length was adjusted to fit the form.
 
 Length counts bars as played, repeats expanded: a 32-bar jig is AABB with 8-bar parts, written as
-16 bars between repeat signs. A length that does not fit the form becomes the nearest one that does.
+16 bars between repeat signs. A length that does not fit the form becomes the nearest one that does,
+and the note says so (the same rule as in Discord and chat: bot/requests.py).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def main(argv: list[str]) -> int:
                     "request": request.to_dict(),
                     "seed": artifacts.meta.get("seed"),
                     "model_version": artifacts.meta.get("model_version"),
-                    "note": artifacts.meta.get("note", ""),
+                    "note": request.note or artifacts.meta.get("note", ""),
                     "meta": artifacts.meta,
                 }
             )
@@ -121,8 +122,9 @@ def main(argv: list[str]) -> int:
             f"seed {m.get('seed')} (model {m.get('model_version')})"
             + (f", form {m['form']} ({m['part_bars']}-bar parts)" if m.get("form") else "")
         )
-        if m.get("note"):
-            print(f"  note: {m['note']}")
+        for note in (request.note, m.get("note")):
+            if note:
+                print(f"  note: {note}")
         for path in paths.values():
             print(f"  {path}")
     return 0

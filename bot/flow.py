@@ -5,10 +5,12 @@
 
     check the server's rules (service.admit)  -> TuneError: shown to the user, nothing else happens
     service.submit(...)                        -> busy / per-user limit: BusyError with a retry time
-    reply.acknowledge()                        (Discord wants an answer within 3 s)
+    reply.acknowledge()                        (Discord wants an answer within 3 s); its status message is
+                                               recorded, so a start after a crash can remove it
     reply.edit(status, cancel=job id) with the queue position / stage, at most once every `progress_every` s,
       the first `progress_every` s after the acknowledgement (a quick tune gets no status edit at all)
-    reply.post_result(...): the status message BECOMES the tune (one message per tune); the post is recorded
+    reply.post_result(...): the status message BECOMES the tune (one message per tune) with the tune's stored
+      title and public score; the post is recorded with its card (to edit the score later without a read)
     or reply.fail(text) when the tune could not be made, reply.withdraw() when its requester cancelled it
 
 `Reply` is the one thing a front end implements (bot/discord/replies.py for interactions and chat
@@ -30,7 +32,7 @@ from bot.attachments import fit_files
 from bot.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.requests import ComposeRequest
 from bot.store import Post
-from bot.tunes import TuneError, TuneService, tune_title
+from bot.tunes import TuneError, TuneService, continued_title, tune_title
 
 log = logging.getLogger("tunesmith.flow")
 
@@ -45,7 +47,8 @@ RESTARTING = "Tunesmith is restarting; please ask again in a minute"
 
 @dataclass(frozen=True)
 class Result:
-    """What a front end posts: the rendered tune, the files that fit (posting order), and notes about them."""
+    """What a front end posts: the rendered tune, the files that fit (posting order), notes about them, and
+    the tune's stored title and public score (a re-post shows the votes it already has)."""
 
     artifacts: object  # worker.Artifacts
     tune_id: str | None
@@ -53,12 +56,17 @@ class Result:
     files: list[tuple[str, bytes]]
     notes: list[str]
     continued: bool = False  # a continuation of another tune
+    stored_title: str | None = None  # the title the tune was stored with (lists and autocomplete show it)
+    votes: int = 0  # its public score: others' votes
+    mean: float | None = None
 
     @property
     def title(self) -> str:
+        if self.stored_title:
+            return self.stored_title
         art = self.artifacts
         title = tune_title(art.text, art.text_format, art.meta)
-        return f"{title} (continued)" if self.continued and not title.endswith("(continued)") else title
+        return continued_title(title) if self.continued else title
 
     @property
     def image(self) -> str | None:
@@ -71,17 +79,28 @@ class Result:
         return [str(w) for w in (self.artifacts.meta.get("warnings") or [])]
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A tune's post: its message, and its card (what it shows, in the front end's own form) to edit the
+    score on it later without reading the message back."""
+
+    message_id: int
+    card: dict | None = None
+
+
 class Reply(Protocol):
     """Where the answers to one request go (an interaction, a chat message)."""
 
     filesize_limit: int
 
-    async def acknowledge(self) -> None: ...
+    async def acknowledge(self) -> int | None:
+        """Answer at once; returns the id of the status message (None if there is none yet)."""
+
     async def edit(self, text: str, cancel: str | None = None) -> None:
         """Show the status; `cancel` is the job id a Cancel button stops (None: no button)."""
 
-    async def post_result(self, result: Result) -> int | None:
-        """Turn the status message into the tune; returns its message id (None if it could not be posted)."""
+    async def post_result(self, result: Result) -> Posted | None:
+        """Turn the status message into the tune (None if it could not be posted)."""
 
     async def fail(self, text: str) -> None: ...
     async def withdraw(self) -> None:
@@ -206,11 +225,12 @@ class RequestFlow:
         self.running.add(task)
         try:
             try:
-                await reply.acknowledge()
+                status_id = await reply.acknowledge()
             except Exception as exc:
                 log.warning("could not acknowledge a request (%s); cancelling job %s", exc, job.id)
                 await self.service.queue.cancel(job.id)
                 return
+            await self.service.record_status(job.id, channel_id, status_id)
             progress = Progress(reply, self.progress_every, cancel=job.id)
             progress.update(latest[0])
             try:
@@ -220,7 +240,8 @@ class RequestFlow:
             await progress.wait_turn(gap=min(self.progress_every, RESULT_GAP))  # the result edits the same message
             if job.state == DONE:
                 continued = isinstance(request, ComposeRequest) and request.continue_abc is not None
-                await self._post(reply, job, parent_id, continued, user_id, guild_id, channel_id)
+                note = request.note if isinstance(request, ComposeRequest) else None
+                await self._post(reply, job, parent_id, continued, note, user_id, guild_id, channel_id)
                 metrics.posted(job)
             elif job.state == CANCELLED:
                 await reply.withdraw()
@@ -235,14 +256,20 @@ class RequestFlow:
         job,
         parent_id: str | None,
         continued: bool,
+        note: str | None,
         user_id: int,
         guild_id: int | None,
         channel_id: int | None,
     ) -> None:
         files, notes = await fit_files(job.result, job.tune_id or job.id, reply.filesize_limit)
-        message_id = await reply.post_result(Result(job.result, job.tune_id, parent_id, files, notes, continued))
-        if job.tune_id and message_id is not None:
-            await self.service.record_post(Post(message_id, job.tune_id, user_id, guild_id, channel_id))
+        title, votes, mean = await self.service.shown(job.tune_id)
+        result = Result(
+            job.result, job.tune_id, parent_id, files, ([note] if note else []) + notes, continued, title, votes, mean
+        )
+        posted = await reply.post_result(result)
+        if job.tune_id and posted is not None:
+            post = Post(posted.message_id, job.tune_id, user_id, guild_id, channel_id, posted.card)
+            await self.service.record_post(post)
 
 
 class Coalescer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -42,11 +43,15 @@ class ComposeRequest:
     # Set only by the tunes service for an A/B test (bot/ab.py): the ABC weights to use. Never read from
     # user input, never stored (to_dict leaves it out): the tune records the model version instead.
     abc_weights: str | None = field(default=None, repr=False)
+    # Set only by from_options when it moved the length to one the style comes in: what to tell the user.
+    # Not stored either (the stored length is the one composed).
+    note: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (stored with each tune); from_options(**d) reads it back."""
         d = dataclasses.asdict(self)
         d.pop("abc_weights")
+        d.pop("note")
         return d
 
 
@@ -97,7 +102,7 @@ ALIASES = {
     "parts": "form",
     "structure": "form",
 }
-FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest) if f.name != "abc_weights")
+FIELDS = tuple(f.name for f in dataclasses.fields(ComposeRequest) if f.name not in ("abc_weights", "note"))
 
 
 def _norm_style(name: str) -> str:
@@ -181,11 +186,32 @@ def _continue_abc(value: object) -> str:
         raise RequestError(f"the tune to continue is {len(text)} characters long; the limit is {MAX_CONTINUE_CHARS}")
     if any(not (ch.isprintable() or ch in "\n\t") for ch in text):
         raise RequestError("the tune to continue contains control characters; send plain ABC text")
+    text = _unfold(text)
     if not re.search(r"^K:", text, re.MULTILINE):
         raise RequestError("the tune to continue has no K: (key) line; ABC needs a header ending in K:")
     if text.endswith("|]"):  # a final bar line says "the end"; to go on, it becomes a plain one
         text = text[:-2].rstrip() + "|"
     return text
+
+
+_MODE_WORD = r"(?:maj|min|m|ion|aeo|dor|mix|lyd|phr|loc)[a-z]*"
+_ONE_LINE_KEY = re.compile(
+    rf"(?:^|\s)K:\s*(?P<key>[A-Ga-g][#b]?(?:\s*{_MODE_WORD}\b)?|none|HP|Hp)(?=\s|$)", re.IGNORECASE
+)
+
+
+def _unfold(text: str) -> str:
+    """ABC pasted on one line (a Discord text option drops the line breaks): `X:1 T:Kesh M:6/8 K:G GAG GAB|`
+    -> its header fields back on lines of their own, then the bars. Other text is left as it is."""
+    if re.search(r"^K:", text, re.MULTILINE):
+        return text
+    key = _ONE_LINE_KEY.search(text)
+    if key is None or not re.match(r"\s*[A-Za-z]:", text):
+        return text
+    fields = [f.strip() for f in re.split(r"\s+(?=[A-Za-z]:)", text[: key.start()].strip()) if f.strip()]
+    if not all(re.match(r"[A-Za-z]:", f) for f in fields):
+        return text
+    return "\n".join([*fields, f"K:{key['key'].strip()}", text[key.end() :].strip()])
 
 
 def _form(value: object, style: str) -> str:
@@ -197,6 +223,48 @@ def _form(value: object, style: str) -> str:
         return check_form(str(value))
     except FormError as exc:
         raise RequestError(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=128)
+def honoured_lengths(style: str, form: str | None = None) -> tuple[int, ...]:
+    """The lengths (bars as played) a new tune of this style (and form) is composed at exactly, within LENGTH.
+    Asked of the ABC model's form planner itself (model/abc/form.py, make_plan): a length it would change is
+    not in the list. The note model composes any length."""
+    if STYLES[style].model != "abc":
+        return tuple(range(LENGTH[0], LENGTH[1] + 1))
+    import numpy as np
+
+    from model.abc.form import make_plan
+
+    rhythm = STYLES[style].rhythm
+    return tuple(
+        n for n in range(LENGTH[0], LENGTH[1] + 1) if make_plan(rhythm, form, n, np.random.default_rng(0)).played == n
+    )
+
+
+def length_choices() -> list[tuple[int, str]]:
+    """(length, label) for a menu of lengths (Discord's choices): the lengths every ABC style honours with its
+    usual form, and those only some styles do, saying which ("8 bars: waltz, chorale")."""
+    styles = list(STYLES)
+    common = sorted({n for name in styles if STYLES[name].model == "abc" for n in honoured_lengths(name)})
+    out = []
+    for n in common:
+        fits = [name for name in styles if n in honoured_lengths(name)]
+        out.append((n, f"{n} bars" if len(fits) == len(styles) else f"{n} bars: {', '.join(fits)} only"))
+    return out[:25]
+
+
+def _fit_length(length: int, style: str, form: str | None) -> tuple[int, str | None]:
+    """The length itself when the style (and form) honours it, else the nearest one that does and what to say."""
+    allowed = honoured_lengths(style, form)
+    if length in allowed:
+        return length, None
+    nearest = min(allowed, key=lambda n: (abs(n - length), -n))  # a tie: the longer
+    which = f"{style} in form {form}" if form else style
+    return nearest, (
+        f"A {which} is composed at {_or_list([str(n) for n in allowed])} bars (as played, repeats included), "
+        f"so this one has {nearest} bars instead of {length}."
+    )
 
 
 def from_options(**options) -> ComposeRequest:
@@ -252,6 +320,8 @@ def from_options(**options) -> ComposeRequest:
         if STYLES[style].model != "abc":
             raise RequestError(f"style '{style}' cannot continue an ABC tune; pick one of the fiddle styles")
         out["continue_abc"] = _continue_abc(values["continue_abc"])
+    else:  # a new tune: a length its form cannot have becomes the nearest one it can (a continuation: any)
+        out["length"], out["note"] = _fit_length(out["length"], style, out.get("form"))
     return ComposeRequest(**out)
 
 
@@ -321,7 +391,7 @@ def describe(request: ComposeRequest) -> str:
 
 def guess_style_from_abc(text: str) -> str:
     """The style whose meter matches the tune's M: line (jig for 6/8, reel for 4/4 ...)."""
-    meter = read_header(text).meter
+    meter = read_header(_unfold(text)).meter
     for style in STYLES.values():
         if style.model == "abc" and style.meter == meter:
             return style.name

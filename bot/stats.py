@@ -51,7 +51,7 @@ def _round(x: float | None) -> float | None:
 def format_stats(s: dict) -> str:
     lines = [
         f"tunes: {s['tunes']}   ratings: {s['ratings']} from {s['raters']} people   "
-        f"mean rating: {s['mean_rating'] if s['mean_rating'] is not None else '-'}"
+        f"mean rating (self-votes left out): {s['mean_rating'] if s['mean_rating'] is not None else '-'}"
     ]
     if s["styles"]:
         lines.append("styles:")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import logging
 import re
 import time
@@ -36,18 +37,35 @@ class TuneError(ValueError):
     """A request about a tune we cannot serve (unknown id, not allowed); the text is safe to show."""
 
 
+_XML_TITLE = re.compile(r"<(movement-title|work-title)>([^<]{1,400})</\1>")
+_CONTINUED = re.compile(r"^(?P<base>.*), continued(?: \((?P<n>\d+)\))?$")
+
+
 def tune_title(text: str, text_format: str, meta: dict) -> str:
-    """The T: line of an ABC tune (without the model's "(seed N)": the seed is shown on its own),
-    else "<Style> in <key>"."""
+    """The tune's own title, as its sheet music shows it: the T: line of an ABC tune (without the model's
+    "(seed N)": the seed is shown on its own), the movement or work title of a MusicXML score (a chorale's
+    hymn line); else "<Style> in <key>"."""
+    title = ""
     if text_format == "abc":
         title = re.sub(r"\s*\(seed \d+\)\s*$", "", read_header(text).title or "").strip()
-        if title:
-            return title[:200]
+    elif text_format == "musicxml":
+        found = _XML_TITLE.search(text[:20_000])
+        title = html.unescape(found.group(2)).strip() if found else ""
+    if title:
+        return title[:200]
     return f"{str(meta.get('style') or 'tune').title()} in {meta.get('key') or '?'}"
 
 
+def continued_title(title: str) -> str:
+    """The title of a continuation: "X" -> "X, continued" -> "X, continued (2)" -> "X, continued (3)"."""
+    found = _CONTINUED.match(title)
+    if found is None:
+        return f"{title}, continued"[:200]
+    return f"{found['base']}, continued ({int(found['n'] or 1) + 1})"[:200]
+
+
 def score_text(votes: int, mean: float | None) -> str:
-    """ "4.3 from 6 votes", as every post and list shows a tune's score."""
+    """ "4.3 from 6 votes", as every post and list shows a tune's public score (others' votes only)."""
     if not votes or mean is None:
         return "no votes yet"
     return f"{mean:.1f} from {votes} vote{'s' if votes != 1 else ''}"
@@ -125,7 +143,7 @@ class TuneService:
                         guild_id=job.guild_id,
                         channel_id=job.channel_id,
                         parent_id=job.parent_id,
-                        title=tune_title(res.text, res.text_format, res.meta),
+                        title=await self._title_of(job, res),
                     )
                 except Exception:
                     log.exception("could not store the tune of job %s", job.id)
@@ -136,6 +154,24 @@ class TuneService:
         except Exception:
             log.exception("could not record the end of job %s", job.id)
         self._settling.pop(job.id, None)
+
+    async def _title_of(self, job: Job, res) -> str:
+        """A new tune's title: its own, or for a continuation "<the parent's title>, continued" (its text still
+        carries the T: line of the tune it continues, so that alone would repeat the parent's title)."""
+        title = tune_title(res.text, res.text_format, res.meta)
+        if not (isinstance(job.request, ComposeRequest) and job.request.continue_abc is not None):
+            return title
+        parent = await self.store.get_tune(job.parent_id) if job.parent_id else None
+        return continued_title(parent.title if parent is not None and parent.title else title)
+
+    async def record_status(self, job_id: str, channel_id: int | None, message_id: int | None) -> None:
+        """The message showing the job on its way: if the process dies, the next start removes it."""
+        if message_id is None:
+            return
+        try:
+            await self.store.job_status_message(job_id, channel_id, message_id)
+        except Exception:
+            log.exception("could not record the status message of job %s", job_id)
 
     async def settled(self, job: Job) -> Job:
         """Wait until the job is over and recorded (job.tune_id is set when a tune was made)."""
@@ -201,11 +237,24 @@ class TuneService:
             raise TuneError(f"there is no tune with id '{tune_id[:40]}'{where} (it may have been deleted)")
         return tune
 
-    async def rate(self, tune_id: str, user_id: int, stars: int, guild_id: int | None) -> RatingSummary:
-        await self.tune(tune_id, guild_id)
+    async def rate(self, tune_id: str, user_id: int, stars: int, guild_id: int | None) -> tuple[RatingSummary, bool]:
+        """Record the vote; returns the tune's public score and whether this was the requester's own vote
+        (kept, shown to them as theirs, counted in no public figure)."""
+        tune = await self.tune(tune_id, guild_id)
         summary = await self.store.rate(tune_id, user_id, stars)
         metrics.rated(stars)
-        return summary
+        return summary, tune.user_id == user_id
+
+    async def shown(self, tune_id: str | None) -> tuple[str | None, int, float | None]:
+        """What a post of the tune shows of its record: its stored title and its public score (votes, mean)."""
+        if not tune_id:
+            return None, 0, None
+        try:
+            tune, summary = await self.store.get_tune(tune_id), await self.store.rating_summary(tune_id)
+        except Exception:
+            log.exception("could not read tune %s", tune_id)
+            return None, 0, None
+        return (tune.title if tune is not None else None), summary.count, summary.mean
 
     async def record_post(self, post: Post) -> None:
         try:

@@ -14,6 +14,9 @@ What it does, and no more than the bot needs:
   `attachment://` picture must name a file of the message; edits of one response no closer together than
   `edit_interval` (a test's stand-in for Discord's rate limits). Breaches are answered as Discord would and
   kept in `violations`.
+- Permissions: `forbid_history = True` takes Read Message History from the bot (interactions say so in
+  `app_permissions`; reading a message back, `GET /channels/{id}/messages/{id}`, answers 403 Missing Access);
+  `refuse_edits` holds message ids whose edits with the bot token answer 403 (`refused` counts them).
 - Attachments users upload can lie about their size or fail to download (`upload(..., claimed_size=,
   broken=)`); `served` counts the bytes the fake actually sent for each.
 
@@ -42,7 +45,8 @@ from aiohttp import web
 
 EPHEMERAL = 64
 ADMIN_PERMISSIONS = discord.Permissions.all().value  # Discord sends every bit for administrators
-MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 15) | (1 << 16)  # view, send, attach files, read history
+READ_HISTORY = 1 << 16
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 15) | READ_HISTORY  # view, send, attach files, read history
 
 
 class FakeDiscordError(AssertionError):
@@ -167,6 +171,9 @@ class FakeDiscord:
         self.served: dict[int, int] = {}  # attachment id -> bytes sent before the client stopped reading
         self.violations: list[str] = []
         self.authorized_requests = 0
+        self.forbid_history = False  # the bot may not read messages back (no Read Message History)
+        self.refuse_edits: set[int] = set()  # message ids whose bot-token edits answer 403
+        self.refused: dict[int, int] = {}  # message id -> edits refused
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def __aenter__(self) -> FakeDiscord:
@@ -380,7 +387,7 @@ class FakeDiscord:
             "channel_id": str(self.channel_id),
             "channel": {"id": str(self.channel_id), "type": 0, "guild_id": str(self.guild_id), "name": "tunes"},
             "member": user.member(self.guild_id),
-            "app_permissions": str(MEMBER_PERMISSIONS | (1 << 13)),
+            "app_permissions": str((MEMBER_PERMISSIONS | (1 << 13)) & ~(READ_HISTORY if self.forbid_history else 0)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "attachment_size_limit": self.attachment_size_limit,
@@ -845,8 +852,13 @@ class FakeDiscord:
             self.messages[int(mid)]["_deleted_at"] = time.monotonic()
             return web.Response(status=204)
         if method == "GET":
+            if self.forbid_history:
+                return _error(403, 50001, "Missing Access")
             return _json(self.messages[int(mid)])
         if method == "PATCH":
+            if int(mid) in self.refuse_edits:
+                self.refused[int(mid)] = self.refused.get(int(mid), 0) + 1
+                return _error(403, 50013, "Missing Permissions")
             payload, files = await self._read_body(request)
             problem = self._check_message(payload or {}, files, None if files else self.messages[int(mid)])
             if problem:

@@ -244,7 +244,7 @@ async def test_continue_an_attached_abc_file(fake, tmp_path, store, queue):
     first_body = text.strip().removesuffix("|]")  # the continuation goes on where the first one ended
     assert first_body in attachment(fake, second, "abc").decode()
     # Its title says what it is; the parent's seed is not in it (the seed is in the footer, once).
-    assert second["embeds"][0]["title"].endswith("(continued)") and "(seed" not in second["embeds"][0]["title"]
+    assert second["embeds"][0]["title"].endswith(", continued (2)") and "(seed" not in second["embeds"][0]["title"]
 
 
 async def test_delete_is_refused_for_others_and_allowed_for_the_requester(fake, tmp_path, store, queue):
@@ -383,7 +383,9 @@ async def test_help_and_stats_answer_ephemerally(fake, tmp_path, store, queue):
         await fake.wait_for(lambda: help_.callback and stats.callback, 10, "the answers")
     assert help_.ephemeral and any("/compose" in t for t in help_.texts())
     text = " ".join(help_.texts())
-    assert all(w in text for w in ("/stats", "/admin", "/mine", "Limits", "4-128 bars", "Cancel"))  # issue 14
+    assert all(
+        w in text for w in ("/stats", "/admin", "/mine", "Limits", "16, 32, 48, 64, 80, 96 bars", "Cancel")
+    )  # issue 14
     assert stats.ephemeral and f"Tunes composed: {before + 1}" in stats.texts()
 
 
@@ -423,7 +425,7 @@ async def test_a_forged_default_instrument_is_refused_and_a_bad_stored_one_ignor
         assert field(posted(fake, rec), "Instrument") == "fiddle"  # the style's own, not an error
         forged = await fake.slash("admin settings", user=fake.owner, default_instrument="kazoo")
         await fake.wait_for(lambda: forged.callback, 10, "the refusal")
-        assert forged.ephemeral and "instrument 'kazoo' is not known; try fiddle" in forged.texts()[0]
+        assert forged.ephemeral and "Instrument 'kazoo' is not known; try fiddle" in forged.texts()[0]
         assert (await bot.store.guild_settings(fake.guild_id)).default_instrument is None
         rec = await fake.slash("admin settings", user=fake.owner, reset=True)
         await fake.wait_for(lambda: rec.callback, 10, "the reset")

@@ -165,7 +165,7 @@ async def test_cancel_button_stops_a_tune_on_its_way(fake, tmp_path, store, queu
         await fake.wait_for(lambda: refused.followups, 10, "the refusal")
         click = await fake.click(status, buttons(status)["Cancel"], requester)
         await fake.wait_for(lambda: click.followups and rec.deleted_original, 30, "the cancel")
-    assert "only the person" in refused.followups[0]["content"]
+    assert "Only the person" in refused.followups[0]["content"]
     assert click.ephemeral and "Cancelled" in click.followups[0]["content"]
     assert len(fake.visible()) == before and await store.count_tunes() == tunes
 

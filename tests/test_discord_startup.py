@@ -11,6 +11,7 @@ from bot.discord import buttons
 from bot.discord.app import command_hash
 from bot.health import heartbeat_age
 from bot.instruments import INSTRUMENTS
+from bot.requests import length_choices
 from bot.store import Store
 from bot.styles import STYLES
 from tests.fake_discord import FakeDiscord, _walk_options, running_bot
@@ -58,7 +59,7 @@ async def test_login_handshake_and_sync_payload(fake, store, tmp_path):
     assert [c["value"] for c in compose["form"]["choices"]][:3] == ["AABB", "AABBCC", "AB"]
     assert {o["name"]: o.get("autocomplete") for o in by_name["rate"]["options"]}["tune"] is True  # by title
     assert {o["name"]: o.get("autocomplete") for o in by_name["tune"]["options"]}["id"] is True
-    assert compose["length"]["min_value"] == 4 and compose["length"]["max_value"] == 128
+    assert [c["value"] for c in compose["length"]["choices"]] == [n for n, _ in length_choices()]  # honoured only
     cont = {o["name"]: o for o in by_name["continue"]["options"]}
     assert cont["file"]["type"] == 11 and cont["abc"]["type"] == 3
     admin = by_name["admin"]

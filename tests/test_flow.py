@@ -12,10 +12,10 @@ import pytest
 
 from bot.attachments import fit_files
 from bot.config import Settings
-from bot.flow import Coalescer, RequestFlow, Result, status_text
+from bot.flow import Coalescer, Posted, RequestFlow, Result, status_text
 from bot.jobs import CANCELLED, JobEvent, JobQueue
 from bot.requests import from_options
-from bot.store import GuildSettings, Post, Store
+from bot.store import GuildSettings, Post, RatingSummary, Store
 from bot.store.reports import rated_tunes
 from bot.tunes import TuneError, TuneService
 
@@ -58,13 +58,14 @@ class RecordingReply:
             raise ConnectionError("Discord went away")
         self.calls.append(("ack",))
         self.acknowledged.set()
+        return 4241
 
     async def edit(self, text, cancel=None):
         self.calls.append(("edit", text, cancel))
 
     async def post_result(self, result):
         self.calls.append(("post", result))
-        return 4242
+        return Posted(4242, {"title": result.title})
 
     async def fail(self, text):
         self.calls.append(("fail", text))
@@ -152,7 +153,9 @@ async def test_what_the_buttons_ask_for(service):
         service.delete_scope(tune, repost, 9, is_moderator=False)
     with pytest.raises(TuneError, match="no tune"):
         await service.rate("nope", 7, 5, 1)
-    assert (await service.rate(tune_id, 8, 4, 1)).mean == 4
+    assert await service.rate(tune_id, 8, 4, 1) == (RatingSummary(1, 4.0, {1: 0, 2: 0, 3: 0, 4: 1, 5: 0}), False)
+    summary, own = await service.rate(tune_id, 7, 5, 1)  # the requester's own vote: kept, not public
+    assert own and (summary.count, summary.mean) == (1, 4.0) and await service.store.user_rating(tune_id, 7) == 5
     chorale = dataclasses.replace(tune, text_format="musicxml")
     with pytest.raises(TuneError, match="only ABC"):
         service.continuation_of(chorale)
@@ -288,7 +291,7 @@ async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
     ]
     result = Result(art, "abc123", "parent", files, notes, continued=True)
     assert result.image == "tunesmith-abc123.png" and result.warnings == ["the tune lasts 12 min; cut at 600 s"]
-    assert result.title == "Big (continued)"  # no parent's seed in the title
+    assert result.title == "Big, continued"  # no parent's seed in the title
     many = SmallArtifacts({"tune.mp3": b"a", **{f"tune-{i}.png": b"p" for i in range(1, 12)}}, "", "abc", {})
     files, notes = await fit_files(many, "x", 1000)
     assert len(files) == 10 and "did not fit" in notes[-1]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.requests import ComposeRequest, RequestError, describe, from_options, parse_text
+from bot.requests import ComposeRequest, RequestError, describe, from_options, guess_style_from_abc, parse_text
 from bot.styles import STYLES
 from model.keys import parse_key
 
@@ -200,3 +200,31 @@ def test_form_is_an_option_everywhere_and_round_trips():
         from_options(style="jig", form="BA")
     with pytest.raises(RequestError, match="no form option"):
         from_options(style="chorale", form="AABB")
+
+
+def test_only_honoured_lengths_the_same_rule_for_every_front_end():
+    import numpy as np
+
+    from bot.requests import honoured_lengths, length_choices
+    from model.abc.form import make_plan
+
+    for name, style in STYLES.items():
+        for form in (None, "AABB", "AB", "AABBCC"):
+            for n in honoured_lengths(name, form) if style.model == "abc" else ():
+                assert make_plan(style.rhythm, form, n, np.random.default_rng(3)).played == n, (name, form, n)
+    assert honoured_lengths("chorale") == tuple(range(4, 129))  # the note model composes any length
+    moved = parse_text("compose jig 24")  # the chat form, as from_options for Discord and the CLI
+    assert moved.length == 32 and "so this one has 32 bars instead of 24" in moved.note
+    assert from_options(style="reel", length=128).length == 96 and from_options(style="reel", length=4).length == 16
+    assert from_options(style="reel", length=32).note is None and "note" not in moved.to_dict()
+    assert from_options(style="reel", length=64, form="AB").length == 32
+    assert from_options(style="reel", length=20, continue_abc="X:1\nK:D\nDEF|").length == 20  # kept exactly
+    assert [n for n, _ in length_choices()] == [8, 16, 32, 48, 64, 80, 96]
+
+
+def test_abc_pasted_on_one_line_gets_its_header_lines_back():
+    r = from_options(style="jig", continue_abc="X:1 T:The Kesh M:6/8 L:1/8 K:G GAG GAB|ABA ABd|")
+    assert r.continue_abc == "X:1\nT:The Kesh\nM:6/8\nL:1/8\nK:G\nGAG GAB|ABA ABd|"
+    assert guess_style_from_abc("X:1 M:9/8 K:D DFA DFA DFA|") == "slip jig"
+    with pytest.raises(RequestError, match="no K:"):
+        from_options(style="jig", continue_abc="GAG GAB|ABA ABd|")

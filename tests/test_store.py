@@ -209,3 +209,23 @@ async def test_a_sigkilled_writer_loses_no_returned_write(tmp_path):
         assert stored.get(user) == stars
     async with await Store.open(path) as store:  # and it opens clean for the next run
         assert (await store.rating_summary(tune)).count == len(stored)
+
+
+async def test_public_scores_leave_the_requesters_vote_out_and_cards_and_status_messages_are_kept(tmp_path):
+    from bot.store import Post
+
+    async with await Store.open(tmp_path / "t.sqlite3") as store:
+        (tune,) = await add(store, user_id=7, guild_id=1)
+        assert (await store.rate(tune, 7, 5)).count == 0  # the requester's own vote: kept, not public
+        summary = await store.rate(tune, 8, 2)
+        assert (summary.count, summary.mean) == (1, 2.0) and await store.user_rating(tune, 7) == 5
+        (row,) = await store.listings(1, min_votes=1)
+        assert (row.votes, row.mean) == (1, 2.0)
+        await store.add_post(Post(99, tune, 7, 1, 3, {"title": "T", "fields": []}))
+        assert (await store.get_post(99)).card == {"title": "T", "fields": []}
+        await store.job_created("j1", request={}, user_id=7, channel_id=3)
+        await store.job_status_message("j1", 3, 1234)
+        await store.job_created("j2", request={}, user_id=8, channel_id=3)
+        jobs = await store.fail_unfinished_jobs()
+        assert [(j.id, j.status_channel_id, j.status_message_id) for j in jobs] == [("j1", 3, 1234), ("j2", None, None)]
+        assert await store.fail_unfinished_jobs() == []  # recorded as failed, their status messages forgotten

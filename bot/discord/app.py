@@ -30,11 +30,18 @@ log = logging.getLogger("tunesmith.discord")
 
 HASH_KEY = "discord.commands_hash"
 HEARTBEAT_EVERY = 30.0  # seconds between touches of the heartbeat file
+MAX_RESTART_NOTES = 20  # users told about cut jobs at start-up (every stale status message is removed)
 
 
 def command_hash(payload: list[dict]) -> str:
     """A stable fingerprint of the command set: sync only when it changes."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sentence(text: str) -> str:
+    """ "there is no tune ..." -> "There is no tune ..." (a leading mention, code or link is left alone)."""
+    text = text.strip() or "Something went wrong."
+    return text[0].upper() + text[1:] if text[0].isalpha() else text
 
 
 class TunesmithBot(commands.Bot):
@@ -131,16 +138,34 @@ class TunesmithBot(commands.Bot):
             "connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds)
         )
         self._touch_heartbeat()
-        jobs, self.service.interrupted_jobs = self.service.interrupted_jobs[:20], []
-        for job in jobs:  # cut by a crash or restart of an earlier run: say so where they asked
-            if job.channel_id and job.user_id:
+        jobs, self.service.interrupted_jobs = self.service.interrupted_jobs, []
+        for n, job in enumerate(jobs):  # cut by a crash or restart of an earlier run
+            await self._tell_interrupted(job, mention=n < MAX_RESTART_NOTES)
+
+    async def _tell_interrupted(self, job, *, mention: bool) -> None:
+        """A job an earlier run left unfinished: its status message (with a Cancel button that could only say
+        "no longer waiting") goes, and its user hears why, where they asked. When the status message cannot be
+        removed, it is edited into the explanation instead."""
+        text = f"<@{job.user_id}> Sorry, I restarted before your tune was finished; please ask again."
+        channel = self.get_partial_messageable(job.channel_id) if job.channel_id else None
+        if channel is not None and job.status_message_id is not None:
+            try:
+                await channel.get_partial_message(job.status_message_id).delete()
+            except discord.NotFound:
+                pass  # gone already
+            except discord.HTTPException as exc:
+                log.warning("could not remove the status message of job %s (%s); editing it", job.id, exc)
                 try:
-                    await self.get_partial_messageable(job.channel_id).send(
-                        f"<@{job.user_id}> sorry, I restarted before your tune was finished; please ask again.",
-                        allowed_mentions=discord.AllowedMentions(users=True),
-                    )
-                except discord.HTTPException as exc:
-                    log.warning("could not tell user %s about job %s: %s", job.user_id, job.id, exc)
+                    await channel.get_partial_message(job.status_message_id).edit(content=text, view=None)
+                    return
+                except discord.HTTPException as exc2:
+                    log.warning("could not edit the status message of job %s either: %s", job.id, exc2)
+        if channel is None or not job.user_id or not mention:
+            return
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions(users=True))
+        except discord.HTTPException as exc:
+            log.warning("could not tell user %s about job %s: %s", job.user_id, job.id, exc)
 
     # ---- errors -----------------------------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
@@ -161,7 +186,9 @@ class TunesmithBot(commands.Bot):
         await self.tell(interaction, f"Sorry, something broke on my side (error id `{error_id}`).")
 
     async def tell(self, interaction: discord.Interaction, text: str) -> None:
-        """An ephemeral message to the user, whether or not the interaction was answered yet."""
+        """An ephemeral message to the user, whether or not the interaction was answered yet. Every message
+        starts with a capital (errors are written to be read mid-sentence too, in the CLI's answers)."""
+        text = sentence(text)
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)

@@ -24,16 +24,19 @@ from bot.flow import SCORE_EVERY, Coalescer
 from bot.instruments import INSTRUMENTS
 from bot.requests import (
     LENGTH,
+    MODEL_MODES,
     SEED,
     TEMPERATURE,
     TEMPO,
     from_options,
     guess_style_from_abc,
+    length_choices,
     text_options,
 )
 from bot.store import GuildSettings
-from bot.styles import STYLES
+from bot.styles import DEFAULT_STYLE, STYLES
 from bot.tunes import TuneError, score_text
+from model.keys import parse_key
 
 log = logging.getLogger("tunesmith.discord")
 
@@ -71,7 +74,14 @@ STYLE_CHOICES = [app_commands.Choice(name=f"{s.name} ({s.meter})", value=s.name)
 ABC_STYLE_CHOICES = [c for c in STYLE_CHOICES if STYLES[c.value].model == "abc"]
 INSTRUMENT_CHOICES = [app_commands.Choice(name=name, value=name) for name in INSTRUMENTS][:25]
 PERIOD_CHOICES = [app_commands.Choice(name=p, value=p) for p in ("day", "week", "month", "all")]
-MANAGE_SERVER = "only members with the Manage Server permission can do that"
+# Only lengths the composer honours exactly (bot/requests.py asks the form planner); chat and the CLI move any
+# other length to the nearest honoured one and say so.
+LENGTH_CHOICES = [app_commands.Choice(name=label, value=n) for n, label in length_choices()]
+LENGTH_HELP = "Length in bars as played, repeats included (a 32-bar jig is AABB of 8)"
+MANAGE_SERVER = "Only members with the Manage Server permission can do that."
+TONICS = ("C", "C#", "Db", "D", "Eb", "E", "F", "F#", "Gb", "G", "Ab", "A", "Bb", "B")
+MODE_SUFFIX = {"maj": "", "min": "m", "dor": "dor", "mix": "mix"}
+MAX_CARDS = 1000  # cards of clicked posts kept in memory (posts from before cards were stored)
 
 
 def manage_server_only():
@@ -85,16 +95,43 @@ def manage_server_only():
     return app_commands.check(predicate)
 
 
+def key_suggestions(typed: str, style: str | None) -> list[tuple[str, str]]:
+    """(label, value) of the keys the style's model can compose in that match what was typed, by short name
+    ("F#m", "Bbmix") or in words ("f# min", "d dor"): the common keys first, then every other tonic; what
+    was typed comes first when it is a key itself. At most 25."""
+    modes = MODEL_MODES[STYLES.get(style or "", STYLES[DEFAULT_STYLE]).model]
+    keys = [k for k in COMMON_KEYS if parse_key(k).name[-3:] in modes]
+    keys += [t + MODE_SUFFIX[m] for m in modes for t in TONICS if t + MODE_SUFFIX[m] not in keys]
+    text = " ".join(typed.lower().split())
+    try:
+        exact = parse_key(typed).name if text else None
+    except ValueError:
+        exact = None
+    out, seen = [], set()
+    for k in keys:
+        key = parse_key(k)
+        if key.name in seen:  # one spelling of each key (F#m, not Gbm as well)
+            continue
+        seen.add(key.name)
+        words = key.human.lower()
+        if exact == key.name:
+            out.insert(0, (f"{key.human} ({k})", k))
+        elif not text or k.lower().startswith(text) or words.startswith(text) or key.name.lower().startswith(text):
+            out.append((f"{key.human} ({k})", k))
+    return out[:25]
+
+
 async def key_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-    typed = current.strip().lower()
-    keys = [k for k in COMMON_KEYS if k.lower().startswith(typed)] or COMMON_KEYS
-    return [app_commands.Choice(name=k, value=k) for k in keys[:25]]
+    style = getattr(interaction.namespace, "style", None)
+    return [app_commands.Choice(name=label, value=v) for label, v in key_suggestions(current[:40], style)]
 
 
 class TuneCommands(commands.Cog, name="Tunesmith"):
     def __init__(self, bot) -> None:
         self.bot = bot  # bot/discord/app.py TunesmithBot: .service, .flow, .tell, .token_life
         self.scores = Coalescer(self._show_score, SCORE_EVERY)  # public score edits, at Discord's pace
+        self.cards: dict[int, dict] = {}  # message id -> card of a clicked post whose card was not stored
+        self.failed_edits: set[int] = set()  # posts whose score edit failed (logged once each)
 
     async def cog_unload(self) -> None:
         self.scores.close()
@@ -119,7 +156,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
     )
     @app_commands.describe(
         style="Kind of tune (sets meter, rhythm, tempo and instrument)",
-        length=f"Length in bars as played, repeats included ({LENGTH[0]}-{LENGTH[1]}; a 32-bar jig is AABB of 8)",
+        length=LENGTH_HELP,
         key="Key, e.g. D, Em, Ador, Bbmix (default: the model chooses)",
         tempo=f"Beats per minute ({TEMPO[0]}-{TEMPO[1]}; default: the style's)",
         instrument="Instrument for the melody (default: the style's)",
@@ -127,13 +164,13 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         seed="Random seed, to get the same tune again",
         form="The parts in playing order (default: the style's usual form, e.g. AABB)",
     )
-    @app_commands.choices(style=STYLE_CHOICES, instrument=INSTRUMENT_CHOICES, form=FORM_CHOICES)
+    @app_commands.choices(style=STYLE_CHOICES, instrument=INSTRUMENT_CHOICES, form=FORM_CHOICES, length=LENGTH_CHOICES)
     @app_commands.autocomplete(key=key_autocomplete)
     async def compose(
         self,
         interaction: discord.Interaction,
         style: str | None = None,
-        length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None,
+        length: int | None = None,
         key: str | None = None,
         tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None,
         instrument: str | None = None,
@@ -171,7 +208,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
     ) -> None:
         if (abc is None) == (file is None):
             raise TuneError(
-                "give the tune to continue either as `abc` text or as an attached .abc `file` (one of them)"
+                "Give the tune to continue either as `abc` text or as an attached .abc `file` (one of them)."
             )
         if file is not None:
             abc = await _read_abc_attachment(file)
@@ -206,37 +243,66 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         return await self.tune_choices(interaction, current)
 
     async def _rate(self, interaction: discord.Interaction, tune_id: str, stars: int) -> None:
-        """Record the vote, confirm it privately, and have every post of the tune show the new score."""
-        summary = await self.service.rate(tune_id, interaction.user.id, stars, interaction.guild_id)
-        await interaction.response.send_message(
-            f"You rated tune `{tune_id}` {stars}/5 {STAR_EMOJI * stars}. "
-            f"Its score is now {score_text(summary.count, summary.mean)}.",
-            ephemeral=True,
-        )
+        """Record the vote, confirm it privately, and have every post of the tune show the new public score
+        (the requester's own vote is theirs to see, but counts in no public figure)."""
+        summary, own = await self.service.rate(tune_id, interaction.user.id, stars, interaction.guild_id)
+        score = score_text(summary.count, summary.mean)
+        if own:
+            text = (
+                f"Your vote on your own tune `{tune_id}`: {stars}/5 {STAR_EMOJI * stars}. It is kept as yours, but "
+                f"its public score counts only other members' votes ({score})."
+            )
+        else:
+            text = f"You rated tune `{tune_id}` {stars}/5 {STAR_EMOJI * stars}. Its score is now {score}."
+        await interaction.response.send_message(text, ephemeral=True)
+        if own:
+            return  # the public score did not change
         targets = {(p.channel_id, p.message_id) for p in await self.service.store.posts_of(tune_id)}
-        if interaction.message is not None:  # the clicked post (one from before posts were recorded, too)
-            targets.add((interaction.message.channel.id, interaction.message.id))
+        clicked = interaction.message
+        if clicked is not None:  # the clicked post (one from before posts were recorded, too)
+            targets.add((clicked.channel.id, clicked.id))
+            if clicked.embeds and clicked.id not in self.cards:
+                self._keep_card(clicked)
         for channel_id, message_id in targets:
             if channel_id is not None:
                 self.scores.poke((tune_id, channel_id, message_id))
 
-    async def _show_score(self, key: tuple[str, int, int]) -> None:
-        """Edit one post's embed to show the tune's score now (the Coalescer calls this at Discord's pace)."""
-        tune_id, channel_id, message_id = key
-        summary = await self.service.store.rating_summary(tune_id)
-        try:
-            message = await self.bot.get_partial_messageable(channel_id).fetch_message(message_id)
-        except discord.NotFound:
-            return  # the post was deleted meanwhile
-        if not message.embeds:
-            return
-        embed = embeds.with_score(message.embeds[0], summary.count, summary.mean)
+    def _keep_card(self, message: discord.Message) -> None:
+        """The card of a clicked post (a click carries the whole message: no read needed), for posts whose
+        card was not stored."""
+        embed = message.embeds[0].copy()
         image = embed.image.url or ""
-        for a in message.attachments:  # keep pointing at the attachment itself, not a URL that expires
+        for a in message.attachments:  # point at the attachment itself, not a URL that expires
             if a.filename.endswith(".png") and a.filename in image:
                 embed.set_image(url=f"attachment://{a.filename}")
                 break
-        await message.edit(embed=embed)
+        if len(self.cards) >= MAX_CARDS:
+            self.cards.pop(next(iter(self.cards)))
+        self.cards[message.id] = embed.to_dict()
+
+    async def _show_score(self, key: tuple[str, int, int]) -> None:
+        """Edit one post's embed to show the tune's public score now (the Coalescer calls this at Discord's
+        pace). The post is edited by its channel and message ids from its stored card: never read back, so
+        a missing Read Message History permission cannot stop it. A failed edit is logged once per post."""
+        tune_id, channel_id, message_id = key
+        summary = await self.service.store.rating_summary(tune_id)
+        post = await self.service.store.get_post(message_id)
+        card = post.card if post is not None and post.card else self.cards.get(message_id)
+        if card is None:
+            self._edit_failed(message_id, tune_id, "the post was made before cards were kept and was not clicked")
+            return
+        embed = embeds.with_score(discord.Embed.from_dict(card), summary.count, summary.mean)
+        try:
+            await self.bot.get_partial_messageable(channel_id).get_partial_message(message_id).edit(embed=embed)
+        except discord.NotFound:
+            return  # the post was deleted meanwhile
+        except discord.HTTPException as exc:
+            self._edit_failed(message_id, tune_id, f"{exc.status} {exc.text or exc}")
+
+    def _edit_failed(self, message_id: int, tune_id: str, reason: str) -> None:
+        if message_id not in self.failed_edits:
+            self.failed_edits.add(message_id)
+            log.warning("could not show the score of tune %s on message %s: %s", tune_id, message_id, reason)
 
     @app_commands.command(name="top", description="The best-rated tunes on this server, with links to their posts")
     @app_commands.describe(style="Only this kind of tune", period="Only tunes from this period")
@@ -307,12 +373,14 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         disallow_channel="Stop allowing this channel",
         per_user_limit="Tunes one member may have waiting or composing at once (1-100)",
         default_style="Style used when a /compose names none",
-        default_length=f"Length in bars when a /compose names none ({LENGTH[0]}-{LENGTH[1]})",
+        default_length="Length in bars when a /compose names none",
         default_tempo=f"Tempo in bpm when a /compose names none ({TEMPO[0]}-{TEMPO[1]})",
         default_instrument="Instrument used when a request names none",
         reset="Forget every setting for this server",
     )
-    @app_commands.choices(default_instrument=INSTRUMENT_CHOICES, default_style=STYLE_CHOICES)
+    @app_commands.choices(
+        default_instrument=INSTRUMENT_CHOICES, default_style=STYLE_CHOICES, default_length=LENGTH_CHOICES
+    )
     @manage_server_only()
     async def admin_settings(
         self,
@@ -321,7 +389,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         disallow_channel: discord.TextChannel | None = None,
         per_user_limit: app_commands.Range[int, 1, 100] | None = None,
         default_style: str | None = None,
-        default_length: app_commands.Range[int, LENGTH[0], LENGTH[1]] | None = None,
+        default_length: int | None = None,
         default_tempo: app_commands.Range[int, TEMPO[0], TEMPO[1]] | None = None,
         default_instrument: str | None = None,
         reset: bool = False,
@@ -370,7 +438,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
             elif action == "cancel":
                 await self._cancel(interaction, tune_id)
         except ValueError as exc:
-            await self.bot.tell(interaction, str(exc) or "something went wrong")
+            await self.bot.tell(interaction, str(exc) or "Something went wrong.")
         except Exception:
             error_id = secrets.token_hex(4)
             log.exception("internal error %s in the %s button", error_id, action)

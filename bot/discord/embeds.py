@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.flow import Result
-from bot.requests import DEFAULT_LENGTH, LENGTH, TEMPO
+from bot.requests import DEFAULT_LENGTH, TEMPO, length_choices
 from bot.store import GuildSettings, Listing
 from bot.styles import DEFAULT_STYLE, STYLES
 from bot.tunes import score_text
@@ -27,8 +27,9 @@ def human_key(value) -> str | None:
 
 
 def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
-    """The post: title, what it is, its public score, notes and warnings; the first sheet page as the
-    picture; the seed and the model in the footer."""
+    """The post: title (the tune's stored one, as in every list), what it is, its public score (others' votes:
+    a re-post shows the score it has), notes and warnings; the first sheet page as the picture; the seed and
+    the model in the footer."""
     meta = result.artifacts.meta
     lines = []
     if result.parent_id:
@@ -49,7 +50,7 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
             f"{meta['form']}, {meta['part_bars']}-bar parts" if meta.get("form") and meta.get("part_bars") else None,
         ),
         ("Instrument", meta.get("instrument")),
-        (SCORE, score_text(0, None) if result.tune_id else None),
+        (SCORE, score_text(result.votes, result.mean) if result.tune_id else None),
         ("Tune id", f"`{result.tune_id}`" if result.tune_id else None),
         ("Requested by", user.mention),
     ]
@@ -109,15 +110,16 @@ def help_embed(per_user: int, queue_cap: int, audio_seconds: int) -> discord.Emb
     )
     embed.add_field(
         name="Buttons",
-        value="1-5 stars rate the tune (the score on the post is everyone's; click again "
-        "to change your vote); Variation: same request, new seed; Continue: 16 more bars; Delete: for "
+        value="1-5 stars rate the tune (the score on the post counts everyone's votes but its requester's; "
+        "click again to change your vote); Variation: same request, new seed; Continue: 16 more bars; Delete: for "
         "whoever asked (or a moderator); Cancel: stops your tune while it waits or composes",
         inline=False,
     )
     audio = f"{audio_seconds // 60} minutes" if audio_seconds % 60 == 0 else f"{audio_seconds} s"
+    lengths = ", ".join(str(n) for n, _ in length_choices())
     embed.add_field(
         name="Limits",
-        value=f"{LENGTH[0]}-{LENGTH[1]} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to "
+        value=f"{lengths} bars, {TEMPO[0]}-{TEMPO[1]} bpm; audio up to "
         f"{audio}; {per_user} tune(s) of yours on the way at once; {queue_cap} waiting in all",
         inline=False,
     )
@@ -165,8 +167,9 @@ def choice_name(row: Listing) -> str:
 def stats_embed(s: dict, queue) -> discord.Embed:
     embed = discord.Embed(title="Tunesmith stats")
     embed.add_field(name="Tunes composed", value=str(s["tunes"]))
+    # Every figure counts only votes on other members' tunes, as the per-version report below does.
     embed.add_field(name="Ratings", value=f"{s['ratings']} from {s['raters']} people")
-    embed.add_field(name="Mean rating", value=str(s["mean_rating"] if s["mean_rating"] is not None else "-"))
+    embed.add_field(name="Mean rating", value=f"{s['mean_rating']:.2f}" if s["mean_rating"] is not None else "-")
     if s["job_seconds"]["p50"] is not None:
         embed.add_field(
             name="Composing time", value=f"p50 {s['job_seconds']['p50']} s, p95 {s['job_seconds']['p95']} s"

@@ -13,7 +13,7 @@ import discord
 
 from bot.discord.buttons import cancel_view, tune_view
 from bot.discord.embeds import result_embed
-from bot.flow import Result
+from bot.flow import Posted, Result
 
 log = logging.getLogger("tunesmith.discord")
 
@@ -50,9 +50,10 @@ class InteractionReply:
     def token_alive(self) -> bool:
         return time.monotonic() - self.received < self.token_life
 
-    async def acknowledge(self) -> None:
+    async def acknowledge(self) -> int | None:
         answer = await self.interaction.response.defer(thinking=True)
         self.message_id = getattr(answer, "message_id", None)
+        return self.message_id
 
     async def edit(self, text: str, cancel: str | None = None) -> None:
         if self.token_alive():
@@ -82,14 +83,14 @@ class InteractionReply:
             except discord.HTTPException as exc:
                 log.warning("could not remove the status message %s: %s", self.message_id, exc)
 
-    async def post_result(self, result: Result) -> int | None:
+    async def post_result(self, result: Result) -> Posted | None:
         embed, view = result_embed(result, self.interaction.user), _view(result)
         if self.token_alive():
             try:
                 message = await self.interaction.edit_original_response(
                     content=None, embed=embed, attachments=_files(result.files), view=view
                 )
-                return message.id
+                return Posted(message.id, embed.to_dict())
             except (discord.NotFound, discord.Forbidden) as exc:
                 log.warning("editing the response was refused (%s); posting to the channel", exc)
             except discord.HTTPException as exc:
@@ -97,7 +98,7 @@ class InteractionReply:
                     raise
                 log.warning("interaction token refused; posting to the channel")
         message = await self._to_channel(embed=embed, files=_files(result.files), view=view or discord.utils.MISSING)
-        return message.id if message is not None else None
+        return Posted(message.id, embed.to_dict()) if message is not None else None
 
     async def fail(self, text: str) -> None:
         """An ephemeral note to the requester; the public status message goes away."""
@@ -127,14 +128,15 @@ class MessageReply:
         self.status: discord.Message | None = None
         self.filesize_limit = message.guild.filesize_limit if message.guild else DEFAULT_FILESIZE_LIMIT
 
-    async def acknowledge(self) -> None:
+    async def acknowledge(self) -> int | None:
         self.status = await self.message.reply("Queued", mention_author=False)
+        return self.status.id
 
     async def edit(self, text: str, cancel: str | None = None) -> None:
         if self.status is not None:
             await self.status.edit(content=text, view=_status_view(cancel))
 
-    async def post_result(self, result: Result) -> int | None:
+    async def post_result(self, result: Result) -> Posted | None:
         embed, view, files = result_embed(result, self.message.author), _view(result), _files(result.files)
         if self.status is None:
             message = await self.message.channel.send(
@@ -144,9 +146,9 @@ class MessageReply:
                 reference=self.message,
                 mention_author=False,
             )
-            return message.id
+            return Posted(message.id, embed.to_dict())
         await self.status.edit(content=None, embed=embed, attachments=files, view=view)
-        return self.status.id
+        return Posted(self.status.id, embed.to_dict())
 
     async def fail(self, text: str) -> None:
         if self.status is not None:

@@ -9,7 +9,8 @@ times out or has drawn MAX_DRAWINGS tunes is replaced.
 
 Pages: verovio lays the music out on pages of a readable size (PAGE_HEIGHT; ~9 lines of music,
 1100 x ~1500 px). A tune that fits one page is one PNG; a longer one gives one PNG per page
-(`SheetJob.pages`) and, for front ends that post one picture, all pages stacked into one tall PNG.
+(`SheetJob.pages`; a last page that would hold a lone bar is avoided by making the pages a little
+taller) and, for front ends that post one picture, all pages stacked into one tall PNG.
 Every bar is drawn; only a text longer than MAX_DRAWN_ABC_CHARS (far beyond any generated tune) is
 cut, and the renderer then says so in its warnings.
 """
@@ -35,6 +36,7 @@ PAGE_WIDTH = 1600  # verovio units at scale 100; with SCALE below ~4 bars of a r
 SCALE = 45  # percent
 PNG_WIDTH = 1100  # pixels: twice Discord's ~550 px preview, so it stays sharp when opened
 PAGE_HEIGHT = 2200  # verovio units: a page of ~9 lines of music, 1100 x ~1500 px (the last page is shorter)
+_MEASURE = re.compile(r'class="measure[" ]')  # one per bar in verovio's SVG (whatever the number of staves)
 MAX_DRAWINGS = 200  # a drawing child is replaced after this many tunes
 MAX_DRAWN_ABC_CHARS = 4000  # a 128-bar generated reel with chords is ~2,600 characters (1.7 s to draw);
 # ~0.5 s per 40 bars, so user text beyond this is drawn up to here only
@@ -253,6 +255,10 @@ def draw(text: str, fmt: str) -> list[bytes]:
     if not toolkit.loadData(text) or toolkit.getPageCount() < 1:
         raise SystemExit("verovio could not read the notation")
     svgs = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
+    if len(svgs) > 1 and len(_MEASURE.findall(svgs[-1])) < 2:  # a last page holding a lone bar: taller pages
+        toolkit.setOptions({"pageHeight": PAGE_HEIGHT * len(svgs) // (len(svgs) - 1)})
+        toolkit.redoLayout()
+        svgs = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
     if not any('class="note' in svg for svg in svgs):
         raise SystemExit("verovio found no notes to draw")
     return [rasterise(svg) for svg in svgs]

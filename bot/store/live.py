@@ -163,11 +163,13 @@ class Store:
     # ---- posts (the Discord messages showing a tune) ----------------------------------------------
 
     async def add_post(self, post: Post) -> None:
-        """Record a message showing a tune; the first one is also the tune's message_id."""
+        """Record a message showing a tune (with its card, to edit its score later without reading the message
+        back); the first one is also the tune's message_id."""
+        card = json.dumps(post.card) if post.card is not None else None
         await self._write(
-            "INSERT OR REPLACE INTO posts (message_id, tune_id, user_id, guild_id, channel_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (post.message_id, post.tune_id, post.user_id, post.guild_id, post.channel_id, time.time()),
+            "INSERT OR REPLACE INTO posts (message_id, tune_id, user_id, guild_id, channel_id, created_at, card)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (post.message_id, post.tune_id, post.user_id, post.guild_id, post.channel_id, time.time(), card),
         )
         await self._write(
             "UPDATE tunes SET message_id = ? WHERE id = ? AND message_id IS NULL", (post.message_id, post.tune_id)
@@ -175,19 +177,19 @@ class Store:
 
     async def get_post(self, message_id: int) -> Post | None:
         row = await self._one(
-            "SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
+            "SELECT message_id, tune_id, user_id, guild_id, channel_id, card FROM posts"
             " WHERE message_id = ? AND deleted_at IS NULL",
             (message_id,),
         )
-        return Post(*row) if row else None
+        return _post(row) if row else None
 
     async def posts_of(self, tune_id: str) -> list[Post]:
         rows = await self._all(
-            "SELECT message_id, tune_id, user_id, guild_id, channel_id FROM posts"
+            "SELECT message_id, tune_id, user_id, guild_id, channel_id, card FROM posts"
             " WHERE tune_id = ? AND deleted_at IS NULL ORDER BY message_id",
             (tune_id,),
         )
-        return [Post(*r) for r in rows]
+        return [_post(r) for r in rows]
 
     async def delete_post(self, message_id: int) -> None:
         await self._write("UPDATE posts SET deleted_at = ? WHERE message_id = ?", (time.time(), message_id))
@@ -204,14 +206,15 @@ class Store:
         best_first: bool = False,
         limit: int = 10,
     ) -> list[Listing]:
-        """Live tunes made on one server (None: in direct messages), with their score and first live post:
-        best first (highest mean, then most votes) or newest first; `text` filters by id or title."""
+        """Live tunes made on one server (None: in direct messages), with their public score (the requester's own
+        vote left out) and first live post: best first (highest mean, then most votes) or newest first; `text`
+        filters by id or title."""
         order = "mean DESC, votes DESC, t.created_at DESC" if best_first else "t.created_at DESC"
         text = text.strip().lower()
         rows = await self._all(
             "SELECT t.id, t.title, t.style, t.created_at, count(r.stars) AS votes, avg(r.stars) AS mean, t.guild_id,"
             " p.channel_id, p.message_id, CASE WHEN t.title IS NULL THEN t.text END"
-            " FROM tunes t LEFT JOIN ratings r ON r.tune_id = t.id"
+            " FROM tunes t LEFT JOIN ratings r ON r.tune_id = t.id AND (t.user_id IS NULL OR r.user_id <> t.user_id)"
             " LEFT JOIN posts p ON p.message_id ="
             "  (SELECT min(q.message_id) FROM posts q WHERE q.tune_id = t.id AND q.deleted_at IS NULL)"
             " WHERE t.deleted_at IS NULL AND t.guild_id IS ? AND (? IS NULL OR t.user_id = ?)"
@@ -225,7 +228,7 @@ class Store:
     # ---- ratings --------------------------------------------------------------------------------
 
     async def rate(self, tune_id: str, user_id: int, stars: int) -> RatingSummary:
-        """Record (or change) one user's rating of a tune; returns the tune's new summary."""
+        """Record (or change) one user's rating of a tune; returns the tune's new public summary."""
         if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
             raise StoreError(f"a rating is 1 to 5 stars, not {stars!r}")
         now = time.time()
@@ -240,7 +243,12 @@ class Store:
         return await self.rating_summary(tune_id)
 
     async def rating_summary(self, tune_id: str) -> RatingSummary:
-        rows = await self._all("SELECT stars, count(*) FROM ratings WHERE tune_id = ? GROUP BY stars", (tune_id,))
+        """The tune's public score: every vote but its requester's own."""
+        rows = await self._all(
+            "SELECT r.stars, count(*) FROM ratings r JOIN tunes t ON t.id = r.tune_id"
+            " WHERE r.tune_id = ? AND (t.user_id IS NULL OR r.user_id <> t.user_id) GROUP BY r.stars",
+            (tune_id,),
+        )
         stars = {s: 0 for s in range(1, 6)}
         for s, n in rows:
             stars[s] = n
@@ -292,6 +300,13 @@ class Store:
             (status, error, tune_id, finished_at or time.time(), job_id),
         )
 
+    async def job_status_message(self, job_id: str, channel_id: int | None, message_id: int) -> None:
+        """The message showing a job on its way (removed at the next start if the process dies first)."""
+        await self._write(
+            "INSERT OR REPLACE INTO status_messages (job_id, channel_id, message_id, created_at) VALUES (?, ?, ?, ?)",
+            (job_id, channel_id, message_id, time.time()),
+        )
+
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return job_record(row) if row else None
@@ -299,13 +314,20 @@ class Store:
     async def fail_unfinished_jobs(
         self, error: str = "the bot restarted before this tune was finished"
     ) -> list[JobRecord]:
-        """Mark jobs left queued/running by an earlier run as failed; returns them (to tell their users)."""
-        rows = await self._all("SELECT * FROM jobs WHERE status IN (?, ?) ORDER BY created_at", UNFINISHED_STATES)
+        """Mark jobs left queued/running by an earlier run as failed; returns them, with their status messages
+        (to tell their users and remove those). Called at start-up, before any job runs."""
+        rows = await self._all(
+            "SELECT j.*, s.channel_id AS status_channel_id, s.message_id AS status_message_id"
+            " FROM jobs j LEFT JOIN status_messages s ON s.job_id = j.id"
+            " WHERE j.status IN (?, ?) ORDER BY j.created_at",
+            UNFINISHED_STATES,
+        )
         if rows:
             await self._write(
                 "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)",
                 (JobState.FAILED, error, time.time(), *UNFINISHED_STATES),
             )
+        await self._write("DELETE FROM status_messages")  # every job of the earlier run is over now
         return [job_record(r) for r in rows]
 
     # ---- guild settings and key/value -----------------------------------------------------------
@@ -380,3 +402,8 @@ class Store:
     async def guild_dataset(self, guild_id: int | None) -> list[dict]:
         """The dataset records of the tunes made on one server (no user ids)."""
         return await self.report(reports.rated_tunes, guild_id=guild_id, any_guild=False)
+
+
+def _post(row) -> Post:
+    *fields, card = tuple(row)
+    return Post(*fields, card=json.loads(card) if card else None)

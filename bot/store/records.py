@@ -39,8 +39,11 @@ class Tune:
 
 @dataclass(frozen=True)
 class RatingSummary:
+    """A tune's public score: the votes of everyone but its requester (their own vote is kept, and shown
+    to them as theirs, but counted in no public figure)."""
+
     count: int
-    mean: float | None  # None when nobody has rated
+    mean: float | None  # None when nobody else has rated
     stars: dict[int, int] = field(default_factory=dict)  # 1..5 -> how many people gave that
 
 
@@ -57,6 +60,8 @@ class JobRecord:
     finished_at: float | None
     error: str | None
     tune_id: str | None
+    status_channel_id: int | None = None  # the message that showed the job on its way (None: not known)
+    status_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,13 @@ class Post:
     user_id: int | None  # who asked for this post
     guild_id: int | None
     channel_id: int | None
+    card: dict | None = field(default=None, compare=False)  # what the post shows (the front end's own form)
 
 
 @dataclass(frozen=True)
 class Listing:
-    """A line of /top, /mine or an autocomplete list: a live tune, its score and its first live post."""
+    """A line of /top, /mine or an autocomplete list: a live tune, its public score (others' votes only)
+    and its first live post."""
 
     id: str
     title: str | None  # None for rows stored before titles were

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.job_state import JobState
 
+_NOT_SELF = "(t.user_id IS NULL OR r.user_id <> t.user_id)"  # a vote by someone other than the requester
 DATASET_SCHEMA = 2  # 2: self-votes left out by default; voters, self_votes and a hashed server per tune
 SALT_KEY = "dataset_salt"  # kv: the per-database random salt of the hashed server ids
 
@@ -132,7 +133,8 @@ def rated_tunes(
 
 
 def stats(conn: sqlite3.Connection) -> dict:
-    """Counts, per-style ratings, job outcomes and times (raw lists; bot/stats.py summarises them)."""
+    """Counts, per-style ratings, job outcomes and times (raw lists; bot/stats.py summarises them). Ratings,
+    raters and means leave self-votes out, as every public figure and the per-version report do."""
 
     def one(sql: str):
         return conn.execute(sql).fetchone()[0]
@@ -141,16 +143,18 @@ def stats(conn: sqlite3.Connection) -> dict:
         {"style": s, "tunes": n, "ratings": v, "mean": round(m, 2) if m is not None else None}
         for s, n, v, m in conn.execute(
             "SELECT t.style, count(DISTINCT t.id), count(r.stars), avg(r.stars) FROM tunes t"
-            " LEFT JOIN ratings r ON r.tune_id = t.id WHERE t.deleted_at IS NULL"
+            f" LEFT JOIN ratings r ON r.tune_id = t.id AND {_NOT_SELF} WHERE t.deleted_at IS NULL"
             " GROUP BY t.style ORDER BY count(DISTINCT t.id) DESC, t.style"
         )
     ]
     failed = (JobState.FAILED, JobState.TIMED_OUT)
     return {
         "tunes": one("SELECT count(*) FROM tunes WHERE deleted_at IS NULL"),
-        "ratings": one("SELECT count(*) FROM ratings"),
-        "raters": one("SELECT count(DISTINCT user_id) FROM ratings"),
-        "mean_rating": one("SELECT avg(stars) FROM ratings"),
+        "ratings": one(f"SELECT count(*) FROM ratings r JOIN tunes t ON t.id = r.tune_id WHERE {_NOT_SELF}"),
+        "raters": one(
+            f"SELECT count(DISTINCT r.user_id) FROM ratings r JOIN tunes t ON t.id = r.tune_id WHERE {_NOT_SELF}"
+        ),
+        "mean_rating": one(f"SELECT avg(r.stars) FROM ratings r JOIN tunes t ON t.id = r.tune_id WHERE {_NOT_SELF}"),
         "styles": styles,
         "jobs": dict(conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()),
         "run_times": [

@@ -98,6 +98,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE guild_settings ADD COLUMN default_length INTEGER;
     ALTER TABLE guild_settings ADD COLUMN default_tempo INTEGER;
     """,
+    # 4: what a post shows (its card: the embed as posted), so its score is edited without reading the message
+    # back; the status message of a job on its way, so a job cut by a crash gets its status message removed
+    """
+    ALTER TABLE posts ADD COLUMN card TEXT;             -- JSON; NULL: posted before cards were kept
+    CREATE TABLE status_messages (
+        job_id     TEXT PRIMARY KEY,
+        channel_id INTEGER,
+        message_id INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
