@@ -83,3 +83,28 @@ def test_default_forms_are_drawn_in_the_styles_corpus_proportions():
         and all(make_plan("waltz", None, 32, np.random.default_rng(s)).played == 32 for s in range(20))
     )
     assert make_plan("jig", None, 16, np.random.default_rng(0)).form == "AA"
+
+
+def test_eval_abc_prints_every_measure_beside_human_tunes_and_saves_the_samples(tmp_path):
+    """`tunesmith eval abc --save DIR` end to end: the samples are written, each style's table has
+    the note-level and chord rows, the judge reports both classifiers."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", "abc", "--samples", "28", "--human", "0", "--save", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(list(tmp_path.glob("*[0-9]-jig.abc"))) == 4 and len(list(tmp_path.glob("*.abc"))) == 28
+    report = json.loads(out.stdout)["form"]
+    jig = report["by_style"]["jig"]
+    assert jig["human"] >= 30 and jig["samples"] == 4
+    for row in ("pc_entropy", "tonic_share", "chromatic", "dotted_notes", "notes_per_beat", "sevenths", "cadence_v_i"):
+        assert jig[row][0] is not None, row
+    assert jig["pc_entropy"][1] > 2.4  # the human column is filled
+    assert set(report["classifier"]) >= {"logistic", "boosted", "accuracy"}
+    assert "notes outside the key (chromatic)" in out.stderr and "parts closing V -> I" in out.stderr

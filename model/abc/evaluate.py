@@ -1,9 +1,10 @@
-"""`tunesmith eval abc [--samples N] [FILES...]`: how good is the ABC model?
+"""`tunesmith eval abc [--samples N] [--save DIR] [FILES...]`: how good is the ABC model?
 
 1. Validation bits per character on FILES (ABC, normalised the training way) or, without FILES, on
    the held-out split of the corpus.
-2. A quality report on N sampled tunes across styles, all 12 tonics x 4 modes and several lengths,
-   judged by tools other than the sampler's own tracker:
+2. A quality report on N sampled tunes across styles and lengths, the key picked by the model as for
+   a request without one (`--all-keys`: all 12 tonics x 4 modes in turn), judged by tools other
+   than the sampler's own tracker:
    - parse rate: music21 reads the tune, and abc2midi writes a MIDI file without an error;
    - wrong bars: share of music21 measures whose length is neither a full bar, nor the opening pickup,
      nor a part-ending bar that completes the pickup (followed by a bar line change or the end);
@@ -12,12 +13,13 @@
    - pitch-class entropy (bits) and scale consistency (share of notes in the key's scale);
    - copy rate: share of tunes with 4+ consecutive bars found in a training tune.
    The same figures (where they apply) are computed on held-out human tunes for comparison.
-3. The form measures of model/abc/features.py (repetition, echoes, cadences, part lengths,
-   register, rhythm, endings, da-capo repeats), per style, for the samples and the held-out human
-   tunes of the same style side by side, and the accuracy of a logistic regression telling samples
-   from held-out human tunes by these measures (5-fold, balanced classes, the same number of
-   samples as human tunes in each style; 0.5 = cannot tell), per style (30+ human tunes) and overall.
-   Lengths are bars as played; each style's default form.
+3. Per style, side by side with held-out human tunes of the same style and meter: the form measures
+   (model/abc/features.py: repetition, echoes, part lengths, register, endings, da-capo repeats), the
+   note-level measures (model/abc/note_measures.py: pitch-class entropy, tonic share, chromatic notes,
+   dotted pairs, density, last note, intervals), the chord measures beside the human band, the forms
+   drawn; and the judge (model/abc/judge.py): logistic regression and gradient-boosted trees over all
+   these per-tune measures, 5-fold, balanced classes, telling samples from human tunes (0.5 = cannot
+   tell), per style (30+ human tunes) and for all styles at once (samples matched to the human mix).
 """
 
 from __future__ import annotations
@@ -144,8 +146,12 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def sample_report(model, n: int, log=print, save_dir: Path | None = None) -> tuple[dict, list[dict]]:
+def sample_report(
+    model, n: int, log=print, save_dir: Path | None = None, all_keys: bool = False
+) -> tuple[dict, list[dict]]:
     """The quality report on n sampled tunes; a tune the sampler cannot finish counts as unreadable.
+    Keys: the model picks (as for a request without a key, so the mix of modes is the model's own and
+    can be compared with human tunes), or with `all_keys` every tonic x mode in turn (validity).
     With `save_dir`, every sampled tune is written there as NNNN-style.abc."""
     from model.abc.features import tune_features
     from model.abc.notation import AbcError, Key, shift_between
@@ -155,7 +161,7 @@ def sample_report(model, n: int, log=print, save_dir: Path | None = None) -> tup
     rows, t0 = [], time.time()
     for i in range(n):
         rhythm, meter = STYLES[i % len(STYLES)]
-        key = TONICS[i % 12] + MODES[(i // 12) % 4]
+        key = TONICS[i % 12] + MODES[(i // 12) % 4] if all_keys else None
         bars = LENGTHS[(i // 7) % len(LENGTHS)]
         try:
             g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", key, bars=bars, seed=i))
@@ -166,7 +172,7 @@ def sample_report(model, n: int, log=print, save_dir: Path | None = None) -> tup
                     "abc2midi": False,
                     "copy": False,
                     "style": rhythm,
-                    "key": key,
+                    "key": key or "",
                     "bars_asked": bars,
                     "failed": True,
                 }
@@ -181,7 +187,7 @@ def sample_report(model, n: int, log=print, save_dir: Path | None = None) -> tup
             abc2midi=abc2midi_ok(g.abc),
             copy=model.novelty.copies(g.body_c),
             style=rhythm,
-            key=key,
+            key=g.key,
             bars_asked=bars,
             bars_played=g.bars,
             played_ok=g.bars == bars or bool(g.note),
@@ -310,7 +316,7 @@ def print_form_table(report: dict, log=print) -> None:
 
 
 def _fmt(x) -> str:
-    return "-" if x is None else f"{x:.3f}" if x < 1.5 else f"{x:.1f}"
+    return "-" if x is None else f"{x:.3f}" if x < 1.5 else f"{x:.2f}"
 
 
 # The floor a fine-tuned model must keep (`tunesmith finetune abc` checks it on a sample): the shipped
@@ -322,7 +328,7 @@ VALIDITY_CEILING = {"wrong_bar_share": 0.005, "copy_rate": 0.03}
 def validity(model, n: int, log=print) -> dict:
     """Validity of n sampled tunes (the figures of `eval abc`: parse rates, wrong bars, copies) and
     whether they clear VALIDITY_FLOOR / VALIDITY_CEILING ("passed", and "problems" naming what failed)."""
-    summary, _rows = sample_report(model, n, log)
+    summary, _rows = sample_report(model, n, log, all_keys=True)
     figures = {k: summary.get(k) for k in (*VALIDITY_FLOOR, *VALIDITY_CEILING, "exact_length", "tunes")}
     problems = [f"{k} {figures[k]} < {v}" for k, v in VALIDITY_FLOOR.items() if figures[k] < v]
     problems += [f"{k} {figures[k]} > {v}" for k, v in VALIDITY_CEILING.items() if figures[k] > v]
@@ -351,6 +357,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--update-card", action="store_true", help="write the figures into the model card")
     ap.add_argument("--rows", type=Path, help="write one JSON line per sampled tune here")
     ap.add_argument("--save", type=Path, metavar="DIR", help="write every sampled tune to DIR as NNNN-style.abc")
+    ap.add_argument(
+        "--all-keys", action="store_true", help="sample every tonic x mode in turn (default: the model picks the key)"
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -381,10 +390,11 @@ def main(argv: list[str]) -> int:
         report["human"] = human_report(data.load_corpus().valid, args.human)
         log(f"human tunes: {report['human']}")
     if args.samples:
-        log(f"sampling {args.samples} tunes across {len(STYLES)} styles, 48 keys, lengths {LENGTHS} ...")
+        keys = "48 keys in turn" if args.all_keys else "keys picked by the model"
+        log(f"sampling {args.samples} tunes across {len(STYLES)} styles, {keys}, lengths {LENGTHS} ...")
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
-        summary, rows = sample_report(model, args.samples, log, args.save)
+        summary, rows = sample_report(model, args.samples, log, args.save, args.all_keys)
         report["samples"] = summary
         corpus = data.load_corpus()
         report["form"] = form_report(rows, human_form_rows(corpus.valid, corpus.original_keys))
