@@ -65,6 +65,11 @@ RHYTHM_BIAS = {
     "slip jig": {">": 0.5},
 }
 
+# multipliers of the network's probability of accidentals and of the tonic's letters, for every style:
+# the network alone writes fewer accidentals and more tonic notes than human tunes have (held-out
+# split, `tunesmith eval abc`: notes outside the key, notes on the tonic pitch class)
+PITCH_BIAS = {"^": 2.5, "_": 2.5, "=": 2.5, "C": 0.8, "c": 0.8}
+
 # the chance that a tune may climb to E6 is this times the corpus's share of tunes above B5 (default 2),
 # and the chance that its parts may end on a short note this times the corpus's share of such endings
 # (default 1): the network alone climbs and ends short at its own rates, which differ by style
@@ -443,7 +448,7 @@ def _rules(rhythm: str, key: Key, plan: Plan | None, meter: str, rng) -> decode.
         low_step=decode.step_cap(LOW, semis, low=True),
         high_step=decode.step_cap(high, semis),
         long_end=long_end,
-        bias=RHYTHM_BIAS.get(rhythm, {}),
+        bias=PITCH_BIAS | RHYTHM_BIAS.get(rhythm, {}),
     )
 
 
