@@ -92,7 +92,8 @@ def _music_line(line: str) -> str:
     pieces, at = [], 0
     for quoted in _QUOTED.finditer(line):
         pieces.append(_ascii(line[at : quoted.start()]))
-        pieces.append(quoted.group(0).replace("\\", ""))
+        text = quoted.group(0).replace("\\", "")
+        pieces.append(text if len(text) > 1 and text.endswith('"') else text + '"')  # closed, whatever was cut
         at = quoted.end()
     pieces.append(_ascii(line[at:]))
     return "".join(pieces).rstrip()
