@@ -38,6 +38,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from bot import celery_codec as codec
 from bot.config import Settings
+from bot.outage import Outage
 
 log = logging.getLogger("tunesmith.celery")
 
@@ -73,6 +74,9 @@ def make_app(settings: Settings) -> Celery:
         result_expires=RESULT_EXPIRES,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings.job_timeout)},
         broker_connection_retry_on_startup=True,
+        # Redis lost while a task runs: its message (acks_late) comes back to a worker, so the running copy
+        # is cancelled rather than finishing unseen next to a second run (Celery warns without this set).
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_hijack_root_logger=False,
         # A pool process reports "up" only after worker_process_init (our warm-up: torch, models, the
         # soundfont; 2.8 s on a busy 2-core machine). Celery's default 4 s would kill and respawn it in a loop.
@@ -162,11 +166,14 @@ class NodeBeat:
 
         client = redis.Redis.from_url(self.app.conf.broker_url, socket_timeout=5)  # its own: never shared across a fork
         key, pid = NODE_KEY + self.name, os.getpid()
+        outage = Outage("Redis (this worker's node key)", log)
         while not self._stop.is_set():
             try:
                 client.set(key, pid, ex=NODE_TTL)
-            except Exception as exc:  # Redis away for a moment: the bot may re-send our job; it is skipped here then
-                log.warning("could not refresh the node key: %s", exc)
+            except Exception as exc:  # Redis away: the bot may re-send our job; it is skipped here then
+                outage.failed(exc)  # logged once, then with a back-off; tried again every NODE_TTL/5 s
+            else:
+                outage.ok()
             self._stop.wait(NODE_TTL / 5)
         try:
             client.delete(key)

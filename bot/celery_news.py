@@ -2,7 +2,9 @@
 
 Celery reports STARTED and PROGRESS (with our stage), then SUCCESS (carrying our own outcome: done,
 failed, timed out, or an error, see bot/celery_codec.py), FAILURE (a time limit, a pool process that died,
-an exception Celery caught) or REVOKED. `read()` is pure; bot/engine_celery.py acts on what it returns.
+an exception Celery caught) or REVOKED (Celery cancelled a running task when its worker lost Redis:
+the job is sent again, like one whose process died; the bot's own cancel has ended the job already).
+`read()` is pure; bot/engine_celery.py acts on what it returns.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import celery_codec as codec
-from bot.job import CANCELLED, DONE, FAILED, TIMED_OUT
+from bot.job import DONE, FAILED, TIMED_OUT
 
 log = logging.getLogger("tunesmith.engine")
 
@@ -61,6 +63,8 @@ def read(job_id: str, status: str | None, info: Any, timeout: float) -> News:
             return News(LOST)
         error = f"something went wrong while composing ({exc_type}); please try again"
         return News(FINISHED, state=FAILED, error=error)
-    if status == "REVOKED":
-        return News(FINISHED, state=CANCELLED, error="cancelled")
+    if status == "REVOKED":  # not our cancel (that ends the job first, so its news is not read): Celery
+        # cancelled the running task when it lost Redis (worker_cancel_long_running_tasks_on_connection_loss)
+        log.warning("job %s: Celery cancelled the task (its worker lost the broker); sending it again", job_id)
+        return News(LOST)
     return News("")

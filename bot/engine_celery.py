@@ -50,6 +50,7 @@ from bot.job import (
     final_counts,
     user_limit_error,
 )
+from bot.outage import Outage
 
 log = logging.getLogger("tunesmith.engine")
 
@@ -87,6 +88,8 @@ class CeleryQueue:
         self.timeout = float(settings.job_timeout)
         self.app = capp.make_app(settings)
         self._redis: aioredis.Redis | None = None
+        self._pubsub_outage = Outage("Redis pub/sub (job news)", log)
+        self._watch_outage = Outage("Redis (the job watchdog)", log)
         self._pubsub = None
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="tunesmith-celery")
         self._order: list[CeleryJob] = []  # unfinished jobs in the order they came
@@ -295,9 +298,9 @@ class CeleryQueue:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis went away: the watchdog polls the task states meanwhile
-                log.warning("Redis pub/sub: %s", exc)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self._pubsub_outage.failed(exc))
                 continue
+            self._pubsub_outage.ok()
             if message is None or message.get("type") != "message":
                 continue
             channel = message["channel"].decode()
@@ -353,8 +356,12 @@ class CeleryQueue:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
+            except (OSError, aioredis.RedisError) as exc:  # Redis away: said once, then with a back-off
+                self._watch_outage.failed(exc)
             except Exception:
                 log.exception("watchdog round failed")
+            else:
+                self._watch_outage.ok()
 
     async def _refresh_nodes(self) -> None:
         nodes = {}

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from bot import numbers
 from bot.instruments import INSTRUMENTS, resolve_instrument
+from bot.render.sanitize import AbcFieldError, clean_abc
 from bot.styles import DEFAULT_STYLE, STYLES
 from model.abc.notation import read_header
 from model.keys import MODE_NAMES, parse_key
@@ -187,6 +188,10 @@ def _continue_abc(value: object) -> str:
     if any(not (ch.isprintable() or ch in "\n\t") for ch in text):
         raise RequestError("the tune to continue contains control characters; send plain ABC text")
     text = _unfold(text)
+    try:  # the whitelist (bot/render/sanitize.py): the model, the store and the post never see the rest
+        text = clean_abc(text).strip()
+    except AbcFieldError as exc:
+        raise RequestError(str(exc)) from None
     if not re.search(r"^K:", text, re.MULTILINE):
         raise RequestError("the tune to continue has no K: (key) line; ABC needs a header ending in K:")
     if text.endswith("|]"):  # a final bar line says "the end"; to go on, it becomes a plain one

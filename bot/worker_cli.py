@@ -42,6 +42,10 @@ def main(argv: list[str]) -> int:
         return 2
 
     from bot import celery_app
+    from bot.render import scratch
+
+    scratch.sweep()  # what killed workers before us left (sheet and multiprocessing directories)
+    scratch.own_multiprocessing_tempdir()  # billiard's files in a directory the sweep can clean after a kill
 
     logging.basicConfig(
         stream=sys.stdout, level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"

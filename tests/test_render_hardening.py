@@ -40,6 +40,12 @@ def test_render_command_says_so_and_exits_1(tmp_path, capsys, meter):
 
 
 @pytest.mark.parametrize("q", ["Q:1/0=120", "Q:0/4=120", "Q:0/0=90"])
+def test_a_tempo_with_a_zero_is_named(renderer, q):
+    with pytest.raises(RenderError, match=f"the tune's tempo {q} has a zero in its beat"):
+        renderer.render_abc(tune(f"M:4/4\n{q}"), instrument="fiddle", sheet=False)
+
+
+@pytest.mark.parametrize("q", ['Q:"Allegro"', "Q:x", "Q:1/4="])
 def test_an_unreadable_tempo_is_ignored(renderer, q):
     result = renderer.render_abc(tune(f"M:4/4\n{q}"), instrument="fiddle", sheet=False)
     assert (result.beat, result.tempo, result.bars) == ("1/4", 120, 1)

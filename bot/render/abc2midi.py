@@ -2,7 +2,8 @@
 
 abc2midi (Debian `abcmidi`) expands repeats and 1st/2nd endings correctly (music21 does not: it sends
 every `:|` without a `|:` back to the start) and adds bass and chords from chord symbols. Here we
-check the input, take the first tune, set the tempo (Q:) and the instrument (`%%MIDI program`),
+check the input, take the first tune, keep only what the whitelist allows (bot/render/sanitize.py: no
+`%` directive or comment, no field the project does not use), set the tempo (Q:) and the instrument (`%%MIDI program`),
 then run abc2midi in a temporary directory with a timeout. abc2midi always exits 0, so success is
 "the .mid exists" (and, checked when it is played, "it has notes"); its error lines explain failures.
 """
@@ -16,7 +17,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from bot.render.child_env import child_env
 from bot.render.errors import RenderError
+from bot.render.sanitize import AbcFieldError, clean_abc
 from bot.styles import STYLES
 
 MAX_ABC_CHARS = 100_000  # a long tune is ~2,000 characters; a whole collection is not one tune
@@ -82,17 +85,6 @@ def first_tune(text: str) -> str:
         return "X:1\n" + text.strip() + "\n"
     end = starts[1] if len(starts) > 1 else len(lines)
     return "\n".join(lines[starts[0] : end]).strip() + "\n"
-
-
-def strip_directives(tune: str) -> str:
-    """Remove the tune's own directives: `%%...` lines, `I:` lines and inline `[I:...]` fields, and
-    `%%...` after anything else on a line (abc2midi obeys `V:1 %%MIDI program 73` and even
-    `ABcd %%MIDI ...` in what ABC calls a comment). abc2midi acts on some directives with files
-    (`%%abc-include PATH` reads any file the bot can read; `%%MIDI ptstress PATH` loads one), and
-    user text must never reach a path. We add the %%MIDI lines we want ourselves."""
-    lines = [line for line in tune.split("\n") if not line.lstrip().startswith(("%%", "I:"))]
-    lines = [line.split("%%", 1)[0].rstrip() if "%%" in line else line for line in lines]
-    return re.sub(r"\[I:[^\]]*\]", "", "\n".join(lines))
 
 
 _PROGRAM_DIRECTIVE = re.compile(
@@ -236,7 +228,10 @@ def prepare_abc(
         raise RenderError(f"MIDI program {program} is out of range; use 0 to 127")
     tune = first_tune(read_abc_text(abc))
     check_programs(tune)
-    tune = strip_directives(tune)
+    try:
+        tune = clean_abc(tune)  # the whitelist (bot/render/sanitize.py): before any tool reads the text
+    except AbcFieldError as exc:
+        raise RenderError(str(exc)) from None
     header, key_line, body = split_header(tune)
     check_rests(body)
     meter = meter_of(header)
@@ -287,6 +282,7 @@ def abc_to_midi(playable: str, *, accompaniment: bool = True, timeout: float = A
                 errors="replace",
                 timeout=timeout,
                 stdin=subprocess.DEVNULL,
+                env=child_env(),  # no secrets: abc2midi reads user text
             )
         except FileNotFoundError:
             raise RenderError("abc2midi is not installed (Debian/Ubuntu: apt-get install abcmidi)") from None

@@ -266,6 +266,8 @@ def encode_ogg(samples: np.ndarray, *, quality: int = 4, timeout: float = 120.0)
     """Stereo float32 samples -> Ogg Vorbis bytes (ffmpeg's libvorbis; quality 4 is ~128 kbps)."""
     import subprocess
 
+    from bot.render.child_env import child_env
+
     try:
         proc = subprocess.run(
             [
@@ -292,6 +294,7 @@ def encode_ogg(samples: np.ndarray, *, quality: int = 4, timeout: float = 120.0)
             input=to_int16(samples).tobytes(),
             capture_output=True,
             timeout=timeout,
+            env=child_env(),
         )
     except FileNotFoundError:
         raise RenderError("ffmpeg is not installed (Debian/Ubuntu: apt-get install ffmpeg); it makes the OGG") from None

@@ -10,6 +10,11 @@ mistaken for the owner). Then:
 - `sweep()` removes every directory whose owner and child are both gone; it runs when a Renderer
   starts (the next worker), when the job queue sees a worker exit (the parent), and now and then while
   drawing (`sweep_now_and_then`), so what can pile up is bounded by what died since the last sweep.
+
+The same goes for multiprocessing's own temp directory: Celery's prefork pool (billiard) makes a
+`pymp-*` directory in the worker's main process and removes it only at a clean exit, so a killed worker
+left one behind for good. `own_multiprocessing_tempdir()` gives multiprocessing a `tunesmith-mp-PID-*`
+directory of ours instead, which the sweep removes once its process is gone.
 """
 
 from __future__ import annotations
@@ -22,18 +27,39 @@ import time
 from pathlib import Path
 
 PREFIX = "tunesmith-sheet-"
+MP_PREFIX = "tunesmith-mp-"  # multiprocessing's temp directory in a `tunesmith worker` (own_multiprocessing_tempdir)
 OWNERS = "owners"
 LEGACY_MAX_AGE = 3600.0  # seconds: a directory of an older version (no owners file) older than this is stale
 SWEEP_EVERY = 60.0  # seconds between sweeps while drawing
-_OURS = re.compile(re.escape(PREFIX) + r"(\d+)-")
+_OURS = re.compile(f"(?:{re.escape(PREFIX)}|{re.escape(MP_PREFIX)})" + r"(\d+)-")
 _last_sweep = 0.0
 
 
-def make_dir() -> Path:
+def make_dir(prefix: str = PREFIX) -> Path:
     """A new scratch directory owned by this process."""
-    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     record(path, os.getpid())
     return path
+
+
+def own_multiprocessing_tempdir() -> Path:
+    """Make multiprocessing (and billiard, which uses its get_temp_dir) put its files in a directory of
+    ours, removed at a clean exit and by sweep() after a kill; call it before the pool starts."""
+    import atexit
+    import multiprocessing.process
+
+    config = multiprocessing.process.current_process()._config
+    if config.get("tempdir") and Path(config["tempdir"]).name.startswith(MP_PREFIX):
+        return Path(config["tempdir"])
+    path = make_dir(MP_PREFIX)
+    config["tempdir"] = str(path)
+    atexit.register(_remove_if_mine, path, os.getpid())  # a forked pool child leaves it to its parent
+    return path
+
+
+def _remove_if_mine(path: Path, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def record(path: Path, pid: int) -> None:
@@ -112,7 +138,8 @@ def sweep(root: str | Path | None = None) -> int:
         return 0
     now = time.time()
     for entry in entries:
-        if entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False) and is_stale(Path(entry.path), now):
+        ours = entry.name.startswith((PREFIX, MP_PREFIX)) and entry.is_dir(follow_symlinks=False)
+        if ours and is_stale(Path(entry.path), now):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed += not os.path.exists(entry.path)
     return removed

@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 from bot.render import scratch
+from bot.render.child_env import child_env
 from bot.render.errors import RenderError
+from bot.render.sanitize import AbcFieldError, clean_abc
 
 SHEET_TIMEOUT = 20.0  # seconds
 FORMATS = ("abc", "musicxml")
@@ -82,6 +84,7 @@ class _Child:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._err,
+            env=child_env(python=True),  # no secrets: verovio reads user text
         )
         self.drawings = 0
 
@@ -225,9 +228,14 @@ def start_sheet(text: str, fmt: str = "abc", timeout: float = SHEET_TIMEOUT, san
 
 
 def _prepared(text: str, fmt: str, sanitise: bool) -> str:
+    """What the child draws. ABC always passes the whitelist (bot/render/sanitize.py), whoever calls;
+    `sanitise` adds the work-arounds for verovio's reader (sanitise_abc)."""
     if fmt != "abc":
         return text
-    text = trim_abc(text)[0]
+    try:
+        text = clean_abc(trim_abc(text)[0])
+    except AbcFieldError as exc:
+        raise RenderError(str(exc)) from None
     return sanitise_abc(text) if sanitise else text
 
 
@@ -269,7 +277,9 @@ def rasterise(svg: str) -> bytes:
     cairosvg took, which was a fifth of a tune's cost)."""
     command = ["rsvg-convert", "--width", str(PNG_WIDTH), "--keep-aspect-ratio", "--background-color", "white"]
     try:
-        made = subprocess.run(command, input=svg.encode("utf-8"), capture_output=True, timeout=SHEET_TIMEOUT)
+        made = subprocess.run(
+            command, input=svg.encode("utf-8"), capture_output=True, timeout=SHEET_TIMEOUT, env=child_env()
+        )
     except FileNotFoundError:
         raise SystemExit("rsvg-convert is not installed (Debian/Ubuntu: apt-get install librsvg2-bin)") from None
     if made.returncode != 0 or not made.stdout.startswith(b"\x89PNG"):

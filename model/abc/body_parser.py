@@ -159,7 +159,10 @@ class BodyParser:
             self.fail("an inline field opened with [ is never closed")
         name, value = self.text[self.i + 1], self.text[self.i + 3 : end].strip()
         if name == "L":
-            self.scale = Fraction(value) / UNIT
+            try:
+                self.scale = Fraction(value) / UNIT
+            except (ValueError, ZeroDivisionError):
+                self.fail(f"bad unit length [L:{value}]")
         elif name in "KMV":
             self.header_change(name, value)
         self.i = end + 1
