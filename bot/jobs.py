@@ -5,7 +5,7 @@
     job = await queue.submit(user_id, request, on_progress)   # BusyError / UserLimitError / ShuttingDownError
     job.id, job.position                             # at once: the id and place in line (1 = next)
     await job.wait()                                 # job.state: done / failed / cancelled / timed_out
-    job.result (worker.Artifacts), job.error (text safe to show)
+    job.result (bot.artifacts.Artifacts), job.error (text safe to show)
     await queue.cancel(job.id, user_id)              # only the requester may cancel
     queue.forecast(), queue.retry_after(user_id)     # when jobs should start and finish (the busy replies)
     await queue.close()                              # stop taking jobs, finish or fail within the grace

@@ -412,13 +412,13 @@ class RerenderRequest:
     text: str
     text_format: str  # "abc" | "musicxml"
     request: ComposeRequest
-    meta: dict = field(default_factory=dict)
+    seed: int | None = None  # the stored tune's, shown again on the re-post
+    model_version: str = ""
 
     @classmethod
     def from_tune(cls, tune) -> RerenderRequest:
         """From a bot.store.Tune row."""
-        meta = {"seed": tune.seed, "model_version": tune.model_version}
-        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), meta)
+        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), tune.seed, tune.model_version)
 
     def to_dict(self) -> dict:
         return {"rerender": self.tune_id, **self.request.to_dict()}

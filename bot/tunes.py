@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
 import logging
 import re
 import time
 
 from bot import ab, metrics
+from bot.artifacts import tune_title
 from bot.job import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
-from model.abc.notation import read_header
 
 log = logging.getLogger("tunesmith.tunes")
 
@@ -37,23 +36,7 @@ class TuneError(ValueError):
     """A request about a tune we cannot serve (unknown id, not allowed); the text is safe to show."""
 
 
-_XML_TITLE = re.compile(r"<(movement-title|work-title)>([^<]{1,400})</\1>")
 _CONTINUED = re.compile(r"^(?P<base>.*), continued(?: \((?P<n>\d+)\))?$")
-
-
-def tune_title(text: str, text_format: str, meta: dict) -> str:
-    """The tune's own title, as its sheet music shows it: the T: line of an ABC tune (without the model's
-    "(seed N)": the seed is shown on its own), the movement or work title of a MusicXML score (a chorale's
-    hymn line); else "<Style> in <key>"."""
-    title = ""
-    if text_format == "abc":
-        title = re.sub(r"\s*\(seed \d+\)\s*$", "", read_header(text).title or "").strip()
-    elif text_format == "musicxml":
-        found = _XML_TITLE.search(text[:20_000])
-        title = html.unescape(found.group(2)).strip() if found else ""
-    if title:
-        return title[:200]
-    return f"{str(meta.get('style') or 'tune').title()} in {meta.get('key') or '?'}"
 
 
 def continued_title(title: str) -> str:
@@ -138,7 +121,7 @@ class TuneService:
                         request=_as_dict(job.request),
                         text=res.text,
                         text_format=res.text_format,
-                        meta=res.meta,
+                        facts=res.facts,
                         user_id=job.user_id,
                         guild_id=job.guild_id,
                         channel_id=job.channel_id,
@@ -158,7 +141,7 @@ class TuneService:
     async def _title_of(self, job: Job, res) -> str:
         """A new tune's title: its own, or for a continuation "<the parent's title>, continued" (its text still
         carries the T: line of the tune it continues, so that alone would repeat the parent's title)."""
-        title = tune_title(res.text, res.text_format, res.meta)
+        title = res.facts.heading
         if not (isinstance(job.request, ComposeRequest) and job.request.continue_abc is not None):
             return title
         parent = await self.store.get_tune(job.parent_id) if job.parent_id else None
@@ -327,10 +310,7 @@ class TuneService:
 
 def _titled(rows: list[Listing]) -> list[Listing]:
     """Rows stored before titles were get theirs from the text."""
-    return [
-        r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", {"style": r.style}))
-        for r in rows
-    ]
+    return [r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", r.style)) for r in rows]
 
 
 def _as_dict(request) -> dict:

@@ -111,8 +111,7 @@ class WarmPool:
         return None
 
     def _current(self, artifacts) -> bool:
-        kind = artifacts.meta.get("model")
-        return self._versions.get(kind) in (None, artifacts.meta.get("model_version"))
+        return self._versions.get(artifacts.facts.model) in (None, artifacts.facts.model_version)
 
     @staticmethod
     def _done_at_once(user_id, request, on_progress, guild_id, channel_id, parent_id, artifacts) -> Job:
@@ -129,8 +128,8 @@ class WarmPool:
 
     def add(self, style: str, artifacts) -> None:
         """Keep a freshly made tune; a newer model version throws away what the older one made."""
-        kind, version = artifacts.meta.get("model"), artifacts.meta.get("model_version")
-        if kind is not None and self._versions.get(kind) != version:
+        kind, version = artifacts.facts.model, artifacts.facts.model_version
+        if kind and self._versions.get(kind) != version:
             if kind in self._versions:
                 log.info("model %s is now version %s: the warm pool starts over", kind, version)
             self._versions[kind] = version

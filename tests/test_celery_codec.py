@@ -9,9 +9,9 @@ import sys
 from kombu.utils.json import dumps, loads
 
 from bot import celery_codec as codec
+from bot.artifacts import Artifacts, TuneFacts
 from bot.config import Settings
 from bot.requests import ComposeRequest, RerenderRequest
-from bot.worker import Artifacts
 from tests.broker import ROOT, worker_env
 
 
@@ -32,7 +32,7 @@ def test_requests_round_trip():
         accompaniment=False,
     )
     assert codec.decode_request(trip(codec.encode_request(compose))) == compose
-    rerender = RerenderRequest("t1", "X:1\nK:G\nGAB|", "abc", compose, {"seed": 7, "model_version": "v3"})
+    rerender = RerenderRequest("t1", "X:1\nK:G\nGAB|", "abc", compose, 7, "v3")
     assert codec.decode_request(trip(codec.encode_request(rerender))) == rerender
     assert codec.decode_request(trip(codec.encode_request(("sleep", 1.5)))) == ("sleep", 1.5)
 
@@ -48,7 +48,7 @@ def test_artifacts_round_trip_with_binary_files():
         {"tune.mp3": bytes(range(256)) * 100, "tune.abc": b"X:1\nK:D\n"},
         "X:1\nK:D\n",
         "abc",
-        {"style": "jig", "seed": 3, "duration_s": 12.5},
+        TuneFacts(style="jig", seed=3, duration_s=12.5, warnings=("cut",)),
     )
     kind, back = codec.decode_outcome(trip(codec.encode_outcome(codec.DONE, art)))
     assert kind == codec.DONE and back == art

@@ -89,7 +89,7 @@ async def test_jobs_run_on_both_workers_and_come_back_whole(make_queue):
     assert positions[0] == 1 and all(1 <= p <= i + 1 for i, p in enumerate(positions))
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 30)
     assert all(j.state == DONE for j in jobs), [(j.state, j.error) for j in jobs]
-    assert len({j.result.meta["pid"] for j in jobs}) == 2  # both workers took jobs
+    assert len({j.result.facts.seed for j in jobs}) == 2  # both workers took jobs
     assert jobs[5].result.files["tune.mp3"] == bytes(range(256)) * 4 and jobs[5].result.text.startswith("X:1")
     stages = [e.stage for e in recorders[5].events]
     assert stages[0] == "queued" and stages[-1] == "finished" and "composing" in stages and "rendering" in stages
@@ -150,7 +150,7 @@ async def test_kill_9_of_a_pool_process_runs_the_job_once_more(make_queue):
     killed = job.pid
     os.kill(killed, signal.SIGKILL)
     await asyncio.wait_for(job.wait(), 30)
-    assert job.state == DONE and job.result.meta["pid"] != killed and job.attempts == 2  # sent once more
+    assert job.state == DONE and job.result.facts.seed != killed and job.attempts == 2  # sent once more
 
 
 async def test_a_job_that_kills_its_process_twice_is_reported(make_queue):

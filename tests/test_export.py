@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bot import export, stats
+from bot.artifacts import TuneFacts
 from bot.cli import main as cli
 from bot.store import Store
 
@@ -24,12 +25,12 @@ async def make_db(path):
                     request={"style": style, "length": 32},
                     text=text,
                     text_format=fmt,
-                    meta={
-                        "style": style,
-                        "model": "abc" if fmt == "abc" else "notes",
-                        "model_version": "v1",
-                        "seed": i,
-                    },
+                    facts=TuneFacts(
+                        style=style,
+                        model="abc" if fmt == "abc" else "notes",
+                        model_version="v1",
+                        seed=i,
+                    ),
                 )
             )
         votes = {0: [5, 4, 5], 1: [2, 3], 2: [4], 3: [], 4: [5, 5]}
@@ -125,7 +126,7 @@ async def make_votes_db(path):
                     request={"style": "jig", "length": 8},
                     text=f"X:1\nT:T{i}\nK:D\nD|",
                     text_format="abc",
-                    meta={"style": "jig", "model": "abc", "model_version": version},
+                    facts=TuneFacts(style="jig", model="abc", model_version=version),
                     user_id=1,
                     guild_id=guild,
                 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
 
 import pytest
 
+from bot.artifacts import Artifacts, TuneFacts, tune_title
 from bot.attachments import fit_files
 from bot.config import Settings
 from bot.flow import Coalescer, Posted, RequestFlow, Result, status_text
@@ -18,14 +18,6 @@ from bot.requests import from_options
 from bot.store import GuildSettings, Post, RatingSummary, Store
 from bot.store.reports import rated_tunes
 from bot.tunes import TuneError, TuneService
-
-
-@dataclasses.dataclass
-class SmallArtifacts:
-    files: dict
-    text: str
-    text_format: str
-    meta: dict
 
 
 def small_work(request, progress=None):
@@ -37,12 +29,10 @@ def small_work(request, progress=None):
     while request.seed == 99:
         time.sleep(0.05)
     abc = f"X:1\nT:Small {request.style}\nK:D\nDEF|]\n"
-    return SmallArtifacts(
-        {"tune.abc": abc.encode(), "tune.mid": b"MThd"},
-        abc,
-        "abc",
-        {"style": request.style, "seed": request.seed, "model": "abc", "model_version": "t", "pid": os.getpid()},
+    facts = TuneFacts(
+        style=request.style, seed=request.seed, model="abc", model_version="t", title=f"Small {request.style}"
     )
+    return Artifacts({"tune.abc": abc.encode(), "tune.mid": b"MThd"}, abc, "abc", facts)
 
 
 class RecordingReply:
@@ -137,7 +127,7 @@ async def test_what_the_buttons_ask_for(service):
         request=from_options(style="reel", length=16, seed=9).to_dict(),
         text="X:1\nK:D\nDEF|]\n",
         text_format="abc",
-        meta={"model": "abc"},
+        facts=TuneFacts(model="abc"),
         user_id=7,
         guild_id=1,
     )
@@ -170,7 +160,7 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
             request={"style": "jig", "length": 8},
             text=f"X:1\nT:Tune {i}\nK:D\nDEF|]\n",
             text_format="abc",
-            meta={"style": "jig"},
+            facts=TuneFacts(style="jig"),
             user_id=7,
             guild_id=1,
             title=f"Tune {i}",
@@ -181,7 +171,7 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
         request={"style": "jig"},
         text="X:1\nK:D\nDEF|]\n",
         text_format="abc",
-        meta={"style": "jig"},
+        facts=TuneFacts(style="jig"),
         guild_id=1,
         parent_id=ids[0],
     )
@@ -267,7 +257,7 @@ async def test_coalescer_merges_a_burst_into_one_run_and_shows_the_last(service)
 
 
 async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
-    art = SmallArtifacts(
+    art = Artifacts(
         {
             "tune.abc": b"X:1",
             "tune-2.png": b"p2",
@@ -278,7 +268,9 @@ async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
         },
         "X:1\nT:Big (seed 4)\nK:D\n",
         "abc",
-        {"warnings": ["the tune lasts 12 min; cut at 600 s"]},
+        TuneFacts(
+            warnings=("the tune lasts 12 min; cut at 600 s",), title=tune_title("X:1\nT:Big (seed 4)\nK:D\n", "abc")
+        ),
     )
     files, notes = await fit_files(art, "abc123", 10 * 1024 * 1024)
     assert [n for n, _ in files] == [
@@ -292,7 +284,7 @@ async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
     result = Result(art, "abc123", "parent", files, notes, continued=True)
     assert result.image == "tunesmith-abc123.png" and result.warnings == ["the tune lasts 12 min; cut at 600 s"]
     assert result.title == "Big, continued"  # no parent's seed in the title
-    many = SmallArtifacts({"tune.mp3": b"a", **{f"tune-{i}.png": b"p" for i in range(1, 12)}}, "", "abc", {})
+    many = Artifacts({"tune.mp3": b"a", **{f"tune-{i}.png": b"p" for i in range(1, 12)}}, "", "abc")
     files, notes = await fit_files(many, "x", 1000)
     assert len(files) == 10 and "did not fit" in notes[-1]
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from bot.artifacts import TuneFacts
 from bot.config import Settings
 from bot.jobs import (
     CANCELLED,
@@ -32,7 +33,7 @@ from bot.tunes import TuneService
 class FakeArtifacts:
     text: str
     text_format: str
-    meta: dict
+    facts: TuneFacts
     pid: int
 
 
@@ -47,12 +48,12 @@ def work(request, progress=None):
         return FakeArtifacts(
             f"X:1\nT:{arg}\nK:D\nDEF|",
             "abc",
-            {"style": "jig", "model": "abc", "model_version": "test", "seed": 1},
+            TuneFacts(style="jig", model="abc", model_version="test", seed=1),
             os.getpid(),
         )
     if kind == "sleep":  # a long job (the test cancels, times out or shuts it down)
         time.sleep(arg)
-        return FakeArtifacts("X:1\nK:D\nA|", "abc", {"model": "abc", "model_version": "test"}, os.getpid())
+        return FakeArtifacts("X:1\nK:D\nA|", "abc", TuneFacts(model="abc", model_version="test"), os.getpid())
     if kind == "exit":
         os._exit(arg)
     if kind == "signal":  # e.g. SIGSEGV, as a crashing C library would

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
+from bot.artifacts import Artifacts, TuneFacts
 from bot.config import Settings
 from bot.engines import make_queue
 from bot.jobs import DONE, JobQueue
 from bot.requests import ComposeRequest
 from bot.warm_pool import WarmPool, plain_style
-from bot.worker import Artifacts
 from tests.celery_work import work
 
 
@@ -50,7 +50,7 @@ async def test_plain_request_answered_at_once_and_refilled(pool):
         events.append(event)
 
     first = await pool.submit(7, ComposeRequest(style="jig", length=32), record, guild_id=1, channel_id=2)
-    assert first.state == DONE and first.result.meta["style"] == "jig"  # answered at once: no job was run
+    assert first.state == DONE and first.result.facts.style == "jig"  # answered at once: no job was run
     await first.events_delivered()
     assert [e.stage for e in events] == ["starting", "finished"] and first.guild_id == 1
     second = await pool.submit(8, ComposeRequest(style="jig", length=32))
@@ -69,7 +69,7 @@ async def test_most_asked_styles_win_and_old_models_are_thrown_away(pool):
         await (await pool.submit(9, ComposeRequest(style="hornpipe", length=32))).wait()
     await until(lambda: pool.ready("hornpipe") == 2)
     old = pool._ready["hornpipe"][0][0]
-    pool.add("hornpipe", Artifacts({}, "X:1", "abc", {"model": "abc", "model_version": "v2"}))
+    pool.add("hornpipe", Artifacts({}, "X:1", "abc", TuneFacts(model="abc", model_version="v2")))
     assert pool.ready("hornpipe") == 1 and pool._ready["hornpipe"][0][0] is not old  # v1 tunes gone
     assert pool.ready("jig") == 0
 

@@ -91,14 +91,14 @@ class Store:
         request: dict,
         text: str,
         text_format: str,
-        meta: dict,
+        facts,
         user_id: int | None = None,
         guild_id: int | None = None,
         channel_id: int | None = None,
         parent_id: str | None = None,
         title: str | None = None,
     ) -> str:
-        """Store a composed tune (meta as in worker.Artifacts.meta); returns its new id."""
+        """Store a composed tune (`facts`: its bot.artifacts.TuneFacts); returns its new id."""
         for _ in range(5):
             tune_id = new_id()
             try:
@@ -113,13 +113,13 @@ class Store:
                         guild_id,
                         channel_id,
                         json.dumps(request),
-                        str(meta.get("style", request.get("style", ""))),
-                        str(meta.get("model", "")),
-                        str(meta.get("model_version", "")),
-                        meta.get("seed"),
+                        str(facts.style or request.get("style", "")),
+                        str(facts.model),
+                        str(facts.model_version),
+                        facts.seed,
                         text,
                         text_format,
-                        meta.get("duration_s"),
+                        facts.duration_s,
                         parent_id,
                         title,
                     ),
