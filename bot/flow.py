@@ -196,7 +196,7 @@ class RequestFlow:
         *,
         parent_id: str | None = None,
     ) -> None:
-        """`request`: a ready request, or the options the user gave (a dict; the server's defaults fill in).
+        """`request`: a ready request, or the options the user gave (ComposeOptions; the server's defaults fill in).
         Raises ValueError (shown to the user as it is) only before anything was acknowledged."""
         if not self.accepting or self.service.queue is None:
             raise TuneError(RESTARTING)

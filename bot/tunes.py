@@ -23,7 +23,7 @@ import time
 from bot import ab, metrics
 from bot.artifacts import tune_title
 from bot.job import DONE, STARTING, Job, JobEvent, ProgressCallback
-from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
+from bot.requests import LENGTH, ComposeOptions, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
 
 log = logging.getLogger("tunesmith.tunes")
@@ -185,11 +185,11 @@ class TuneService:
         self._guild_settings[settings.guild_id] = settings
 
     async def admit(
-        self, request: ComposeRequest | RerenderRequest | dict, guild_id: int | None, channel_id: int | None
-    ):
+        self, request: ComposeOptions | ComposeRequest | RerenderRequest, guild_id: int | None, channel_id: int | None
+    ) -> ComposeRequest | RerenderRequest:
         """The request as this server wants it, or TuneError when the server does not allow composing in
-        this channel. `request` may be the options the user gave (a dict): the server's default style,
-        length, tempo and instrument fill in what they left out. A ready request only gets the instrument."""
+        this channel. For the options the user gave (ComposeOptions) the server's default style, length,
+        tempo and instrument fill in what they left out. A ready request only gets the instrument."""
         gs = await self.guild_settings(guild_id)
         if gs.allowed_channels and channel_id not in gs.allowed_channels:
             where = ", ".join(f"<#{c}>" for c in gs.allowed_channels)
@@ -200,9 +200,10 @@ class TuneService:
             "tempo": gs.default_tempo,
             "instrument": gs.default_instrument,
         }
-        if isinstance(request, dict):
-            given = {k: v for k, v in request.items() if v is not None}
-            return from_options(**{k: v for k, v in defaults.items() if v is not None and k not in given}, **given)
+        if isinstance(request, ComposeOptions):
+            return request.request(defaults)
+        if not isinstance(request, ComposeRequest | RerenderRequest):
+            raise TypeError(f"not a request: {type(request).__name__}")
         if gs.default_instrument and isinstance(request, ComposeRequest) and request.instrument is None:
             request = dataclasses.replace(request, instrument=gs.default_instrument)
         return request
@@ -212,6 +213,25 @@ class TuneService:
         return await self.queue.cancel(job_id, user_id)
 
     # ---- stored tunes -----------------------------------------------------------------------------
+    async def score(self, tune_id: str) -> RatingSummary:
+        """The tune's public score (others' votes)."""
+        return await self.store.rating_summary(tune_id)
+
+    async def post(self, message_id: int) -> Post | None:
+        """The recorded post with this message id (None: not one of ours, or made before posts were kept)."""
+        return await self.store.get_post(message_id)
+
+    async def posts_of(self, tune_id: str) -> list[Post]:
+        return await self.store.posts_of(tune_id)
+
+    async def stats(self) -> dict:
+        """The `tunesmith stats` report (built in the database thread)."""
+        return await self.store.stats()
+
+    async def export_guild(self, guild_id: int | None) -> tuple[int, bytes]:
+        """(number of tunes, JSONL file) of one server's rated tunes, no user ids (built in the database thread)."""
+        return await self.store.guild_jsonl(guild_id)
+
     async def tune(self, tune_id: str, guild_id: int | None) -> Tune:
         """A live tune made on this server (None: in direct messages); TuneError for any other."""
         tune = await self.store.get_tune(tune_id)

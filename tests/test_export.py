@@ -9,7 +9,7 @@ import pytest
 from bot import export, stats
 from bot.artifacts import TuneFacts
 from bot.cli import main as cli
-from bot.store import Store
+from bot.store import Store, reports
 
 
 async def make_db(path):
@@ -111,9 +111,9 @@ async def test_stats_counts_styles_failures_and_job_time_percentiles(tmp_path, c
 
 
 def test_percentile():
-    assert stats.percentile([], 50) is None
-    assert stats.percentile([3.0], 95) == 3.0
-    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert reports.percentile([], 50) is None
+    assert reports.percentile([3.0], 95) == 3.0
+    assert reports.percentile([1, 2, 3, 4], 50) == 2.5
 
 
 async def make_votes_db(path):

@@ -14,9 +14,8 @@ from bot.attachments import fit_files
 from bot.config import Settings
 from bot.flow import Coalescer, Posted, RequestFlow, Result, status_text
 from bot.jobs import CANCELLED, JobEvent, JobQueue
-from bot.requests import from_options
+from bot.requests import ComposeOptions, from_options
 from bot.store import GuildSettings, Post, RatingSummary, Store
-from bot.store.reports import rated_tunes
 from bot.tunes import TuneError, TuneService
 
 
@@ -190,7 +189,7 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
         await service.rate(ids[0], 9, 4, 1)
     assert [r.id for r in await service.top(1, None, "all")] == [ids[1]]
     assert [r.id for r in await service.suggestions(1, "tune")] == [ids[1]]
-    assert [r["id"] for r in await store.report(rated_tunes)] == [ids[1]]
+    assert [r["id"] for r in await store.rated_tunes()] == [ids[1]]
     tomb = await store.get_tune(ids[0])
     assert tomb.deleted and tomb.text == "" and (await store.rating_summary(ids[0])).count == 0
     assert (await store.get_tune(child)).parent_id == ids[0]  # the lineage stays
@@ -201,7 +200,7 @@ async def test_server_defaults_fill_in_what_the_request_left_out(service):
     await service.save_guild_settings(
         GuildSettings(1, default_style="reel", default_length=48, default_tempo=100, default_instrument="flute")
     )
-    request = await service.admit({"key": "G"}, 1, 2)
+    request = await service.admit(ComposeOptions.of({"key": "G"}), 1, 2)
     assert (request.style, request.length, request.tempo, request.instrument, request.key) == (
         "reel",
         48,
@@ -209,11 +208,13 @@ async def test_server_defaults_fill_in_what_the_request_left_out(service):
         "flute",
         "Gmaj",
     )
-    request = await service.admit({"style": "jig", "length": 16, "tempo": 120}, 1, 2)
+    request = await service.admit(ComposeOptions.of({"style": "jig", "length": 16, "tempo": 120}), 1, 2)
     assert (request.style, request.length, request.tempo, request.instrument) == ("jig", 16, 120, "flute")
-    request = await service.admit({}, 3, 2)  # another server: the bot's defaults
+    request = await service.admit(ComposeOptions(), 3, 2)  # another server: the bot's defaults
     assert (request.style, request.length, request.tempo, request.instrument) == ("jig", 32, None, None)
     assert await service.store.guild_settings(1) == await service.guild_settings(1)
+    with pytest.raises(TypeError):  # only typed requests enter the flow
+        await service.admit({"key": "G"}, 1, 2)
 
 
 async def test_cancel_stops_a_waiting_or_composing_tune_and_removes_its_status(service):

@@ -7,6 +7,7 @@ import discord
 from bot.flow import Result
 from bot.requests import DEFAULT_LENGTH, TEMPO, length_choices
 from bot.store import GuildSettings, Listing
+from bot.store.reports import format_version
 from bot.styles import DEFAULT_STYLE, STYLES
 from bot.tunes import score_text
 from model.keys import parse_key
@@ -175,8 +176,6 @@ def stats_embed(s: dict, queue) -> discord.Embed:
         embed.add_field(name="Waiting", value=str(queue.queued))
         embed.add_field(name="Composing now", value=str(queue.running))
     if len(s.get("model_versions") or []) > 1:  # an A/B test (bot/ab.py): mean rating per model version
-        from bot.stats import format_version
-
         embed.add_field(
             name="Ratings per model version (95% interval)",
             inline=False,
