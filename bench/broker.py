@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
-from bot.engine_celery import CeleryQueue  # noqa: E402
-from bot.jobs import DONE, RUNNING, JobQueue  # noqa: E402
+from bot.engine.broker import CeleryQueue  # noqa: E402
+from bot.engine.local import DONE, RUNNING, JobQueue  # noqa: E402
 from bot.requests import ComposeRequest  # noqa: E402
 from tests.broker import RedisServer, Workers  # noqa: E402
 

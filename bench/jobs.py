@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import load_settings  # noqa: E402
-from bot.jobs import DONE, JobQueue  # noqa: E402
+from bot.engine.local import DONE, JobQueue  # noqa: E402
 from bot.requests import from_options  # noqa: E402
 
 

@@ -30,7 +30,7 @@ from typing import Protocol
 from bot import metrics
 from bot.artifacts import Artifacts
 from bot.attachments import fit_files
-from bot.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
+from bot.engine.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.requests import ComposeRequest
 from bot.store import Post
 from bot.tunes import TuneError, TuneService, continued_title

@@ -7,7 +7,7 @@
     await service.rate(tune_id, user_id, stars, guild_id)   # only on the server the tune was made on
     await service.delete(tune_id)              # a tombstone; returns the posts to remove
 
-The job engine (bot/jobs.py) only runs jobs; this service is the one writer of job and tune rows
+The job engine (bot/engine/local.py) only runs jobs; this service is the one writer of job and tune rows
 (through the store, which owns every SQL statement). The decisions behind the buttons (what a
 variation or a continuation asks for, who may delete a post) live here too, free of Discord.
 """
@@ -22,7 +22,7 @@ import time
 
 from bot import ab, metrics
 from bot.artifacts import tune_title
-from bot.job import DONE, STARTING, Job, JobEvent, ProgressCallback
+from bot.engine.job import DONE, STARTING, Job, JobEvent, ProgressCallback
 from bot.requests import LENGTH, ComposeOptions, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
 

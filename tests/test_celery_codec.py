@@ -8,9 +8,9 @@ import sys
 
 from kombu.utils.json import dumps, loads
 
-from bot import celery_codec as codec
 from bot.artifacts import Artifacts, TuneFacts
 from bot.config import Settings
+from bot.engine import celery_codec as codec
 from bot.requests import ComposeRequest, RerenderRequest
 from tests.broker import ROOT, worker_env
 
@@ -71,7 +71,7 @@ def test_worker_needs_a_broker_url():
 
 
 def test_celery_settings_against_the_known_traps():
-    from bot.celery_app import make_app, visibility_timeout
+    from bot.engine.celery_app import make_app, visibility_timeout
 
     conf = make_app(Settings(broker_url="redis://127.0.0.1:1/0", job_timeout=60)).conf
     assert conf.worker_proc_alive_timeout >= 60  # the warm-up runs before a pool process reports "up"

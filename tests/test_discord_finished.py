@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from bot.artifacts import TuneFacts
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.requests import honoured_lengths, length_choices
 from bot.store import Store
 from bot.styles import STYLES

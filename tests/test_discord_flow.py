@@ -19,7 +19,7 @@ from pydub import AudioSegment
 
 from bot.artifacts import TuneFacts
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.store import GuildSettings, Store
 from tests.fake_discord import FakeDiscord, answered, attachment, buttons, field, posted, running_bot
 

@@ -1,4 +1,4 @@
-"""The broker engine (bot/engine_celery.py) with a real redis-server and two real `tunesmith worker`
+"""The broker engine (bot/engine/broker.py) with a real redis-server and two real `tunesmith worker`
 processes (one pool process each) running the small functions of tests/celery_work.py.
 tests/test_discord_flow.py runs the real compose through the same engine, end to end."""
 
@@ -12,8 +12,8 @@ import time
 import pytest
 
 from bot.config import Settings
-from bot.engine_celery import CeleryQueue
-from bot.jobs import CANCELLED, DONE, FAILED, RUNNING, TIMED_OUT, BusyError, NotYourJobError, UserLimitError
+from bot.engine.broker import CeleryQueue
+from bot.engine.local import CANCELLED, DONE, FAILED, RUNNING, TIMED_OUT, BusyError, NotYourJobError, UserLimitError
 from tests.broker import RedisServer, Workers, node, redis_available
 
 pytestmark = pytest.mark.skipif(

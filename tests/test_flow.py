@@ -12,8 +12,8 @@ import pytest
 from bot.artifacts import Artifacts, TuneFacts, tune_title
 from bot.attachments import fit_files
 from bot.config import Settings
+from bot.engine.local import CANCELLED, JobEvent, JobQueue
 from bot.flow import Coalescer, Posted, RequestFlow, Result, status_text
-from bot.jobs import CANCELLED, JobEvent, JobQueue
 from bot.requests import ComposeOptions, from_options
 from bot.store import GuildSettings, Post, RatingSummary, Store
 from bot.tunes import TuneError, TuneService

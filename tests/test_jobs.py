@@ -13,7 +13,7 @@ import pytest
 
 from bot.artifacts import TuneFacts
 from bot.config import Settings
-from bot.jobs import (
+from bot.engine.local import (
     CANCELLED,
     DONE,
     FAILED,

@@ -9,8 +9,8 @@ import urllib.request
 
 from bot import metrics as metrics_module
 from bot.config import Settings
-from bot.engines import make_queue
-from bot.jobs import JobQueue
+from bot.engine.choose import make_queue
+from bot.engine.local import JobQueue
 from bot.metrics import MeteredQueue, Metrics
 from bot.requests import ComposeRequest
 from tests.celery_work import work

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.render import scratch
 from bot.render.sheet import SheetDrawer
 

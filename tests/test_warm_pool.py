@@ -1,4 +1,4 @@
-"""The warm pool (bot/warm_pool.py) around a real in-process engine whose workers run a quick made-up
+"""The warm pool (bot/engine/warm_pool.py) around a real in-process engine whose workers run a quick made-up
 compose (tests/celery_work.work): plain requests answered at once, never the same tune twice, refilled
 while idle, other requests composed as before, old model versions thrown away."""
 
@@ -11,10 +11,10 @@ import pytest
 
 from bot.artifacts import Artifacts, TuneFacts
 from bot.config import Settings
-from bot.engines import make_queue
-from bot.jobs import DONE, JobQueue
+from bot.engine.choose import make_queue
+from bot.engine.local import DONE, JobQueue
+from bot.engine.warm_pool import WarmPool, plain_style
 from bot.requests import ComposeRequest
-from bot.warm_pool import WarmPool, plain_style
 from tests.celery_work import work
 
 

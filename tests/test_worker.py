@@ -9,7 +9,7 @@ import pytest
 from bot import worker
 from bot.artifacts import Artifacts
 from bot.config import Settings
-from bot.jobs import DONE, FAILED, JobQueue
+from bot.engine.local import DONE, FAILED, JobQueue
 from bot.requests import RerenderRequest, from_options
 from bot.store import Store
 from bot.styles import STYLES

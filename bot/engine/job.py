@@ -1,4 +1,4 @@
-"""What both job engines share (bot/jobs.py in process, bot/engine_celery.py on a broker): the Job a front
+"""What both job engines share (bot/engine/local.py in process, bot/engine/broker.py on a broker): the Job a front
 end holds, its progress events, and the refusals (all ValueErrors with text safe to show)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.job_state import FINAL_STATES, JobState
 
-log = logging.getLogger("bot.jobs")
+log = logging.getLogger("bot.engine.local")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED, TIMED_OUT = JobState
 STARTING = "starting"  # the stage of a job just handed to a worker

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import Settings
-from bot.job import (  # re-exported: the engine's interface
+from bot.engine.job import (  # re-exported: the engine's interface
     CANCELLED,
     DONE,
     FAILED,
@@ -53,8 +53,8 @@ from bot.job import (  # re-exported: the engine's interface
     final_counts,
     user_limit_error,
 )
+from bot.engine.pool import Crashed, Done, Exited, Failed, Progress, WorkerProcess
 from bot.job_state import FINAL_STATES
-from bot.pool import Crashed, Done, Exited, Failed, Progress, WorkerProcess
 
 log = logging.getLogger(__name__)
 __all__ = [

@@ -21,7 +21,7 @@ import logging
 import time
 from typing import Any
 
-from bot.job import DONE, RUNNING, STARTING, Job, JobError
+from bot.engine.job import DONE, RUNNING, STARTING, Job, JobError
 from bot.requests import DEFAULT_LENGTH, ComposeRequest
 
 log = logging.getLogger("tunesmith.warm_pool")

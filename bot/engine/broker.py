@@ -1,5 +1,5 @@
-"""The scaled job engine: the same interface as bot/jobs.JobQueue, with the jobs run by `tunesmith worker`
-processes (on any machine) through Celery on Redis. See bot/celery_app.py for the worker side.
+"""The scaled job engine: the same interface as bot/engine/local.JobQueue, with the jobs run by `tunesmith worker`
+processes (on any machine) through Celery on Redis. See bot/engine/celery_app.py for the worker side.
 
     queue = CeleryQueue(settings)        # settings.broker_url names the Redis
     await queue.start(); job = await queue.submit(user_id, request, on_progress); await job.wait() ...
@@ -26,11 +26,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bot import celery_app as capp
-from bot import celery_codec as codec
-from bot import celery_news
 from bot.config import Settings
-from bot.job import (
+from bot.engine import celery_app as capp
+from bot.engine import celery_codec as codec
+from bot.engine import celery_news
+from bot.engine.job import (
     CANCELLED,
     DONE,
     FAILED,
