@@ -30,6 +30,7 @@ from typing import Protocol
 from bot import metrics
 from bot.artifacts import Artifacts
 from bot.attachments import fit_files
+from bot.engine.base import Order
 from bot.engine.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.requests import ComposeRequest
 from bot.store import Post
@@ -213,13 +214,15 @@ class RequestFlow:
                 progress.update(latest[0])
 
         job = await self.service.submit(
-            user_id,
-            request,
-            on_progress,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            parent_id=parent_id,
-            max_jobs=gs.per_user_limit,
+            Order(
+                user_id,
+                request,
+                on_progress,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                parent_id=parent_id,
+                max_jobs=gs.per_user_limit,
+            )
         )
         task = asyncio.current_task()
         self.running.add(task)

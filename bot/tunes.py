@@ -2,7 +2,7 @@
 
     service = TuneService(store, queue)
     await service.start()                      # jobs an earlier run left unfinished -> interrupted_jobs
-    job = await service.submit(user_id, request, on_progress, guild_id=..., channel_id=...)
+    job = await service.submit(Order(user_id, request, on_progress, guild_id=..., channel_id=...))
     await service.settled(job)                 # the job is over and recorded: job.tune_id, job.state
     await service.rate(tune_id, user_id, stars, guild_id)   # only on the server the tune was made on
     await service.delete(tune_id)              # a tombstone; returns the posts to remove
@@ -22,7 +22,8 @@ import time
 
 from bot import ab, metrics
 from bot.artifacts import tune_title
-from bot.engine.job import DONE, STARTING, Job, JobEvent, ProgressCallback
+from bot.engine.base import Order
+from bot.engine.job import DONE, STARTING, Job, JobEvent
 from bot.requests import LENGTH, ComposeOptions, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
 
@@ -67,19 +68,10 @@ class TuneService:
         self.interrupted_jobs = await self.store.fail_unfinished_jobs()
 
     # ---- composing --------------------------------------------------------------------------------
-    async def submit(
-        self,
-        user_id: int,
-        request: ComposeRequest | RerenderRequest,
-        on_progress: ProgressCallback | None = None,
-        *,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        parent_id: str | None = None,
-        max_jobs: int | None = None,
-    ) -> Job:
+    async def submit(self, order: Order) -> Job:
         """Queue a job (raises the queue's BusyError family) and record it as it moves along."""
-        request = await ab.assign(self.store, request)  # an A/B test sends a share to other weights
+        request = await ab.assign(self.store, order.request)  # an A/B test sends a share to other weights
+        user_id, guild_id, channel_id, on_progress = order.user_id, order.guild_id, order.channel_id, order.on_progress
         created = asyncio.Event()
 
         async def record(event: JobEvent) -> None:
@@ -101,9 +93,7 @@ class TuneService:
             if on_progress is not None:
                 await on_progress(event)
 
-        job = await self.queue.submit(
-            user_id, request, record, guild_id=guild_id, channel_id=channel_id, parent_id=parent_id, max_jobs=max_jobs
-        )
+        job = await self.queue.submit(dataclasses.replace(order, request=request, on_progress=record))
         self._settling[job.id] = asyncio.create_task(self._settle(job), name=f"tunesmith-settle-{job.id}")
         return job
 

@@ -9,6 +9,7 @@ import pytest
 from bot import worker
 from bot.artifacts import Artifacts
 from bot.config import Settings
+from bot.engine.base import Order
 from bot.engine.local import DONE, FAILED, JobQueue
 from bot.requests import RerenderRequest, from_options
 from bot.store import Store
@@ -83,7 +84,7 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
             events.append(event.stage)
 
         job = await service.submit(
-            11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1, channel_id=2
+            Order(11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1, channel_id=2)
         )
         await service.settled(job)
         assert job.state == DONE, job.error
@@ -97,12 +98,14 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
         await job.events_delivered()
         assert events == ["queued", "starting", "composing", "rendering", "finished"]
 
-        again = await service.submit(12, RerenderRequest.from_tune(tune))
+        again = await service.submit(Order(12, RerenderRequest.from_tune(tune)))
         await service.settled(again)
         assert again.state == DONE and again.tune_id == tune.id and again.result.text == tune.text
         assert await store.count_tunes() == 1
 
-        bad = await service.submit(13, from_options(style="jig", length=8, continue_abc="K:D\n|: D3 ^^^=g,,,, |"))
+        bad = await service.submit(
+            Order(13, from_options(style="jig", length=8, continue_abc="K:D\n|: D3 ^^^=g,,,, |"))
+        )
         await bad.wait()
         assert bad.state == FAILED and bad.error and "Error" not in bad.error.split()[0]
     finally:
