@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.attachments import DownloadError, download, human_size
 from bot.discord import embeds
-from bot.discord.buttons import STAR_EMOJI
+from bot.discord.buttons import COG_NAME, STAR_EMOJI
 from bot.discord.replies import InteractionReply, MessageReply
 from bot.flow import SCORE_EVERY, Coalescer
 from bot.instruments import INSTRUMENTS
@@ -126,7 +126,7 @@ async def key_autocomplete(interaction: discord.Interaction, current: str) -> li
     return [app_commands.Choice(name=label, value=v) for label, v in key_suggestions(current[:40], style)]
 
 
-class TuneCommands(commands.Cog, name="Tunesmith"):
+class TuneCommands(commands.Cog, name=COG_NAME):
     def __init__(self, bot) -> None:
         self.bot = bot  # bot/discord/app.py TunesmithBot: .service, .flow, .tell, .token_life
         self.scores = Coalescer(self._show_score, SCORE_EVERY)  # public score edits, at Discord's pace
