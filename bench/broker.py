@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
-from bot.engine_celery import CeleryQueue  # noqa: E402
-from bot.jobs import DONE, RUNNING, JobQueue  # noqa: E402
+from bot.engine.base import Order  # noqa: E402
+from bot.engine.broker import CeleryQueue  # noqa: E402
+from bot.engine.local import DONE, RUNNING, JobQueue  # noqa: E402
 from bot.requests import ComposeRequest  # noqa: E402
 from tests.broker import RedisServer, Workers  # noqa: E402
 
@@ -83,7 +84,7 @@ async def batch(queue, requests: list, users: int | None = None) -> tuple[float,
     """Submit every request at once (user i % users) and wait; returns (seconds, jobs)."""
     users = users or len(requests)
     started = time.perf_counter()
-    jobs = [await queue.submit(1000 + i % users, r) for i, r in enumerate(requests)]
+    jobs = [await queue.submit(Order(1000 + i % users, r)) for i, r in enumerate(requests)]
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 900)
     return time.perf_counter() - started, jobs
 
@@ -133,7 +134,7 @@ async def kill_test(redis_url: str, tmp: Path, requests: list, warm: list) -> st
         await q.start()
         try:
             await batch(q, warm * 2)
-            jobs = [await q.submit(2000 + i, r) for i, r in enumerate(requests)]
+            jobs = [await q.submit(Order(2000 + i, r)) for i, r in enumerate(requests)]
             deadline = time.monotonic() + 60
             while not any(j.state == RUNNING and j.pid for j in jobs) and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
@@ -175,7 +176,7 @@ async def lag_test(engine: str, redis_url: str, tmp: Path, requests: list, warm:
 
         with LoopLag() as lag:
             started = time.perf_counter()
-            jobs = [await q.submit(3000 + i, r, noop) for i, r in enumerate(requests)]
+            jobs = [await q.submit(Order(3000 + i, r, noop)) for i, r in enumerate(requests)]
             await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 900)
             seconds = time.perf_counter() - started
     finally:

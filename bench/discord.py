@@ -36,7 +36,7 @@ import time  # noqa: E402
 
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.discord.app import make_bot  # noqa: E402
-from bot.jobs import JobQueue  # noqa: E402
+from bot.engine.local import JobQueue  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.fake_discord import FakeDiscord, buttons, field  # noqa: E402
 

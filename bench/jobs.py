@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import load_settings  # noqa: E402
-from bot.jobs import DONE, JobQueue  # noqa: E402
+from bot.engine.base import Order  # noqa: E402
+from bot.engine.local import DONE, JobQueue  # noqa: E402
 from bot.requests import from_options  # noqa: E402
 
 
@@ -60,7 +61,9 @@ async def run(workers: int, jobs: int, style: str, length: int) -> dict:
     queue = JobQueue(settings)
     await queue.start()
     try:
-        warm = [await queue.submit(0, from_options(style=style, length=8, seed=1000 + i)) for i in range(workers)]
+        warm = [
+            await queue.submit(Order(0, from_options(style=style, length=8, seed=1000 + i))) for i in range(workers)
+        ]
         for job in warm:
             await job.wait()
             if job.state != DONE:
@@ -78,7 +81,7 @@ async def run(workers: int, jobs: int, style: str, length: int) -> dict:
         cpu0 = time.process_time()
         busy0 = machine_busy_seconds()
         t0 = time.perf_counter()
-        batch = [await queue.submit(1, from_options(style=style, length=length, seed=i)) for i in range(jobs)]
+        batch = [await queue.submit(Order(1, from_options(style=style, length=length, seed=i))) for i in range(jobs)]
         for job in batch:
             await job.wait()
         elapsed = time.perf_counter() - t0

@@ -27,7 +27,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
-from bot.engines import make_queue  # noqa: E402
+from bot.engine.choose import make_queue  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.fake_discord import FakeDiscord, answered, posted, running_bot  # noqa: E402
 

@@ -82,8 +82,8 @@ def check_weights(path: Path) -> dict:
 
 
 async def _run(db: Path, args) -> int:
-    from bot.stats import format_version
-    from bot.store import Store, reports
+    from bot.store import Store
+    from bot.store.reports import format_version
 
     async with await Store.open(db) as store:
         if args.action == "set":
@@ -109,7 +109,7 @@ async def _run(db: Path, args) -> int:
                 if test
                 else "no A/B test: every request goes to the base model"
             )
-            for v in await store.report(reports.model_versions):
+            for v in await store.model_versions():
                 print(format_version(v))
     return 0
 

@@ -108,7 +108,7 @@ async def fit_files(art, stem: str, limit: int) -> tuple[list[tuple[str, bytes]]
         data = art.files[name]
         ext = name.rsplit(".", 1)[-1]
         if ext == "mp3" and len(data) > limit:
-            seconds = float(art.meta.get("duration_s") or 0) or len(data) * 8 / 128_000
+            seconds = float(art.facts.duration_s or 0) or len(data) * 8 / 128_000
             kbps = next((k for k in (96, 64, 48, 32) if k * 1000 / 8 * seconds * 1.05 <= limit), None)
             if kbps is not None:
                 try:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import random
 
+from bot.artifacts import TuneFacts
+
 TASTES = {"minor": "minor", "repetition": "repetitive", "narrow": "narrow", "random": None}  # taste -> trait
 RANDOM_LIKED = 0.25
 SERVERS = (101, 202)  # two simulated servers
@@ -49,7 +51,7 @@ async def post_and_rate(store, tunes: list[dict], taste: str, seed: int) -> dict
             request={"style": tune["style"], "length": tune["bars"], "seed": tune["seed"]},
             text=tune["abc"],
             text_format="abc",
-            meta={"style": tune["style"], "model": "abc", "model_version": tune["model_version"], "seed": tune["seed"]},
+            facts=TuneFacts(style=tune["style"], model="abc", model_version=tune["model_version"], seed=tune["seed"]),
             user_id=requester,
             guild_id=server,
             channel_id=server * 10,

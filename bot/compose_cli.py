@@ -108,21 +108,20 @@ def main(argv: list[str]) -> int:
                 {
                     "files": paths,
                     "request": request.to_dict(),
-                    "seed": artifacts.meta.get("seed"),
-                    "model_version": artifacts.meta.get("model_version"),
-                    "note": request.note or artifacts.meta.get("note", ""),
-                    "meta": artifacts.meta,
+                    "seed": artifacts.facts.seed,
+                    "model_version": artifacts.facts.model_version,
+                    "note": request.note or artifacts.facts.note,
+                    "meta": artifacts.facts.to_dict(),
                 }
             )
         )
     else:
-        m = artifacts.meta
+        f = artifacts.facts
         print(
-            f"{m.get('style')} in {m.get('key')}, {m.get('bars')} bars, {m.get('duration_s')} s, "
-            f"seed {m.get('seed')} (model {m.get('model_version')})"
-            + (f", form {m['form']} ({m['part_bars']}-bar parts)" if m.get("form") else "")
+            f"{f.style} in {f.key}, {f.bars} bars, {f.duration_s} s, seed {f.seed} (model {f.model_version})"
+            + (f", form {f.form} ({f.part_bars}-bar parts)" if f.form else "")
         )
-        for note in (request.note, m.get("note")):
+        for note in (request.note, f.note):
             if note:
                 print(f"  note: {note}")
         for path in paths.values():

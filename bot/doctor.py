@@ -133,7 +133,7 @@ def check_broker(settings: Settings) -> Check:
     try:
         import redis
 
-        from bot.celery_app import NODE_KEY
+        from bot.engine.celery_app import NODE_KEY
 
         client = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
         client.ping()

@@ -30,16 +30,11 @@ from bot.config import ConfigError, load_settings
 from bot.numbers import cli_float, cli_int
 from bot.store import open_sync
 from bot.store.reports import DATASET_SCHEMA as SCHEMA
-from bot.store.reports import rated_tunes
+from bot.store.reports import rated_tunes, to_jsonl
 
 
 class ExportError(ValueError):
     """Bad export options or an unreadable dataset file; the message says which."""
-
-
-def to_jsonl(records: list[dict]) -> str:
-    """The feedback dataset's file format: one JSON object per line (schema in the README)."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 def to_abc(records: list[dict]) -> str:
@@ -148,10 +143,3 @@ def main(argv: list[str]) -> int:
     write_text(args.out, text)
     print(f"exported {count} tune{'s' if count != 1 else ''} to {args.out}", file=sys.stderr)
     return 0
-
-
-def guild_jsonl(conn, guild_id: int | None) -> tuple[int, bytes]:
-    """(number of tunes, the JSONL file) of one server's dataset, no user ids: built in the database
-    thread (`Store.report`), so a large export does no CPU work on the bot's event loop."""
-    records = rated_tunes(conn, guild_id=guild_id, any_guild=False)
-    return len(records), to_jsonl(records).encode()

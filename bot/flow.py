@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot import metrics
+from bot.artifacts import Artifacts
 from bot.attachments import fit_files
-from bot.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
+from bot.engine.base import Order
+from bot.engine.job import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobEvent
 from bot.requests import ComposeRequest
 from bot.store import Post
-from bot.tunes import TuneError, TuneService, continued_title, tune_title
+from bot.tunes import TuneError, TuneService, continued_title
 
 log = logging.getLogger("tunesmith.flow")
 
@@ -50,7 +52,7 @@ class Result:
     """What a front end posts: the rendered tune, the files that fit (posting order), notes about them, and
     the tune's stored title and public score (a re-post shows the votes it already has)."""
 
-    artifacts: object  # worker.Artifacts
+    artifacts: Artifacts
     tune_id: str | None
     parent_id: str | None
     files: list[tuple[str, bytes]]
@@ -64,8 +66,7 @@ class Result:
     def title(self) -> str:
         if self.stored_title:
             return self.stored_title
-        art = self.artifacts
-        title = tune_title(art.text, art.text_format, art.meta)
+        title = self.artifacts.facts.heading
         return continued_title(title) if self.continued else title
 
     @property
@@ -76,7 +77,7 @@ class Result:
     @property
     def warnings(self) -> list[str]:
         """What the renderer had to cut or could not draw (e.g. audio cut at 10 minutes)."""
-        return [str(w) for w in (self.artifacts.meta.get("warnings") or [])]
+        return list(self.artifacts.facts.warnings)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class RequestFlow:
         *,
         parent_id: str | None = None,
     ) -> None:
-        """`request`: a ready request, or the options the user gave (a dict; the server's defaults fill in).
+        """`request`: a ready request, or the options the user gave (ComposeOptions; the server's defaults fill in).
         Raises ValueError (shown to the user as it is) only before anything was acknowledged."""
         if not self.accepting or self.service.queue is None:
             raise TuneError(RESTARTING)
@@ -213,13 +214,15 @@ class RequestFlow:
                 progress.update(latest[0])
 
         job = await self.service.submit(
-            user_id,
-            request,
-            on_progress,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            parent_id=parent_id,
-            max_jobs=gs.per_user_limit,
+            Order(
+                user_id,
+                request,
+                on_progress,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                parent_id=parent_id,
+                max_jobs=gs.per_user_limit,
+            )
         )
         task = asyncio.current_task()
         self.running.add(task)

@@ -14,12 +14,14 @@ engine by the HTTP thread, so the exporter never touches the engine's structures
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from bot.engine.base import Order
 from bot.job_state import FINAL_STATES
 
 log = logging.getLogger("tunesmith.metrics")
@@ -109,8 +111,20 @@ class MeteredQueue:
         self._queue, self._metrics = queue, metrics
         self._refresher: asyncio.Task | None = None
 
-    def __getattr__(self, name: str):
-        return getattr(self._queue, name)
+    # ---- the Engine interface (bot/engine/base.py), forwarded explicitly -----------------------------
+    async def cancel(self, job_id: str, user_id: int | None = None) -> bool:
+        return await self._queue.cancel(job_id, user_id)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.queued
+
+    @property
+    def running(self) -> int:
+        return self._queue.running
+
+    def worker_pids(self) -> list[int]:
+        return self._queue.worker_pids()
 
     async def start(self) -> None:
         await self._queue.start()
@@ -123,8 +137,8 @@ class MeteredQueue:
         self._refresh()
         return counts
 
-    async def submit(self, user_id: int, request: Any, on_progress=None, **kwargs):
-        style = style_of(request)
+    async def submit(self, order: Order):
+        style, on_progress = style_of(order.request), order.on_progress
         asked = time.monotonic()
         seen_start = False
         m = self._metrics
@@ -146,7 +160,7 @@ class MeteredQueue:
             if on_progress is not None:
                 await on_progress(event)
 
-        job = await self._queue.submit(user_id, request, observe, **kwargs)
+        job = await self._queue.submit(dataclasses.replace(order, on_progress=observe))
         holder.append(job)
         return job
 

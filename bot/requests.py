@@ -272,6 +272,24 @@ def _fit_length(length: int, style: str, form: str | None) -> tuple[int, str | N
     )
 
 
+@dataclass(frozen=True)
+class ComposeOptions:
+    """What someone asked for with /compose or the text form, as given (unchecked; None: not given). The
+    server's defaults fill in what they left out (TuneService.admit), then `request` checks the whole."""
+
+    given: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, options: dict) -> ComposeOptions:
+        return cls(tuple((k, v) for k, v in options.items() if v is not None))
+
+    def request(self, defaults: dict | None = None) -> ComposeRequest:
+        """The validated request: these options over `defaults` (e.g. a server's default style)."""
+        given = dict(self.given)
+        fill = {k: v for k, v in (defaults or {}).items() if v is not None and k not in given}
+        return from_options(**fill, **given)
+
+
 def from_options(**options) -> ComposeRequest:
     """A validated ComposeRequest from typed options (names may be aliases; None means "not given")."""
     values: dict[str, object] = {}
@@ -336,11 +354,11 @@ _COMMAND_WORDS = ("compose", "/compose", "!compose")
 
 def parse_text(text: str) -> ComposeRequest:
     """Parse the chat/CLI text form: `compose style:jig length:64 key:G tempo:110`."""
-    return from_options(**text_options(text))
+    return text_options(text).request()
 
 
-def text_options(text: str) -> dict[str, str]:
-    """The options the text form names (unchecked values; from_options checks them).
+def text_options(text: str) -> ComposeOptions:
+    """The options the text form names (unchecked values; ComposeOptions.request checks them).
 
     The leading word `compose` is optional; values may contain spaces (`style:slip jig`);
     a bare style name or number before the first option means style / length (`compose reel 48`).
@@ -379,7 +397,7 @@ def text_options(text: str) -> dict[str, str]:
         if not value:
             raise RequestError(f"option '{canonical}' has no value; write it like {canonical}:VALUE")
         options[canonical] = value
-    return options
+    return ComposeOptions.of(options)
 
 
 def describe(request: ComposeRequest) -> str:
@@ -412,13 +430,13 @@ class RerenderRequest:
     text: str
     text_format: str  # "abc" | "musicxml"
     request: ComposeRequest
-    meta: dict = field(default_factory=dict)
+    seed: int | None = None  # the stored tune's, shown again on the re-post
+    model_version: str = ""
 
     @classmethod
     def from_tune(cls, tune) -> RerenderRequest:
         """From a bot.store.Tune row."""
-        meta = {"seed": tune.seed, "model_version": tune.model_version}
-        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), meta)
+        return cls(tune.id, tune.text, tune.text_format, from_options(**tune.request), tune.seed, tune.model_version)
 
     def to_dict(self) -> dict:
         return {"rerender": self.tune_id, **self.request.to_dict()}

@@ -8,44 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 
 from bot.config import ConfigError
 from bot.export import ExportError, open_database
-from bot.job_state import JobState
-from bot.store import reports
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0-100) by linear interpolation; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def collect(conn: sqlite3.Connection) -> dict:
-    """The report of bot/store/reports.py, with percentiles instead of raw times."""
-    s = reports.stats(conn)
-    run_times, waits = s.pop("run_times"), s.pop("waits")
-    s["mean_rating"] = _round(s["mean_rating"])
-    s["failures"] = s["jobs"].get(JobState.FAILED, 0) + s["jobs"].get(JobState.TIMED_OUT, 0)
-    s["job_seconds"] = {
-        "p50": _round(percentile(run_times, 50)),
-        "p95": _round(percentile(run_times, 95)),
-        "count": len(run_times),
-    }
-    s["queue_wait_seconds"] = {"p50": _round(percentile(waits, 50)), "p95": _round(percentile(waits, 95))}
-    s["model_versions"] = reports.model_versions(conn)
-    return s
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
+from bot.store.reports import format_version, summary
 
 
 def format_stats(s: dict) -> str:
@@ -75,16 +42,6 @@ def format_stats(s: dict) -> str:
     return "\n".join(lines)
 
 
-def format_version(v: dict) -> str:
-    """One line of the per-version (A/B) report."""
-    mean = f"{v['mean']:.2f}" if v["mean"] is not None else "-"
-    ci = f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]" if v["ci95"] else "[too few votes]"
-    return (
-        f"  {v['model_version'] or '(none)':<28} {v['tunes']:>6} tunes {v['rated_tunes']:>6} rated "
-        f"{v['votes']:>6} votes  mean {mean} {ci}"
-    )
-
-
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="tunesmith stats", description="What the bot has done so far.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -96,7 +53,7 @@ def main(argv: list[str]) -> int:
         print(f"tunesmith stats: {exc}", file=sys.stderr)
         return 1
     try:
-        s = collect(conn)
+        s = summary(conn)
     finally:
         conn.close()
     print(json.dumps(s) if args.json else format_stats(s))

@@ -2,12 +2,12 @@
 
     service = TuneService(store, queue)
     await service.start()                      # jobs an earlier run left unfinished -> interrupted_jobs
-    job = await service.submit(user_id, request, on_progress, guild_id=..., channel_id=...)
+    job = await service.submit(Order(user_id, request, on_progress, guild_id=..., channel_id=...))
     await service.settled(job)                 # the job is over and recorded: job.tune_id, job.state
     await service.rate(tune_id, user_id, stars, guild_id)   # only on the server the tune was made on
     await service.delete(tune_id)              # a tombstone; returns the posts to remove
 
-The job engine (bot/jobs.py) only runs jobs; this service is the one writer of job and tune rows
+The job engine (bot/engine/local.py) only runs jobs; this service is the one writer of job and tune rows
 (through the store, which owns every SQL statement). The decisions behind the buttons (what a
 variation or a continuation asks for, who may delete a post) live here too, free of Discord.
 """
@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
 import logging
 import re
 import time
 
 from bot import ab, metrics
-from bot.job import DONE, STARTING, Job, JobEvent, ProgressCallback
-from bot.requests import LENGTH, ComposeRequest, RerenderRequest, from_options
+from bot.artifacts import tune_title
+from bot.engine.base import Order
+from bot.engine.job import DONE, STARTING, Job, JobEvent
+from bot.requests import LENGTH, ComposeOptions, ComposeRequest, RerenderRequest, from_options
 from bot.store import GuildSettings, Listing, Post, RatingSummary, Tune
-from model.abc.notation import read_header
 
 log = logging.getLogger("tunesmith.tunes")
 
@@ -37,23 +37,7 @@ class TuneError(ValueError):
     """A request about a tune we cannot serve (unknown id, not allowed); the text is safe to show."""
 
 
-_XML_TITLE = re.compile(r"<(movement-title|work-title)>([^<]{1,400})</\1>")
 _CONTINUED = re.compile(r"^(?P<base>.*), continued(?: \((?P<n>\d+)\))?$")
-
-
-def tune_title(text: str, text_format: str, meta: dict) -> str:
-    """The tune's own title, as its sheet music shows it: the T: line of an ABC tune (without the model's
-    "(seed N)": the seed is shown on its own), the movement or work title of a MusicXML score (a chorale's
-    hymn line); else "<Style> in <key>"."""
-    title = ""
-    if text_format == "abc":
-        title = re.sub(r"\s*\(seed \d+\)\s*$", "", read_header(text).title or "").strip()
-    elif text_format == "musicxml":
-        found = _XML_TITLE.search(text[:20_000])
-        title = html.unescape(found.group(2)).strip() if found else ""
-    if title:
-        return title[:200]
-    return f"{str(meta.get('style') or 'tune').title()} in {meta.get('key') or '?'}"
 
 
 def continued_title(title: str) -> str:
@@ -84,19 +68,10 @@ class TuneService:
         self.interrupted_jobs = await self.store.fail_unfinished_jobs()
 
     # ---- composing --------------------------------------------------------------------------------
-    async def submit(
-        self,
-        user_id: int,
-        request: ComposeRequest | RerenderRequest,
-        on_progress: ProgressCallback | None = None,
-        *,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        parent_id: str | None = None,
-        max_jobs: int | None = None,
-    ) -> Job:
+    async def submit(self, order: Order) -> Job:
         """Queue a job (raises the queue's BusyError family) and record it as it moves along."""
-        request = await ab.assign(self.store, request)  # an A/B test sends a share to other weights
+        request = await ab.assign(self.store, order.request)  # an A/B test sends a share to other weights
+        user_id, guild_id, channel_id, on_progress = order.user_id, order.guild_id, order.channel_id, order.on_progress
         created = asyncio.Event()
 
         async def record(event: JobEvent) -> None:
@@ -118,9 +93,7 @@ class TuneService:
             if on_progress is not None:
                 await on_progress(event)
 
-        job = await self.queue.submit(
-            user_id, request, record, guild_id=guild_id, channel_id=channel_id, parent_id=parent_id, max_jobs=max_jobs
-        )
+        job = await self.queue.submit(dataclasses.replace(order, request=request, on_progress=record))
         self._settling[job.id] = asyncio.create_task(self._settle(job), name=f"tunesmith-settle-{job.id}")
         return job
 
@@ -138,7 +111,7 @@ class TuneService:
                         request=_as_dict(job.request),
                         text=res.text,
                         text_format=res.text_format,
-                        meta=res.meta,
+                        facts=res.facts,
                         user_id=job.user_id,
                         guild_id=job.guild_id,
                         channel_id=job.channel_id,
@@ -158,7 +131,7 @@ class TuneService:
     async def _title_of(self, job: Job, res) -> str:
         """A new tune's title: its own, or for a continuation "<the parent's title>, continued" (its text still
         carries the T: line of the tune it continues, so that alone would repeat the parent's title)."""
-        title = tune_title(res.text, res.text_format, res.meta)
+        title = res.facts.heading
         if not (isinstance(job.request, ComposeRequest) and job.request.continue_abc is not None):
             return title
         parent = await self.store.get_tune(job.parent_id) if job.parent_id else None
@@ -202,11 +175,11 @@ class TuneService:
         self._guild_settings[settings.guild_id] = settings
 
     async def admit(
-        self, request: ComposeRequest | RerenderRequest | dict, guild_id: int | None, channel_id: int | None
-    ):
+        self, request: ComposeOptions | ComposeRequest | RerenderRequest, guild_id: int | None, channel_id: int | None
+    ) -> ComposeRequest | RerenderRequest:
         """The request as this server wants it, or TuneError when the server does not allow composing in
-        this channel. `request` may be the options the user gave (a dict): the server's default style,
-        length, tempo and instrument fill in what they left out. A ready request only gets the instrument."""
+        this channel. For the options the user gave (ComposeOptions) the server's default style, length,
+        tempo and instrument fill in what they left out. A ready request only gets the instrument."""
         gs = await self.guild_settings(guild_id)
         if gs.allowed_channels and channel_id not in gs.allowed_channels:
             where = ", ".join(f"<#{c}>" for c in gs.allowed_channels)
@@ -217,9 +190,10 @@ class TuneService:
             "tempo": gs.default_tempo,
             "instrument": gs.default_instrument,
         }
-        if isinstance(request, dict):
-            given = {k: v for k, v in request.items() if v is not None}
-            return from_options(**{k: v for k, v in defaults.items() if v is not None and k not in given}, **given)
+        if isinstance(request, ComposeOptions):
+            return request.request(defaults)
+        if not isinstance(request, ComposeRequest | RerenderRequest):
+            raise TypeError(f"not a request: {type(request).__name__}")
         if gs.default_instrument and isinstance(request, ComposeRequest) and request.instrument is None:
             request = dataclasses.replace(request, instrument=gs.default_instrument)
         return request
@@ -229,6 +203,25 @@ class TuneService:
         return await self.queue.cancel(job_id, user_id)
 
     # ---- stored tunes -----------------------------------------------------------------------------
+    async def score(self, tune_id: str) -> RatingSummary:
+        """The tune's public score (others' votes)."""
+        return await self.store.rating_summary(tune_id)
+
+    async def post(self, message_id: int) -> Post | None:
+        """The recorded post with this message id (None: not one of ours, or made before posts were kept)."""
+        return await self.store.get_post(message_id)
+
+    async def posts_of(self, tune_id: str) -> list[Post]:
+        return await self.store.posts_of(tune_id)
+
+    async def stats(self) -> dict:
+        """The `tunesmith stats` report (built in the database thread)."""
+        return await self.store.stats()
+
+    async def export_guild(self, guild_id: int | None) -> tuple[int, bytes]:
+        """(number of tunes, JSONL file) of one server's rated tunes, no user ids (built in the database thread)."""
+        return await self.store.guild_jsonl(guild_id)
+
     async def tune(self, tune_id: str, guild_id: int | None) -> Tune:
         """A live tune made on this server (None: in direct messages); TuneError for any other."""
         tune = await self.store.get_tune(tune_id)
@@ -327,10 +320,7 @@ class TuneService:
 
 def _titled(rows: list[Listing]) -> list[Listing]:
     """Rows stored before titles were get theirs from the text."""
-    return [
-        r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", {"style": r.style}))
-        for r in rows
-    ]
+    return [r if r.title else dataclasses.replace(r, title=tune_title(r.text or "", "abc", r.style)) for r in rows]
 
 
 def _as_dict(request) -> dict:

@@ -10,12 +10,13 @@ The same functions run in-process for `tunesmith compose` (bot/compose_cli.py).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import secrets
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from bot.artifacts import Artifacts, TuneFacts, tune_title
 from bot.config import Settings, load_settings
 from bot.instruments import INSTRUMENTS
 from bot.requests import ComposeRequest, RerenderRequest
@@ -29,17 +30,6 @@ _models: dict[str, object] = {}
 
 class ComposeError(ValueError):
     """The model could not make this tune (e.g. every candidate copied a known tune); safe to show."""
-
-
-@dataclass
-class Artifacts:
-    """A composed and rendered tune: the files to post, the text to store, and what it is."""
-
-    files: dict[str, bytes]  # "tune.mp3", "tune.abc" | "tune.musicxml", "tune.mid", "tune.png" [, "tune-2.png" ...]
-    text: str  # ABC or MusicXML
-    text_format: str  # "abc" | "musicxml"
-    meta: dict = field(default_factory=dict)  # style, key, meter, tempo, bars, seed, instrument,
-    # model, model_version, duration_s, warnings (the renderer's notes: audio cut, sheet cut short ...)
 
 
 def settings() -> Settings:
@@ -116,11 +106,11 @@ def _noop(stage: str) -> None:
 
 def compose(request: ComposeRequest | RerenderRequest, progress: Callable[[str], None] | None = None) -> Artifacts:
     """Compose and render one tune. Bad user input (e.g. unreadable ABC to continue) raises a
-    ValueError whose text is safe to show; the seed used is in meta["seed"]."""
+    ValueError whose text is safe to show; the seed used is in facts.seed."""
     progress = progress or _noop
     if isinstance(request, RerenderRequest):
         progress("rendering")
-        return rerender(request.text, request.text_format, request.request, request.meta)
+        return rerender(request.text, request.text_format, request.request, request.seed, request.model_version)
     style = STYLES[request.style]
     seed = pick_seed() if request.seed is None else request.seed
     progress("composing")
@@ -152,23 +142,28 @@ def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> 
     except GenerationError as exc:
         raise ComposeError(f"the model could not finish this tune: {exc}") from None
     progress("rendering")
-    artifacts = _render_abc(
-        generated.abc, request, style, seed=generated.seed, model_version=generated.model_version, bars=generated.bars
+    facts = TuneFacts(
+        style=style.name,
+        key=generated.key or None,
+        # a continuation keeps the user's M: line as written (the model reads 2/2 and C| as 4/4)
+        meter=(read_header(generated.abc).meter if request.continue_abc else generated.meter) or style.meter,
+        bars=generated.bars or request.length,
+        seed=generated.seed,
+        instrument=request.instrument or style.instrument,
+        model="abc",
+        model_version=generated.model_version,
+        form=generated.form,  # the plan's facts; note: why the length was adjusted to fit the form
+        part_bars=generated.part_bars if generated.form else 0,
+        bars_written=generated.bars_written if generated.form else 0,
+        note=generated.note if generated.form else "",
     )
-    if generated.form:  # the plan's facts; note: why the length was adjusted to fit the form
-        artifacts.meta.update(
-            form=generated.form, part_bars=generated.part_bars, bars_written=generated.bars_written, note=generated.note
-        )
-    return artifacts
+    return _render_abc(generated.abc, request, style, facts)
 
 
-def _render_abc(
-    abc: str, request: ComposeRequest, style: Style, *, seed: int | None, model_version: str, bars: int | None = None
-) -> Artifacts:
+def _render_abc(abc: str, request: ComposeRequest, style: Style, facts: TuneFacts) -> Artifacts:
+    """Render an ABC tune whose facts (but tempo, duration, warnings and title) are known."""
     s = settings()
-    instrument = request.instrument or style.instrument
-    header = read_header(abc)
-    meter = header.meter or request.meter or style.meter
+    instrument, meter = facts.instrument or style.instrument, facts.meter or style.meter
     beat = style.beat if meter == style.meter else None  # another meter: the renderer's usual beat for it
     result = renderer().render_abc(
         abc,
@@ -181,20 +176,14 @@ def _render_abc(
         sheet=True,
     )
     files = {"tune.abc": abc.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3, **sheet_files(result)}
-    meta = dict(
-        style=style.name,
-        key=header.key.name if header.key else header.fields.get("K"),
-        meter=meter,
+    facts = dataclasses.replace(
+        facts,
         tempo=result.tempo,
-        bars=bars or request.length,
-        seed=seed,
-        instrument=instrument,
-        model="abc",
-        model_version=model_version,
         duration_s=round(result.duration_s, 2),
-        warnings=list(result.warnings),
+        warnings=tuple(str(w) for w in result.warnings),
+        title=tune_title(abc, "abc", style.name, facts.key),
     )
-    return Artifacts(files, abc, "abc", meta)
+    return Artifacts(files, abc, "abc", facts)
 
 
 def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
@@ -214,7 +203,7 @@ def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -
     )
     generated = compose_notes(model("notes"), prompt)
     progress("rendering")
-    meta = dict(
+    facts = TuneFacts(
         style=style.name,
         key=generated.key,
         meter=generated.meter,
@@ -225,7 +214,7 @@ def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -
         model="notes",
         model_version=generated.model_version,
     )
-    return _render_notes(generated.midi, generated.musicxml, meta)
+    return _render_notes(generated.midi, generated.musicxml, facts)
 
 
 def sheet_files(result) -> dict[str, bytes]:
@@ -236,42 +225,53 @@ def sheet_files(result) -> dict[str, bytes]:
     return {"tune.png" if n == 1 else f"tune-{n}.png": page for n, page in enumerate(pages, 1)}
 
 
-def _render_notes(midi: bytes, musicxml: str, meta: dict) -> Artifacts:
+def _render_notes(midi: bytes, musicxml: str, facts: TuneFacts) -> Artifacts:
     s = settings()
     result = renderer().render_midi(midi, bitrate=s.mp3_bitrate, max_seconds=s.max_audio_seconds, musicxml=musicxml)
     files = {"tune.musicxml": musicxml.encode(), "tune.mid": result.midi, "tune.mp3": result.mp3, **sheet_files(result)}
-    meta = dict(meta, duration_s=round(result.duration_s, 2), warnings=list(result.warnings))
-    return Artifacts(files, musicxml, "musicxml", meta)
+    facts = dataclasses.replace(
+        facts,
+        duration_s=round(result.duration_s, 2),
+        warnings=tuple(str(w) for w in result.warnings),
+        title=tune_title(musicxml, "musicxml", facts.style, facts.key),
+    )
+    return Artifacts(files, musicxml, "musicxml", facts)
 
 
-def rerender(text: str, text_format: str, request: ComposeRequest, meta: dict | None = None) -> Artifacts:
-    """Render a stored tune again (for `/tune id:` re-posts): audio is not stored, only its text."""
+def rerender(
+    text: str, text_format: str, request: ComposeRequest, seed: int | None = None, model_version: str = ""
+) -> Artifacts:
+    """Render a stored tune again (for `/tune id:` re-posts): audio is not stored, only its text, which is
+    read again here (its header says its key and meter)."""
     style = STYLES[request.style]
-    meta = dict(meta or {})
+    instrument = request.instrument or style.instrument
     if text_format == "abc":
-        return _render_abc(
-            text,
-            request,
-            style,
-            seed=meta.get("seed"),
-            model_version=str(meta.get("model_version", "")),
-            bars=meta.get("bars"),
-        )
-    if text_format == "musicxml":
-        instrument = request.instrument or style.instrument
-        midi = musicxml_to_midi(text, INSTRUMENTS[instrument], request.tempo or style.tempo)
-        base = dict(
+        header = read_header(text)
+        facts = TuneFacts(
             style=style.name,
-            key=meta.get("key") or request.key,
-            meter=meta.get("meter") or style.meter,
+            key=header.key.name if header.key else header.fields.get("K"),
+            meter=header.meter or request.meter or style.meter,
+            bars=request.length,
+            seed=seed,
+            instrument=instrument,
+            model="abc",
+            model_version=model_version,
+        )
+        return _render_abc(text, request, style, facts)
+    if text_format == "musicxml":
+        midi = musicxml_to_midi(text, INSTRUMENTS[instrument], request.tempo or style.tempo)
+        facts = TuneFacts(
+            style=style.name,
+            key=request.key,
+            meter=style.meter,
             tempo=request.tempo or style.tempo,
-            bars=meta.get("bars") or request.length,
-            seed=meta.get("seed"),
+            bars=request.length,
+            seed=seed,
             instrument=instrument,
             model="notes",
-            model_version=str(meta.get("model_version", "")),
+            model_version=model_version,
         )
-        return _render_notes(midi, text, base)
+        return _render_notes(midi, text, facts)
     raise ValueError(f"stored tune format {text_format!r} cannot be rendered")
 
 

@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
         print("tunesmith worker: --concurrency must be at least 1", file=sys.stderr)
         return 2
 
-    from bot import celery_app
+    from bot.engine import celery_app
     from bot.render import scratch
 
     scratch.sweep()  # what killed workers before us left (sheet and multiprocessing directories)

@@ -95,9 +95,9 @@ def test_the_worker_composes_with_the_chosen_weights_and_records_their_version(t
     b = b_weights(tmp_path)
     request = ComposeRequest(style="jig", length=8, seed=5, abc_weights=str(b))
     artifacts = worker.compose(request)
-    assert artifacts.meta["model_version"] == "abc-b-test"
+    assert artifacts.facts.model_version == "abc-b-test"
     plain = worker.compose(ComposeRequest(style="jig", length=8, seed=5))
-    assert plain.meta["model_version"] == load_abc_model().version
+    assert plain.facts.model_version == load_abc_model().version
     # weights removed after the test was set: the request still gets a tune, from the base model
     gone = worker.compose(ComposeRequest(style="jig", length=8, seed=5, abc_weights=str(tmp_path / "gone.pt")))
-    assert gone.meta["model_version"] == load_abc_model().version
+    assert gone.facts.model_version == load_abc_model().version

@@ -9,11 +9,12 @@ import textwrap
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
+    from bot.artifacts import TuneFacts
     from bot.store import Store
 
     async def main(path):
         store = await Store.open(path)
-        tune = await store.add_tune(request={"style": "jig"}, text="X:1", text_format="abc", meta={"style": "jig"})
+        tune = await store.add_tune(request={"style": "jig"}, text="X:1", text_format="abc", facts=TuneFacts(style="jig"))
         print("tune", tune, flush=True)
         user = 0
         while True:  # until killed

@@ -8,10 +8,10 @@ import sys
 
 from kombu.utils.json import dumps, loads
 
-from bot import celery_codec as codec
+from bot.artifacts import Artifacts, TuneFacts
 from bot.config import Settings
+from bot.engine import celery_codec as codec
 from bot.requests import ComposeRequest, RerenderRequest
-from bot.worker import Artifacts
 from tests.broker import ROOT, worker_env
 
 
@@ -32,7 +32,7 @@ def test_requests_round_trip():
         accompaniment=False,
     )
     assert codec.decode_request(trip(codec.encode_request(compose))) == compose
-    rerender = RerenderRequest("t1", "X:1\nK:G\nGAB|", "abc", compose, {"seed": 7, "model_version": "v3"})
+    rerender = RerenderRequest("t1", "X:1\nK:G\nGAB|", "abc", compose, 7, "v3")
     assert codec.decode_request(trip(codec.encode_request(rerender))) == rerender
     assert codec.decode_request(trip(codec.encode_request(("sleep", 1.5)))) == ("sleep", 1.5)
 
@@ -48,7 +48,7 @@ def test_artifacts_round_trip_with_binary_files():
         {"tune.mp3": bytes(range(256)) * 100, "tune.abc": b"X:1\nK:D\n"},
         "X:1\nK:D\n",
         "abc",
-        {"style": "jig", "seed": 3, "duration_s": 12.5},
+        TuneFacts(style="jig", seed=3, duration_s=12.5, warnings=("cut",)),
     )
     kind, back = codec.decode_outcome(trip(codec.encode_outcome(codec.DONE, art)))
     assert kind == codec.DONE and back == art
@@ -71,7 +71,7 @@ def test_worker_needs_a_broker_url():
 
 
 def test_celery_settings_against_the_known_traps():
-    from bot.celery_app import make_app, visibility_timeout
+    from bot.engine.celery_app import make_app, visibility_timeout
 
     conf = make_app(Settings(broker_url="redis://127.0.0.1:1/0", job_timeout=60)).conf
     assert conf.worker_proc_alive_timeout >= 60  # the warm-up runs before a pool process reports "up"

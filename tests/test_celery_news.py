@@ -1,8 +1,8 @@
-"""bot/celery_news.py: what each Celery task state means for the job (pure, no Redis needed)."""
+"""bot/engine/celery_news.py: what each Celery task state means for the job (pure, no Redis needed)."""
 
-from bot import celery_codec as codec
-from bot.celery_news import FINISHED, LOST, PROGRESS, STARTED, read
-from bot.job import DONE, FAILED, TIMED_OUT
+from bot.engine import celery_codec as codec
+from bot.engine.celery_news import FINISHED, LOST, PROGRESS, STARTED, read
+from bot.engine.job import DONE, FAILED, TIMED_OUT
 
 
 def test_started_and_progress_carry_the_worker_and_the_stage():

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from bot import ab
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.store import Store
 from model.abc.sample import load_abc_model
 from tests.fake_discord import FakeDiscord, posted, running_bot

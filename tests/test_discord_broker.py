@@ -1,5 +1,5 @@
 """The bot's end-to-end compose test again, with the jobs run by two real `tunesmith worker` processes
-through Celery on a real redis-server (the broker engine, bot/engine_celery.py) instead of worker
+through Celery on a real redis-server (the broker engine, bot/engine/broker.py) instead of worker
 processes inside the bot: the front end cannot tell the difference."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Settings
-from bot.engines import make_queue
+from bot.engine.choose import make_queue
 from tests.broker import RedisServer, Workers, redis_available
 from tests.test_discord_flow import SETTINGS, fake, fake_server, store  # noqa: F401 (fixtures)
 from tests.test_discord_flow import test_compose_jig_posts_files_that_decode as test_compose_jig_through_the_broker  # noqa: F401

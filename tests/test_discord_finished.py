@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from bot.artifacts import TuneFacts
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.requests import honoured_lengths, length_choices
 from bot.store import Store
 from bot.styles import STYLES
@@ -211,7 +212,7 @@ async def test_stats_keys_one_line_abc_and_message_starts(fake, tmp_path, store,
             request={"style": "reel", "length": 32},
             text="X:1\nT:Stat\nK:D\nDEF|",
             text_format="abc",
-            meta={"style": "reel", "model": "abc", "model_version": version},
+            facts=TuneFacts(style="reel", model="abc", model_version=version),
             user_id=member.id,
             guild_id=fake.guild_id,
         )

@@ -17,8 +17,9 @@ import pytest_asyncio
 from PIL import Image
 from pydub import AudioSegment
 
+from bot.artifacts import TuneFacts
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.store import GuildSettings, Store
 from tests.fake_discord import FakeDiscord, answered, attachment, buttons, field, posted, running_bot
 
@@ -123,7 +124,7 @@ async def test_tune_reposts_a_stored_tune_and_fits_the_upload_limit(fake, tmp_pa
         request={"style": "reel", "length": 16},
         text=abc,
         text_format="abc",
-        meta={"style": "reel", "model": "abc", "model_version": "example", "seed": 7},
+        facts=TuneFacts(style="reel", model="abc", model_version="example", seed=7),
         guild_id=fake.guild_id,
     )
     async with running(fake, tmp_path, store, queue):

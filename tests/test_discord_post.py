@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Settings
+from bot.engine.local import JobQueue
 from bot.flow import SCORE_EVERY
-from bot.jobs import JobQueue
 from bot.store import Store
 from tests.fake_discord import (
     FakeDiscord,

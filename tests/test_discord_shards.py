@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.local import JobQueue
 from bot.store import Store
 from tests.fake_discord import posted, running_bot
 from tests.fake_discord_shards import ShardedFakeDiscord

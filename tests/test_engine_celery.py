@@ -1,4 +1,4 @@
-"""The broker engine (bot/engine_celery.py) with a real redis-server and two real `tunesmith worker`
+"""The broker engine (bot/engine/broker.py) with a real redis-server and two real `tunesmith worker`
 processes (one pool process each) running the small functions of tests/celery_work.py.
 tests/test_discord_flow.py runs the real compose through the same engine, end to end."""
 
@@ -12,8 +12,9 @@ import time
 import pytest
 
 from bot.config import Settings
-from bot.engine_celery import CeleryQueue
-from bot.jobs import CANCELLED, DONE, FAILED, RUNNING, TIMED_OUT, BusyError, NotYourJobError, UserLimitError
+from bot.engine.base import Order
+from bot.engine.broker import CeleryQueue
+from bot.engine.local import CANCELLED, DONE, FAILED, RUNNING, TIMED_OUT, BusyError, NotYourJobError, UserLimitError
 from tests.broker import RedisServer, Workers, node, redis_available
 
 pytestmark = pytest.mark.skipif(
@@ -84,12 +85,12 @@ async def test_jobs_run_on_both_workers_and_come_back_whole(make_queue):
     recorders = [Recorder() for _ in range(6)]
     jobs, positions = [], []
     for user in range(6):
-        jobs.append(await q.submit(user, ("sleep", 0.3) if user < 4 else ("ok", f"t{user}"), recorders[user]))
+        jobs.append(await q.submit(Order(user, ("sleep", 0.3) if user < 4 else ("ok", f"t{user}"), recorders[user])))
         positions.append(jobs[-1].position)  # its place in line when asked (earlier jobs may have started)
     assert positions[0] == 1 and all(1 <= p <= i + 1 for i, p in enumerate(positions))
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 30)
     assert all(j.state == DONE for j in jobs), [(j.state, j.error) for j in jobs]
-    assert len({j.result.meta["pid"] for j in jobs}) == 2  # both workers took jobs
+    assert len({j.result.facts.seed for j in jobs}) == 2  # both workers took jobs
     assert jobs[5].result.files["tune.mp3"] == bytes(range(256)) * 4 and jobs[5].result.text.startswith("X:1")
     stages = [e.stage for e in recorders[5].events]
     assert stages[0] == "queued" and stages[-1] == "finished" and "composing" in stages and "rendering" in stages
@@ -100,14 +101,14 @@ async def test_jobs_run_on_both_workers_and_come_back_whole(make_queue):
 
 async def test_per_user_limits_and_queue_cap(make_queue):
     q = await make_queue(queue_cap=3)
-    mine = [await q.submit(1, ("sleep", 0.5)) for _ in range(3)]
+    mine = [await q.submit(Order(1, ("sleep", 0.5))) for _ in range(3)]
     with pytest.raises(UserLimitError):
-        await q.submit(1, ("ok", "x"))
+        await q.submit(Order(1, ("ok", "x")))
     await until(lambda: mine[0].state == RUNNING, what="the first job to start")
     assert q.queued == 2  # user 1's second and third wait in the bot: one running job per user
-    await q.submit(2, ("sleep", 0.5))
+    await q.submit(Order(2, ("sleep", 0.5)))
     with pytest.raises(BusyError, match="busy"):  # 3 waiting: the cap
-        await q.submit(3, ("ok", "x"))
+        await q.submit(Order(3, ("ok", "x")))
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in mine)), 30)
     spans = sorted((j.started_at, j.finished_at) for j in mine)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one running job per user at a time
@@ -116,7 +117,7 @@ async def test_per_user_limits_and_queue_cap(make_queue):
 
 async def test_users_fault_and_our_fault(make_queue):
     q = await make_queue()
-    bad, bug = await q.submit(1, ("bad", "that key is not a key")), await q.submit(2, ("bug", "boom"))
+    bad, bug = await q.submit(Order(1, ("bad", "that key is not a key"))), await q.submit(Order(2, ("bug", "boom")))
     await asyncio.wait_for(asyncio.gather(bad.wait(), bug.wait()), 20)
     assert bad.state == FAILED and bad.error == "that key is not a key"
     assert bug.state == FAILED and "RuntimeError" in bug.error and "boom" not in bug.error
@@ -124,41 +125,41 @@ async def test_users_fault_and_our_fault(make_queue):
 
 async def test_cancel_queued_and_running(make_queue):
     q = await make_queue()
-    running = await q.submit(1, ("sleep", 30))
+    running = await q.submit(Order(1, ("sleep", 30)))
     await until(lambda: running.state == RUNNING, what="the job to start")
     with pytest.raises(NotYourJobError):
         await q.cancel(running.id, user_id=2)
-    queued = await q.submit(1, ("ok", "x"))
+    queued = await q.submit(Order(1, ("ok", "x")))
     assert await q.cancel(queued.id, user_id=1) and queued.state == CANCELLED
     assert await q.cancel(running.id, user_id=1) and running.state == CANCELLED
-    after = [await q.submit(u, ("ok", "y")) for u in (3, 4)]  # the workers serve the next jobs
+    after = [await q.submit(Order(u, ("ok", "y"))) for u in (3, 4)]  # the workers serve the next jobs
     await asyncio.wait_for(asyncio.gather(*(j.wait() for j in after)), 30)
     assert [j.state for j in after] == [DONE, DONE]
 
 
 async def test_timeout(make_queue):
     q = await make_queue(job_timeout=1.5)
-    job = await q.submit(1, ("sleep", 30))
+    job = await q.submit(Order(1, ("sleep", 30)))
     await asyncio.wait_for(job.wait(), 20)
     assert job.state == TIMED_OUT and "1.5 s" in job.error
 
 
 async def test_kill_9_of_a_pool_process_runs_the_job_once_more(make_queue):
     q = await make_queue()
-    job = await q.submit(1, ("sleep", 2.0))
+    job = await q.submit(Order(1, ("sleep", 2.0)))
     await until(lambda: job.state == RUNNING and job.pid, what="the job to start")
     killed = job.pid
     os.kill(killed, signal.SIGKILL)
     await asyncio.wait_for(job.wait(), 30)
-    assert job.state == DONE and job.result.meta["pid"] != killed and job.attempts == 2  # sent once more
+    assert job.state == DONE and job.result.facts.seed != killed and job.attempts == 2  # sent once more
 
 
 async def test_a_job_that_kills_its_process_twice_is_reported(make_queue):
     q = await make_queue()
-    job = await q.submit(1, ("exit", 9))
+    job = await q.submit(Order(1, ("exit", 9)))
     await asyncio.wait_for(job.wait(), 30)
     assert job.state == FAILED and "crashed twice" in job.error
-    ok = await q.submit(1, ("ok", "after"))
+    ok = await q.submit(Order(1, ("ok", "after")))
     await asyncio.wait_for(ok.wait(), 30)
     assert ok.state == DONE
 
@@ -167,7 +168,7 @@ async def test_kill_9_of_a_whole_worker_mid_job_loses_nothing(make_queue, worker
     """A machine lost: its worker's main process and pool die at once; the job is sent once more and
     the other worker makes it. Jobs waiting behind it are made too; none is lost or stuck."""
     q = await make_queue(job_timeout=30.0)
-    jobs = [await q.submit(user, ("sleep", 1.5)) for user in range(4)]
+    jobs = [await q.submit(Order(user, ("sleep", 1.5))) for user in range(4)]
     await until(lambda: sum(j.state == RUNNING and j.node is not None for j in jobs) == 2, what="two jobs running")
     victim = next(j for j in jobs if j.state == RUNNING)
     lost_node = victim.node
@@ -188,14 +189,14 @@ async def test_no_worker_connected_is_busy(tmp_path):
         await q.start()
         try:
             with pytest.raises(BusyError, match="no composer is running"):
-                await q.submit(1, ("ok", "x"))
+                await q.submit(Order(1, ("ok", "x")))
         finally:
             await q.close(0)
 
 
 async def test_close_fails_what_is_left(make_queue):
     q = await make_queue()
-    job = await q.submit(1, ("sleep", 30))
+    job = await q.submit(Order(1, ("sleep", 30)))
     await until(lambda: job.state == RUNNING, what="the job to start")
     counts = await q.close(0.2)
     assert job.state == FAILED and "shutting down" in job.error and counts[FAILED] == 1
@@ -225,7 +226,7 @@ async def test_redis_restarting_empty_loses_no_job(tmp_path):
         q = CeleryQueue(Settings(data_dir=tmp_path, broker_url=server.url, job_timeout=30.0))
         await q.start()
         try:
-            jobs = [await q.submit(user, ("sleep", 2.0)) for user in range(3)]
+            jobs = [await q.submit(Order(user, ("sleep", 2.0))) for user in range(3)]
             await until(lambda: sum(j.state == RUNNING for j in jobs) == 2, what="two jobs running")
             await asyncio.to_thread(server.restart)
             await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 90)

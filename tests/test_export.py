@@ -7,8 +7,9 @@ import json
 import pytest
 
 from bot import export, stats
+from bot.artifacts import TuneFacts
 from bot.cli import main as cli
-from bot.store import Store
+from bot.store import Store, reports
 
 
 async def make_db(path):
@@ -24,12 +25,12 @@ async def make_db(path):
                     request={"style": style, "length": 32},
                     text=text,
                     text_format=fmt,
-                    meta={
-                        "style": style,
-                        "model": "abc" if fmt == "abc" else "notes",
-                        "model_version": "v1",
-                        "seed": i,
-                    },
+                    facts=TuneFacts(
+                        style=style,
+                        model="abc" if fmt == "abc" else "notes",
+                        model_version="v1",
+                        seed=i,
+                    ),
                 )
             )
         votes = {0: [5, 4, 5], 1: [2, 3], 2: [4], 3: [], 4: [5, 5]}
@@ -110,9 +111,9 @@ async def test_stats_counts_styles_failures_and_job_time_percentiles(tmp_path, c
 
 
 def test_percentile():
-    assert stats.percentile([], 50) is None
-    assert stats.percentile([3.0], 95) == 3.0
-    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert reports.percentile([], 50) is None
+    assert reports.percentile([3.0], 95) == 3.0
+    assert reports.percentile([1, 2, 3, 4], 50) == 2.5
 
 
 async def make_votes_db(path):
@@ -125,7 +126,7 @@ async def make_votes_db(path):
                     request={"style": "jig", "length": 8},
                     text=f"X:1\nT:T{i}\nK:D\nD|",
                     text_format="abc",
-                    meta={"style": "jig", "model": "abc", "model_version": version},
+                    facts=TuneFacts(style="jig", model="abc", model_version=version),
                     user_id=1,
                     guild_id=guild,
                 )

@@ -9,6 +9,7 @@ import string
 import pytest
 
 from bot import finetune
+from bot.artifacts import TuneFacts
 from bot.store import Store
 
 TUNES = [
@@ -26,7 +27,7 @@ async def make_db(path):
                 request={"style": "jig", "length": 8},
                 text=text,
                 text_format="abc",
-                meta={"style": "jig", "model": "abc", "model_version": "base-v1", "seed": i},
+                facts=TuneFacts(style="jig", model="abc", model_version="base-v1", seed=i),
             )
             for user in range(2):
                 await store.rate(tune, user, 2 if i == 3 else 5)
@@ -113,7 +114,7 @@ async def make_corpus_db(path, n: int, self_vote_only: int = 0):
                 request={"style": "jig", "length": 16},
                 text="X:1\n" + text,
                 text_format="abc",
-                meta={"style": "jig", "model": "abc", "model_version": "base-v1"},
+                facts=TuneFacts(style="jig", model="abc", model_version="base-v1"),
                 user_id=7,
             )
             for user in (7,) if i >= n else (1, 2):

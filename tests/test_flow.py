@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
 
 import pytest
 
+from bot.artifacts import Artifacts, TuneFacts, tune_title
 from bot.attachments import fit_files
 from bot.config import Settings
+from bot.engine.local import CANCELLED, JobEvent, JobQueue
 from bot.flow import Coalescer, Posted, RequestFlow, Result, status_text
-from bot.jobs import CANCELLED, JobEvent, JobQueue
-from bot.requests import from_options
+from bot.requests import ComposeOptions, from_options
 from bot.store import GuildSettings, Post, RatingSummary, Store
-from bot.store.reports import rated_tunes
 from bot.tunes import TuneError, TuneService
-
-
-@dataclasses.dataclass
-class SmallArtifacts:
-    files: dict
-    text: str
-    text_format: str
-    meta: dict
 
 
 def small_work(request, progress=None):
@@ -37,12 +28,10 @@ def small_work(request, progress=None):
     while request.seed == 99:
         time.sleep(0.05)
     abc = f"X:1\nT:Small {request.style}\nK:D\nDEF|]\n"
-    return SmallArtifacts(
-        {"tune.abc": abc.encode(), "tune.mid": b"MThd"},
-        abc,
-        "abc",
-        {"style": request.style, "seed": request.seed, "model": "abc", "model_version": "t", "pid": os.getpid()},
+    facts = TuneFacts(
+        style=request.style, seed=request.seed, model="abc", model_version="t", title=f"Small {request.style}"
     )
+    return Artifacts({"tune.abc": abc.encode(), "tune.mid": b"MThd"}, abc, "abc", facts)
 
 
 class RecordingReply:
@@ -137,7 +126,7 @@ async def test_what_the_buttons_ask_for(service):
         request=from_options(style="reel", length=16, seed=9).to_dict(),
         text="X:1\nK:D\nDEF|]\n",
         text_format="abc",
-        meta={"model": "abc"},
+        facts=TuneFacts(model="abc"),
         user_id=7,
         guild_id=1,
     )
@@ -170,7 +159,7 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
             request={"style": "jig", "length": 8},
             text=f"X:1\nT:Tune {i}\nK:D\nDEF|]\n",
             text_format="abc",
-            meta={"style": "jig"},
+            facts=TuneFacts(style="jig"),
             user_id=7,
             guild_id=1,
             title=f"Tune {i}",
@@ -181,7 +170,7 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
         request={"style": "jig"},
         text="X:1\nK:D\nDEF|]\n",
         text_format="abc",
-        meta={"style": "jig"},
+        facts=TuneFacts(style="jig"),
         guild_id=1,
         parent_id=ids[0],
     )
@@ -200,7 +189,7 @@ async def test_a_deleted_tune_is_a_tombstone_hidden_everywhere_and_tunes_stay_on
         await service.rate(ids[0], 9, 4, 1)
     assert [r.id for r in await service.top(1, None, "all")] == [ids[1]]
     assert [r.id for r in await service.suggestions(1, "tune")] == [ids[1]]
-    assert [r["id"] for r in await store.report(rated_tunes)] == [ids[1]]
+    assert [r["id"] for r in await store.rated_tunes()] == [ids[1]]
     tomb = await store.get_tune(ids[0])
     assert tomb.deleted and tomb.text == "" and (await store.rating_summary(ids[0])).count == 0
     assert (await store.get_tune(child)).parent_id == ids[0]  # the lineage stays
@@ -211,7 +200,7 @@ async def test_server_defaults_fill_in_what_the_request_left_out(service):
     await service.save_guild_settings(
         GuildSettings(1, default_style="reel", default_length=48, default_tempo=100, default_instrument="flute")
     )
-    request = await service.admit({"key": "G"}, 1, 2)
+    request = await service.admit(ComposeOptions.of({"key": "G"}), 1, 2)
     assert (request.style, request.length, request.tempo, request.instrument, request.key) == (
         "reel",
         48,
@@ -219,11 +208,13 @@ async def test_server_defaults_fill_in_what_the_request_left_out(service):
         "flute",
         "Gmaj",
     )
-    request = await service.admit({"style": "jig", "length": 16, "tempo": 120}, 1, 2)
+    request = await service.admit(ComposeOptions.of({"style": "jig", "length": 16, "tempo": 120}), 1, 2)
     assert (request.style, request.length, request.tempo, request.instrument) == ("jig", 16, 120, "flute")
-    request = await service.admit({}, 3, 2)  # another server: the bot's defaults
+    request = await service.admit(ComposeOptions(), 3, 2)  # another server: the bot's defaults
     assert (request.style, request.length, request.tempo, request.instrument) == ("jig", 32, None, None)
     assert await service.store.guild_settings(1) == await service.guild_settings(1)
+    with pytest.raises(TypeError):  # only typed requests enter the flow
+        await service.admit({"key": "G"}, 1, 2)
 
 
 async def test_cancel_stops_a_waiting_or_composing_tune_and_removes_its_status(service):
@@ -267,7 +258,7 @@ async def test_coalescer_merges_a_burst_into_one_run_and_shows_the_last(service)
 
 
 async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
-    art = SmallArtifacts(
+    art = Artifacts(
         {
             "tune.abc": b"X:1",
             "tune-2.png": b"p2",
@@ -278,7 +269,9 @@ async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
         },
         "X:1\nT:Big (seed 4)\nK:D\n",
         "abc",
-        {"warnings": ["the tune lasts 12 min; cut at 600 s"]},
+        TuneFacts(
+            warnings=("the tune lasts 12 min; cut at 600 s",), title=tune_title("X:1\nT:Big (seed 4)\nK:D\n", "abc")
+        ),
     )
     files, notes = await fit_files(art, "abc123", 10 * 1024 * 1024)
     assert [n for n, _ in files] == [
@@ -292,7 +285,7 @@ async def test_files_are_posted_mp3_first_with_every_sheet_page(service):
     result = Result(art, "abc123", "parent", files, notes, continued=True)
     assert result.image == "tunesmith-abc123.png" and result.warnings == ["the tune lasts 12 min; cut at 600 s"]
     assert result.title == "Big, continued"  # no parent's seed in the title
-    many = SmallArtifacts({"tune.mp3": b"a", **{f"tune-{i}.png": b"p" for i in range(1, 12)}}, "", "abc", {})
+    many = Artifacts({"tune.mp3": b"a", **{f"tune-{i}.png": b"p" for i in range(1, 12)}}, "", "abc")
     files, notes = await fit_files(many, "x", 1000)
     assert len(files) == 10 and "did not fit" in notes[-1]
 

@@ -9,8 +9,9 @@ import urllib.request
 
 from bot import metrics as metrics_module
 from bot.config import Settings
-from bot.engines import make_queue
-from bot.jobs import JobQueue
+from bot.engine.base import Order
+from bot.engine.choose import make_queue
+from bot.engine.local import JobQueue
 from bot.metrics import MeteredQueue, Metrics
 from bot.requests import ComposeRequest
 from tests.celery_work import work
@@ -33,9 +34,9 @@ async def test_jobs_queue_latency_ratings_workers(tmp_path):
     port = metrics.serve("127.0.0.1", 0)
     try:
         jobs = [
-            await queue.submit(1, ComposeRequest(style="jig", length=16)),
-            await queue.submit(1, ComposeRequest(style="reel", length=16)),
-            await queue.submit(1, ("bad", "no")),
+            await queue.submit(Order(1, ComposeRequest(style="jig", length=16))),
+            await queue.submit(Order(1, ComposeRequest(style="reel", length=16))),
+            await queue.submit(Order(1, ("bad", "no"))),
         ]
         await asyncio.wait_for(asyncio.gather(*(j.wait() for j in jobs)), 60)
         for job in jobs:

@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.celery_app import make_app
 from bot.config import Settings
+from bot.engine.celery_app import make_app
 from bot.outage import Outage
 from bot.render import scratch
 

@@ -224,9 +224,9 @@ def test_rerender_of_a_stored_tune_reads_no_canary(cases, baseline, caplog, capf
             problems += [f"{case.name}: the error leaks {leaked(str(exc))}"] if leaked(str(exc)) else []
             continue
         problems += [f"{case.name}: {p}" for p in canary_in_midi(artifacts.files["tune.mid"])]
-        problems += [f"{case.name}: warning leaks" for w in artifacts.meta["warnings"] if leaked(w)]
+        problems += [f"{case.name}: warning leaks" for w in artifacts.facts.warnings if leaked(w)]
         if "tune.png" not in artifacts.files or "tune-2.png" in artifacts.files:  # the canary is 40 bars
-            problems.append(f"{case.name}: the sheet is not the carrier's one page {artifacts.meta['warnings']}")
+            problems.append(f"{case.name}: the sheet is not the carrier's one page {artifacts.facts.warnings}")
     out, err = capfd.readouterr()
     assert not leaked(caplog.text + out + err)
     assert not problems, "\n".join(problems[:10])
@@ -257,8 +257,8 @@ def test_continue_reads_no_canary(cases, caplog, capfd):
         if "%" in artifacts.text or case.target in artifacts.text:
             problems.append(f"{case.name}: the continued tune keeps a directive")
         problems += [f"{case.name}: {p}" for p in canary_in_midi(artifacts.files["tune.mid"])]
-        if artifacts.meta["duration_s"] > 30:  # 8 bars of a reel: ~16 s; the canary adds 40 slow bars
-            problems.append(f"{case.name}: {artifacts.meta['duration_s']} s of audio")
+        if artifacts.facts.duration_s > 30:  # 8 bars of a reel: ~16 s; the canary adds 40 slow bars
+            problems.append(f"{case.name}: {artifacts.facts.duration_s} s of audio")
     out, err = capfd.readouterr()
     assert not leaked(caplog.text + out + err)
     assert not problems, "\n".join(problems[:10])

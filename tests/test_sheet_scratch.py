@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.jobs import JobQueue
+from bot.engine.base import Order
+from bot.engine.local import JobQueue
 from bot.render import scratch
 from bot.render.sheet import SheetDrawer
 
@@ -74,9 +75,9 @@ async def test_a_worker_killed_while_drawing_leaves_no_directory(tmpdir_here, ho
     q = JobQueue(Settings(data_dir=tmpdir_here, workers=1, job_timeout=5.0), worker=work)
     await q.start()
     try:
-        warm = await q.submit(1, "ok")  # the worker process is up before the timed job starts
+        warm = await q.submit(Order(1, "ok"))  # the worker process is up before the timed job starts
         await warm.wait()
-        job = await q.submit(1, how, on_progress=on_progress)
+        job = await q.submit(Order(1, how, on_progress=on_progress))
         await job.wait()
         await job.events_delivered()
     finally:

@@ -12,15 +12,16 @@ import textwrap
 
 import pytest
 
+from bot.artifacts import TuneFacts
 from bot.store import MIGRATIONS, SCHEMA_VERSION, GuildSettings, Store, StoreError, migrate, open_sync
 
-META = {"style": "jig", "model": "abc", "model_version": "test-1", "seed": 42, "duration_s": 30.5}
+META = TuneFacts(style="jig", model="abc", model_version="test-1", seed=42, duration_s=30.5)
 
 
 async def add(store, n=1, **kw):
     return [
         await store.add_tune(
-            request={"style": "jig", "length": 32}, text=f"X:{i}\nK:D\nDFA|", text_format="abc", meta=META, **kw
+            request={"style": "jig", "length": 32}, text=f"X:{i}\nK:D\nDFA|", text_format="abc", facts=META, **kw
         )
         for i in range(n)
     ]
@@ -71,7 +72,7 @@ async def test_tunes_have_short_unguessable_ids_and_keep_everything(tmp_path):
         assert all(len(i) == 8 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
         assert sorted(ids) != ids or sorted(ids, reverse=True) != ids  # not in creation order
         child = await store.add_tune(
-            request={"style": "jig"}, text="X:1\nK:G\nG|", text_format="abc", meta=META, parent_id=ids[0]
+            request={"style": "jig"}, text="X:1\nK:G\nG|", text_format="abc", facts=META, parent_id=ids[0]
         )
         await store.set_message_id(child, 1234567890123456789)
         tune = await store.get_tune(child)
@@ -85,7 +86,7 @@ async def test_tunes_have_short_unguessable_ids_and_keep_everything(tmp_path):
         assert (await store.get_tune(ids[1])).user_id == 2**62
         assert await store.get_tune("'; DROP TABLE tunes; --") is None
         with pytest.raises(StoreError, match="parent"):
-            await store.add_tune(request={}, text="x", text_format="abc", meta=META, parent_id="missing")
+            await store.add_tune(request={}, text="x", text_format="abc", facts=META, parent_id="missing")
 
 
 async def test_guild_settings_and_key_values(tmp_path):

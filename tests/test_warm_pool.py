@@ -1,4 +1,4 @@
-"""The warm pool (bot/warm_pool.py) around a real in-process engine whose workers run a quick made-up
+"""The warm pool (bot/engine/warm_pool.py) around a real in-process engine whose workers run a quick made-up
 compose (tests/celery_work.work): plain requests answered at once, never the same tune twice, refilled
 while idle, other requests composed as before, old model versions thrown away."""
 
@@ -9,12 +9,13 @@ import time
 
 import pytest
 
+from bot.artifacts import Artifacts, TuneFacts
 from bot.config import Settings
-from bot.engines import make_queue
-from bot.jobs import DONE, JobQueue
+from bot.engine.base import Order
+from bot.engine.choose import make_queue
+from bot.engine.local import DONE, JobQueue
+from bot.engine.warm_pool import WarmPool, plain_style
 from bot.requests import ComposeRequest
-from bot.warm_pool import WarmPool, plain_style
-from bot.worker import Artifacts
 from tests.celery_work import work
 
 
@@ -49,15 +50,15 @@ async def test_plain_request_answered_at_once_and_refilled(pool):
     async def record(event):
         events.append(event)
 
-    first = await pool.submit(7, ComposeRequest(style="jig", length=32), record, guild_id=1, channel_id=2)
-    assert first.state == DONE and first.result.meta["style"] == "jig"  # answered at once: no job was run
+    first = await pool.submit(Order(7, ComposeRequest(style="jig", length=32), record, guild_id=1, channel_id=2))
+    assert first.state == DONE and first.result.facts.style == "jig"  # answered at once: no job was run
     await first.events_delivered()
     assert [e.stage for e in events] == ["starting", "finished"] and first.guild_id == 1
-    second = await pool.submit(8, ComposeRequest(style="jig", length=32))
+    second = await pool.submit(Order(8, ComposeRequest(style="jig", length=32)))
     assert second.result.text != first.result.text  # never the same tune twice
     assert pool.ready("jig") == 0 and pool.hits == 2
     assert not pool._idle()  # a request just came: the pool waits for a quiet moment to refill
-    seeded = await pool.submit(7, ComposeRequest(style="jig", length=32, seed=3))  # composed as before
+    seeded = await pool.submit(Order(7, ComposeRequest(style="jig", length=32, seed=3)))  # composed as before
     assert seeded.state != DONE
     await seeded.wait()
     assert seeded.state == DONE
@@ -66,10 +67,10 @@ async def test_plain_request_answered_at_once_and_refilled(pool):
 
 async def test_most_asked_styles_win_and_old_models_are_thrown_away(pool):
     for _ in range(3):
-        await (await pool.submit(9, ComposeRequest(style="hornpipe", length=32))).wait()
+        await (await pool.submit(Order(9, ComposeRequest(style="hornpipe", length=32)))).wait()
     await until(lambda: pool.ready("hornpipe") == 2)
     old = pool._ready["hornpipe"][0][0]
-    pool.add("hornpipe", Artifacts({}, "X:1", "abc", {"model": "abc", "model_version": "v2"}))
+    pool.add("hornpipe", Artifacts({}, "X:1", "abc", TuneFacts(model="abc", model_version="v2")))
     assert pool.ready("hornpipe") == 1 and pool._ready["hornpipe"][0][0] is not old  # v1 tunes gone
     assert pool.ready("jig") == 0
 

@@ -42,10 +42,11 @@ class TuneButton(discord.ui.DynamicItem[discord.ui.Button], template=TEMPLATE):
         await _cog(interaction).on_button(interaction, self.action, self.tune_id, self.stars)
 
 
-def _cog(interaction: discord.Interaction):
-    from bot.discord.commands import TuneCommands
+COG_NAME = "Tunesmith"  # the cog that answers the buttons (bot/discord/commands.py TuneCommands)
 
-    return interaction.client.get_cog(TuneCommands.__cog_name__)
+
+def _cog(interaction: discord.Interaction):
+    return interaction.client.get_cog(COG_NAME)
 
 
 def tune_view(tune_id: str, *, can_continue: bool = True) -> discord.ui.View:

@@ -17,9 +17,8 @@ from discord.ext import commands
 
 from bot.attachments import DownloadError, download, human_size
 from bot.discord import embeds
-from bot.discord.buttons import STAR_EMOJI
+from bot.discord.buttons import COG_NAME, STAR_EMOJI
 from bot.discord.replies import InteractionReply, MessageReply
-from bot.export import guild_jsonl
 from bot.flow import SCORE_EVERY, Coalescer
 from bot.instruments import INSTRUMENTS
 from bot.requests import (
@@ -28,6 +27,7 @@ from bot.requests import (
     SEED,
     TEMPERATURE,
     TEMPO,
+    ComposeOptions,
     from_options,
     guess_style_from_abc,
     length_choices,
@@ -126,7 +126,7 @@ async def key_autocomplete(interaction: discord.Interaction, current: str) -> li
     return [app_commands.Choice(name=label, value=v) for label, v in key_suggestions(current[:40], style)]
 
 
-class TuneCommands(commands.Cog, name="Tunesmith"):
+class TuneCommands(commands.Cog, name=COG_NAME):
     def __init__(self, bot) -> None:
         self.bot = bot  # bot/discord/app.py TunesmithBot: .service, .flow, .tell, .token_life
         self.scores = Coalescer(self._show_score, SCORE_EVERY)  # public score edits, at Discord's pace
@@ -178,17 +178,19 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         seed: app_commands.Range[int, SEED[0], SEED[1]] | None = None,
         form: str | None = None,
     ) -> None:
-        options = dict(
-            style=style,
-            length=length,
-            key=key,
-            tempo=tempo,
-            instrument=instrument,
-            temperature=temperature,
-            seed=seed,
-            form=form,
+        options = ComposeOptions.of(
+            dict(
+                style=style,
+                length=length,
+                key=key,
+                tempo=tempo,
+                instrument=instrument,
+                temperature=temperature,
+                seed=seed,
+                form=form,
+            )
         )
-        await self.run(interaction, {k: v for k, v in options.items() if v is not None})  # + the server's defaults
+        await self.run(interaction, options)  # + the server's defaults
 
     @app_commands.command(name="continue", description="Continue a tune you give as ABC text or an attached .abc file")
     @app_commands.describe(
@@ -257,7 +259,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         await interaction.response.send_message(text, ephemeral=True)
         if own:
             return  # the public score did not change
-        targets = {(p.channel_id, p.message_id) for p in await self.service.store.posts_of(tune_id)}
+        targets = {(p.channel_id, p.message_id) for p in await self.service.posts_of(tune_id)}
         clicked = interaction.message
         if clicked is not None:  # the clicked post (one from before posts were recorded, too)
             targets.add((clicked.channel.id, clicked.id))
@@ -285,8 +287,8 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         pace). The post is edited by its channel and message ids from its stored card: never read back, so
         a missing Read Message History permission cannot stop it. A failed edit is logged once per post."""
         tune_id, channel_id, message_id = key
-        summary = await self.service.store.rating_summary(tune_id)
-        post = await self.service.store.get_post(message_id)
+        summary = await self.service.score(tune_id)
+        post = await self.service.post(message_id)
         card = post.card if post is not None and post.card else self.cards.get(message_id)
         if card is None:
             self._edit_failed(message_id, tune_id, "the post was made before cards were kept and was not clicked")
@@ -334,9 +336,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
 
     @app_commands.command(name="stats", description="How many tunes and ratings, and how busy the composer is")
     async def stats(self, interaction: discord.Interaction) -> None:
-        from bot.stats import collect
-
-        s = await self.service.store.report(collect)
+        s = await self.service.stats()
         await interaction.response.send_message(embed=embeds.stats_embed(s, self.service.queue), ephemeral=True)
 
     # ---- admin --------------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
     @manage_server_only()
     async def admin_export(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        count, data = await self.service.store.report(guild_jsonl, interaction.guild_id)
+        count, data = await self.service.export_guild(interaction.guild_id)
         if not count:
             await interaction.followup.send("No rated tunes on this server yet: nothing to export.", ephemeral=True)
         elif len(data) > interaction.filesize_limit:
@@ -456,7 +456,7 @@ class TuneCommands(commands.Cog, name="Tunesmith"):
         asked for a re-post may delete that re-post. The answer comes once the deleting is done."""
         tune = await self.service.tune(tune_id, interaction.guild_id)
         clicked = interaction.message
-        post = await self.service.store.get_post(clicked.id) if clicked is not None else None
+        post = await self.service.post(clicked.id) if clicked is not None else None
         is_moderator = interaction.permissions.manage_messages or interaction.permissions.manage_guild
         scope = self.service.delete_scope(tune, post, interaction.user.id, is_moderator)
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -7,6 +7,7 @@ import discord
 from bot.flow import Result
 from bot.requests import DEFAULT_LENGTH, TEMPO, length_choices
 from bot.store import GuildSettings, Listing
+from bot.store.reports import format_version
 from bot.styles import DEFAULT_STYLE, STYLES
 from bot.tunes import score_text
 from model.keys import parse_key
@@ -30,26 +31,23 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
     """The post: title (the tune's stored one, as in every list), what it is, its public score (others' votes:
     a re-post shows the score it has), notes and warnings; the first sheet page as the picture; the seed and
     the model in the footer."""
-    meta = result.artifacts.meta
+    facts = result.artifacts.facts
     lines = []
     if result.parent_id:
         lines.append(f"Based on tune `{result.parent_id}`")
     lines += [f"{WARNING} {w[:1].upper()}{w[1:200]}" for w in result.warnings[:3]]
     lines += list(result.notes)
-    if meta.get("note"):  # e.g. a length that did not fit the form, and what was composed instead
-        lines.append(f"{meta['note'][:1].upper()}{meta['note'][1:300]}")
+    if facts.note:  # e.g. a length that did not fit the form, and what was composed instead
+        lines.append(f"{facts.note[:1].upper()}{facts.note[1:300]}")
     embed = discord.Embed(title=result.title[:256], description="\n".join(lines)[:4000] or None, colour=COLOUR)
     fields = [
-        ("Style", meta.get("style")),
-        ("Key", human_key(meta.get("key"))),
-        ("Meter", meta.get("meter")),
-        ("Tempo", f"{meta['tempo']} bpm" if meta.get("tempo") else None),
-        ("Bars", meta.get("bars")),
-        (
-            "Form",
-            f"{meta['form']}, {meta['part_bars']}-bar parts" if meta.get("form") and meta.get("part_bars") else None,
-        ),
-        ("Instrument", meta.get("instrument")),
+        ("Style", facts.style),
+        ("Key", human_key(facts.key)),
+        ("Meter", facts.meter),
+        ("Tempo", f"{facts.tempo} bpm" if facts.tempo else None),
+        ("Bars", facts.bars),
+        ("Form", f"{facts.form}, {facts.part_bars}-bar parts" if facts.form and facts.part_bars else None),
+        ("Instrument", facts.instrument),
         (SCORE, score_text(result.votes, result.mean) if result.tune_id else None),
         ("Tune id", f"`{result.tune_id}`" if result.tune_id else None),
         ("Requested by", user.mention),
@@ -60,8 +58,8 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
     if result.image:
         embed.set_image(url=f"attachment://{result.image}")
     footer = [
-        f"seed {meta['seed']}" if meta.get("seed") is not None else "",
-        " ".join(str(meta[k]) for k in ("model", "model_version") if meta.get(k)),
+        f"seed {facts.seed}" if facts.seed is not None else "",
+        " ".join(v for v in (facts.model, facts.model_version) if v),
         "rate it with the stars (click again to change your vote)",
     ]
     embed.set_footer(text=" \N{MIDDLE DOT} ".join(f for f in footer if f)[:2048])
@@ -178,8 +176,6 @@ def stats_embed(s: dict, queue) -> discord.Embed:
         embed.add_field(name="Waiting", value=str(queue.queued))
         embed.add_field(name="Composing now", value=str(queue.running))
     if len(s.get("model_versions") or []) > 1:  # an A/B test (bot/ab.py): mean rating per model version
-        from bot.stats import format_version
-
         embed.add_field(
             name="Ratings per model version (95% interval)",
             inline=False,

@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
 
 
 async def _run(settings: Settings, force_sync: bool = False) -> int:
-    from bot.engines import make_queue
+    from bot.engine.choose import make_queue
     from bot.store import Store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -91,14 +91,14 @@ class Store:
         request: dict,
         text: str,
         text_format: str,
-        meta: dict,
+        facts,
         user_id: int | None = None,
         guild_id: int | None = None,
         channel_id: int | None = None,
         parent_id: str | None = None,
         title: str | None = None,
     ) -> str:
-        """Store a composed tune (meta as in worker.Artifacts.meta); returns its new id."""
+        """Store a composed tune (`facts`: its bot.artifacts.TuneFacts); returns its new id."""
         for _ in range(5):
             tune_id = new_id()
             try:
@@ -113,13 +113,13 @@ class Store:
                         guild_id,
                         channel_id,
                         json.dumps(request),
-                        str(meta.get("style", request.get("style", ""))),
-                        str(meta.get("model", "")),
-                        str(meta.get("model_version", "")),
-                        meta.get("seed"),
+                        str(facts.style or request.get("style", "")),
+                        str(facts.model),
+                        str(facts.model_version),
+                        facts.seed,
                         text,
                         text_format,
-                        meta.get("duration_s"),
+                        facts.duration_s,
                         parent_id,
                         title,
                     ),
@@ -387,7 +387,7 @@ class Store:
 
     # ---- reports (many rows: in a thread, on a connection of their own) -------------------------
 
-    async def report(self, func, *args, **kwargs):
+    async def _report(self, func, *args, **kwargs):
         """func(sqlite3 connection, *args, **kwargs) from bot/store/reports.py, run in a thread."""
 
         def run():
@@ -401,7 +401,23 @@ class Store:
 
     async def guild_dataset(self, guild_id: int | None) -> list[dict]:
         """The dataset records of the tunes made on one server (no user ids)."""
-        return await self.report(reports.rated_tunes, guild_id=guild_id, any_guild=False)
+        return await self._report(reports.rated_tunes, guild_id=guild_id, any_guild=False)
+
+    async def rated_tunes(self, **filters) -> list[dict]:
+        """Dataset records (reports.rated_tunes and its filters)."""
+        return await self._report(reports.rated_tunes, **filters)
+
+    async def guild_jsonl(self, guild_id: int | None) -> tuple[int, bytes]:
+        """(number of tunes, the JSONL file) of one server's dataset, no user ids, built in the thread."""
+        return await self._report(reports.guild_jsonl, guild_id)
+
+    async def stats(self) -> dict:
+        """The `tunesmith stats` report (reports.summary)."""
+        return await self._report(reports.summary)
+
+    async def model_versions(self) -> list[dict]:
+        """The mean rating per model version (reports.model_versions)."""
+        return await self._report(reports.model_versions)
 
 
 def _post(row) -> Post:

@@ -252,6 +252,58 @@ def model_versions(
     return out
 
 
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def summary(conn: sqlite3.Connection) -> dict:
+    """`stats` with percentiles instead of raw times, and the per-version report (`tunesmith stats`, /stats)."""
+    s = stats(conn)
+    run_times, waits = s.pop("run_times"), s.pop("waits")
+    s["mean_rating"] = _round(s["mean_rating"])
+    s["failures"] = s["jobs"].get(JobState.FAILED, 0) + s["jobs"].get(JobState.TIMED_OUT, 0)
+    s["job_seconds"] = {
+        "p50": _round(percentile(run_times, 50)),
+        "p95": _round(percentile(run_times, 95)),
+        "count": len(run_times),
+    }
+    s["queue_wait_seconds"] = {"p50": _round(percentile(waits, 50)), "p95": _round(percentile(waits, 95))}
+    s["model_versions"] = model_versions(conn)
+    return s
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+
+
+def to_jsonl(records: list[dict]) -> str:
+    """The feedback dataset's file format: one JSON object per line (schema in the README)."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def guild_jsonl(conn: sqlite3.Connection, guild_id: int | None) -> tuple[int, bytes]:
+    """(number of tunes, the JSONL file) of one server's dataset, no user ids."""
+    records = rated_tunes(conn, guild_id=guild_id, any_guild=False)
+    return len(records), to_jsonl(records).encode()
+
+
+def format_version(v: dict) -> str:
+    """One line of the per-version (A/B) report."""
+    mean = f"{v['mean']:.2f}" if v["mean"] is not None else "-"
+    ci = f"[{v['ci95'][0]:.2f}, {v['ci95'][1]:.2f}]" if v["ci95"] else "[too few votes]"
+    return (
+        f"  {v['model_version'] or '(none)':<28} {v['tunes']:>6} tunes {v['rated_tunes']:>6} rated "
+        f"{v['votes']:>6} votes  mean {mean} {ci}"
+    )
+
+
 def backup(source: Path, dest: Path) -> dict[str, int]:
     """Copy the database `source` to `dest` with SQLite's online backup (a snapshot of one committed
     state; WAL writers carry on), check the copy; returns row counts per table."""

@@ -1,7 +1,7 @@
 """How well chord symbols fit a melody: the figures behind issue 13's harmony goals.
 
     python -m model.abc.harmony_eval              # human tunes with chords: theirs vs ours
-    python -m model.abc.harmony_eval --generated 40
+    python bench/harmony.py --generated 40        # also compose tunes of every ABC style and measure them
 
 chord_tone_rate: of the notes that start on a strong beat (6/8 and 9/8: each dotted quarter; 4/4:
 each half bar; 2/4: each quarter; 3/4: the downbeat) while a chord sounds, the share whose pitch is
@@ -142,9 +142,9 @@ def human_reference(tunes: list[str] | None = None) -> dict:
     }
 
 
-def generated(n: int, styles=("jig", "reel", "hornpipe", "strathspey", "slip jig", "polka", "waltz", "march")) -> dict:
-    """Compose `n` tunes (cycling through styles) and measure the chords they carry."""
-    from bot.styles import STYLES
+def generated(n: int, styles: list[tuple[str, str, str]]) -> dict:
+    """Compose `n` tunes (cycling through `styles`: (name, rhythm, meter), from the caller's style table)
+    and measure the chords they carry."""
     from model.abc.sample import AbcPrompt, compose_abc, load_abc_model
 
     model = load_abc_model()
@@ -152,13 +152,13 @@ def generated(n: int, styles=("jig", "reel", "hornpipe", "strathspey", "slip jig
     hits = total = 0
     per_style: dict[str, list[int]] = {}
     for i in range(n):
-        st = STYLES[styles[i % len(styles)]]
-        tune = compose_abc(model, AbcPrompt(st.rhythm, st.meter, bars=16, seed=1000 + i, candidates=2))
+        name, rhythm, meter = styles[i % len(styles)]
+        tune = compose_abc(model, AbcPrompt(rhythm, meter, bars=16, seed=1000 + i, candidates=2))
         parsed = parse_tune(tune.abc)
         body, unit = _body_and_unit(tune.abc)
         m = measure(body, parsed.key, parsed.meter, unit)
         hits, total = hits + m["hits"], total + m["total"]
-        counts = per_style.setdefault(st.name, [0, 0])
+        counts = per_style.setdefault(name, [0, 0])
         counts[0], counts[1] = counts[0] + m["hits"], counts[1] + m["total"]
         rates.append(m["hits"] / max(m["total"], 1))
         max_changes = max(max_changes, m["max_changes_per_half_bar"])
@@ -174,9 +174,5 @@ def generated(n: int, styles=("jig", "reel", "hornpipe", "strathspey", "slip jig
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--generated", type=int, default=0, help="also compose and measure this many tunes")
-    args = ap.parse_args()
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     print(human_reference())
-    if args.generated:
-        print(generated(args.generated))

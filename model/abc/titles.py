@@ -14,14 +14,14 @@ tune's own style (a polka is a polka); no exact corpus title; no word of a short
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import re
 from collections import Counter
 from pathlib import Path
 
-GRAMMAR_PATH = Path(__file__).resolve().parent.parent / "weights" / "titles.json"
+from model.title_grammar import GRAMMAR_PATH, load_grammar
+
 GRAMMAR_VERSION = "titles-1"
 
 # What a style is called in a title; a title carries no other style's word.
@@ -241,13 +241,6 @@ def build_grammar(path: Path = GRAMMAR_PATH) -> dict:
         "build": "python -m model.abc.titles --build",
     }
     path.write_text(json.dumps(grammar, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    return grammar
-
-
-@functools.lru_cache(maxsize=2)
-def load_grammar(path: Path = GRAMMAR_PATH) -> dict:
-    grammar = json.loads(Path(path).read_text(encoding="utf-8"))
-    grammar["corpus_keys"] = frozenset(grammar["corpus_keys"])
     return grammar
 
 

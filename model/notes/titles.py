@@ -133,7 +133,7 @@ def _key(text: str) -> str:
 def chorale_title(seed: int, grammar: dict | None = None) -> str:
     """A first line for a chorale: same seed, same title; never a corpus first line."""
     if grammar is None:
-        from model.abc.titles import load_grammar
+        from model.title_grammar import load_grammar
 
         grammar = load_grammar()["chorale"]
     known = [_key(line) for line in grammar["lines"]]

@@ -2,10 +2,10 @@
 
     queue = JobQueue(settings)                       # worker defaults to bot.worker.compose
     await queue.start()
-    job = await queue.submit(user_id, request, on_progress)   # BusyError / UserLimitError / ShuttingDownError
+    job = await queue.submit(Order(user_id, request, on_progress))   # BusyError / UserLimitError / ShuttingDownError
     job.id, job.position                             # at once: the id and place in line (1 = next)
     await job.wait()                                 # job.state: done / failed / cancelled / timed_out
-    job.result (worker.Artifacts), job.error (text safe to show)
+    job.result (bot.artifacts.Artifacts), job.error (text safe to show)
     await queue.cancel(job.id, user_id)              # only the requester may cancel
     queue.forecast(), queue.retry_after(user_id)     # when jobs should start and finish (the busy replies)
     await queue.close()                              # stop taking jobs, finish or fail within the grace
@@ -31,7 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import Settings
-from bot.job import (  # re-exported: the engine's interface
+from bot.engine.base import Order, admit
+from bot.engine.job import (  # re-exported: the engine's interface
     CANCELLED,
     DONE,
     FAILED,
@@ -49,12 +50,10 @@ from bot.job import (  # re-exported: the engine's interface
     ProgressCallback,
     ShuttingDownError,
     UserLimitError,
-    busy_error,
     final_counts,
-    user_limit_error,
 )
+from bot.engine.pool import Crashed, Done, Exited, Failed, Progress, WorkerProcess
 from bot.job_state import FINAL_STATES
-from bot.pool import Crashed, Done, Exited, Failed, Progress, WorkerProcess
 
 log = logging.getLogger(__name__)
 __all__ = [
@@ -163,37 +162,33 @@ class JobQueue:
 
     # -- the front end's calls --
 
-    async def submit(
-        self,
-        user_id: int,
-        request: Any,
-        on_progress: ProgressCallback | None = None,
-        *,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        parent_id: str | None = None,
-        max_jobs: int | None = None,
-    ) -> Job:
+    async def submit(self, order: Order) -> Job:
         """Queue a job and return it at once (job.id, job.position). Raises BusyError subclasses.
         `max_jobs` overrides how many unfinished jobs this user may have (e.g. a guild's setting)."""
         if self._wake is None:
             raise RuntimeError("JobQueue.start() was not awaited")
-        if self._closing:
-            raise ShuttingDownError(SHUTDOWN_MESSAGE, 60.0)
-        mine = [j for j in self._active.values() if j.user_id == user_id]
-        limit = max_jobs or self.settings.per_user_running + self.settings.per_user_queued
-        if len(mine) >= limit:
+        waiting = self._waiting()
+
+        def user_wait(mine: list[Job], limit: int) -> int:
             # Room comes when enough of this user's own jobs have finished, wherever they are in line.
             finishes = sorted(self.forecast()[j.id][1] for j in mine)
-            wait = max(1, math.ceil(finishes[len(mine) - limit]))
-            raise user_limit_error(len(mine), limit, wait)
-        waiting = self._waiting()
-        if len(waiting) >= self.settings.queue_cap:
-            starts = sorted(self.forecast()[j.id][0] for j in waiting)
-            wait = max(1, math.ceil(starts[len(waiting) - self.settings.queue_cap]))
-            raise busy_error(len(waiting), wait)
+            return max(1, math.ceil(finishes[len(mine) - limit]))
 
-        job = Job(user_id, request, on_progress, guild_id, channel_id, parent_id)
+        def queue_wait(over: int) -> int:
+            starts = sorted(self.forecast()[j.id][0] for j in waiting)
+            return max(1, math.ceil(starts[over]))
+
+        admit(
+            order,
+            closing=self._closing,
+            active=self._active.values(),
+            waiting=len(waiting),
+            per_user=self.settings.per_user_running + self.settings.per_user_queued,
+            queue_cap=self.settings.queue_cap,
+            user_wait=user_wait,
+            queue_wait=queue_wait,
+        )
+        job = Job(order)
         self._active[job.id] = job  # counted against the limits from here on
         job.start_delivering()
         async with self._wake:

@@ -1,4 +1,4 @@
-"""Worker processes and the typed messages between them and the job queue (bot/jobs.py).
+"""Worker processes and the typed messages between them and the job queue (bot/engine/local.py).
 
 Each worker process runs `worker_main`: it receives RunJob, calls the worker function, and answers with
 Progress messages and one outcome (Done, Failed for the user's fault, Crashed for ours). The main process

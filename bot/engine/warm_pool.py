@@ -21,7 +21,8 @@ import logging
 import time
 from typing import Any
 
-from bot.job import DONE, RUNNING, STARTING, Job, JobError
+from bot.engine.base import Order
+from bot.engine.job import DONE, RUNNING, STARTING, Job, JobError
 from bot.requests import DEFAULT_LENGTH, ComposeRequest
 
 log = logging.getLogger("tunesmith.warm_pool")
@@ -55,8 +56,20 @@ class WarmPool:
         self._filler: asyncio.Task | None = None
         self.hits = self.misses = 0
 
-    def __getattr__(self, name: str):
-        return getattr(self._queue, name)
+    # ---- the Engine interface (bot/engine/base.py), forwarded explicitly -----------------------------
+    async def cancel(self, job_id: str, user_id: int | None = None) -> bool:
+        return await self._queue.cancel(job_id, user_id)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.queued
+
+    @property
+    def running(self) -> int:
+        return self._queue.running
+
+    def worker_pids(self) -> list[int]:
+        return self._queue.worker_pids()
 
     def ready(self, style: str) -> int:
         return len(self._ready.get(style, ()))
@@ -71,36 +84,18 @@ class WarmPool:
         self._ready.clear()
         return await self._queue.close(grace)
 
-    async def submit(
-        self,
-        user_id: int,
-        request: Any,
-        on_progress=None,
-        *,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        parent_id: str | None = None,
-        max_jobs: int | None = None,
-    ):
+    async def submit(self, order: Order) -> Job:
         self._last_request = time.monotonic()
-        style = plain_style(request)
+        style = plain_style(order.request)
         if style is not None:
             self._asked[style] += 1
             artifacts = self._take(style)
             self._wake.set()
             if artifacts is not None:
                 self.hits += 1
-                return self._done_at_once(user_id, request, on_progress, guild_id, channel_id, parent_id, artifacts)
+                return self._done_at_once(order, artifacts)
             self.misses += 1
-        return await self._queue.submit(
-            user_id,
-            request,
-            on_progress,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            parent_id=parent_id,
-            max_jobs=max_jobs,
-        )
+        return await self._queue.submit(order)
 
     def _take(self, style: str):
         ready = self._ready.get(style)
@@ -111,12 +106,11 @@ class WarmPool:
         return None
 
     def _current(self, artifacts) -> bool:
-        kind = artifacts.meta.get("model")
-        return self._versions.get(kind) in (None, artifacts.meta.get("model_version"))
+        return self._versions.get(artifacts.facts.model) in (None, artifacts.facts.model_version)
 
     @staticmethod
-    def _done_at_once(user_id, request, on_progress, guild_id, channel_id, parent_id, artifacts) -> Job:
-        job = Job(user_id, request, on_progress, guild_id, channel_id, parent_id)
+    def _done_at_once(order: Order, artifacts) -> Job:
+        job = Job(order)
         job.start_delivering()
         job.started_at = time.time()
         job.state, job.stage = RUNNING, STARTING
@@ -129,8 +123,8 @@ class WarmPool:
 
     def add(self, style: str, artifacts) -> None:
         """Keep a freshly made tune; a newer model version throws away what the older one made."""
-        kind, version = artifacts.meta.get("model"), artifacts.meta.get("model_version")
-        if kind is not None and self._versions.get(kind) != version:
+        kind, version = artifacts.facts.model, artifacts.facts.model_version
+        if kind and self._versions.get(kind) != version:
             if kind in self._versions:
                 log.info("model %s is now version %s: the warm pool starts over", kind, version)
             self._versions[kind] = version
@@ -166,7 +160,7 @@ class WarmPool:
             if style is None or not self._idle():
                 continue
             try:
-                job = await self._queue.submit(FILL_USER, ComposeRequest(style=style, length=DEFAULT_LENGTH))
+                job = await self._queue.submit(Order(FILL_USER, ComposeRequest(style=style, length=DEFAULT_LENGTH)))
             except JobError:  # busy or shutting down: later
                 continue
             except Exception:

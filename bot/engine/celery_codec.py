@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from bot.artifacts import Artifacts, TuneFacts
 from bot.requests import ComposeRequest, RerenderRequest
-from bot.worker import Artifacts
 
 # What a task returns: {"outcome": kind, "value": ...}
 DONE, FAILED, CRASHED, TIMED_OUT, SKIPPED = "done", "failed", "crashed", "timed_out", "skipped"
@@ -29,7 +29,8 @@ def encode_request(request: Any) -> dict:
             "text": request.text,
             "text_format": request.text_format,
             "request": request.request.to_dict(),
-            "meta": dict(request.meta),
+            "seed": request.seed,
+            "model_version": request.model_version,
         }
     return {"type": "value", "value": request}  # tests and benches: any JSON-able value
 
@@ -44,7 +45,8 @@ def decode_request(data: dict) -> Any:
             data["text"],
             data["text_format"],
             ComposeRequest(**_known(ComposeRequest, data["request"])),
-            dict(data.get("meta") or {}),
+            data.get("seed"),
+            str(data.get("model_version") or ""),
         )
     if kind == "value":
         value = data["value"]
@@ -65,7 +67,7 @@ def encode_outcome(kind: str, value: Any = None) -> dict:
                 "files": dict(value.files),
                 "text": value.text,
                 "text_format": value.text_format,
-                "meta": dict(value.meta),
+                "facts": value.facts.to_dict(),
             }
         }
     return {"outcome": kind, "value": value}
@@ -77,5 +79,6 @@ def decode_outcome(data: Any) -> tuple[str, Any]:
     value = data.get("value")
     if isinstance(value, dict) and set(value) == {"artifacts"}:
         a = value["artifacts"]
-        value = Artifacts({name: bytes(b) for name, b in a["files"].items()}, a["text"], a["text_format"], a["meta"])
+        files = {name: bytes(b) for name, b in a["files"].items()}
+        value = Artifacts(files, a["text"], a["text_format"], TuneFacts.from_dict(a.get("facts") or {}))
     return data["outcome"], value

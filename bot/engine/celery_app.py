@@ -1,6 +1,6 @@
 """The Celery side of the scaled engine: the app, the one task, and what each worker process does.
 
-The bot (bot/engine_celery.py) sends `tunesmith.compose` with the job id and an encoded request; a
+The bot (bot/engine/broker.py) sends `tunesmith.compose` with the job id and an encoded request; a
 `tunesmith worker` (bot/worker_cli.py) runs it in a prefork pool child whose models and soundfont were
 loaded once, after the fork (worker_process_init). Choices, each against a known Celery-on-Redis trap:
 
@@ -36,8 +36,8 @@ from typing import Any
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
-from bot import celery_codec as codec
 from bot.config import Settings
+from bot.engine import celery_codec as codec
 from bot.outage import Outage
 
 log = logging.getLogger("tunesmith.celery")

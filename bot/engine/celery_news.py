@@ -1,10 +1,10 @@
 """What a worker's Celery task state says about a job, read into one `News` value.
 
 Celery reports STARTED and PROGRESS (with our stage), then SUCCESS (carrying our own outcome: done,
-failed, timed out, or an error, see bot/celery_codec.py), FAILURE (a time limit, a pool process that died,
+failed, timed out, or an error, see bot/engine/celery_codec.py), FAILURE (a time limit, a pool process that died,
 an exception Celery caught) or REVOKED (Celery cancelled a running task when its worker lost Redis:
 the job is sent again, like one whose process died; the bot's own cancel has ended the job already).
-`read()` is pure; bot/engine_celery.py acts on what it returns.
+`read()` is pure; bot/engine/broker.py acts on what it returns.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot import celery_codec as codec
-from bot.job import DONE, FAILED, TIMED_OUT
+from bot.engine import celery_codec as codec
+from bot.engine.job import DONE, FAILED, TIMED_OUT
 
 log = logging.getLogger("tunesmith.engine")
 

@@ -1,4 +1,4 @@
-"""What both job engines share (bot/jobs.py in process, bot/engine_celery.py on a broker): the Job a front
+"""What both job engines share (bot/engine/local.py in process, bot/engine/broker.py on a broker): the Job a front
 end holds, its progress events, and the refusals (all ValueErrors with text safe to show)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.job_state import FINAL_STATES, JobState
 
-log = logging.getLogger("bot.jobs")
+log = logging.getLogger("bot.engine.local")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED, TIMED_OUT = JobState
 STARTING = "starting"  # the stage of a job just handed to a worker
@@ -62,19 +62,12 @@ ProgressCallback = Callable[[JobEvent], Awaitable[None]]
 class Job:
     """One request on its way through the queue. Read its fields; change nothing."""
 
-    def __init__(
-        self,
-        user_id: int,
-        request: Any,
-        on_progress: ProgressCallback | None,
-        guild_id: int | None,
-        channel_id: int | None,
-        parent_id: str | None,
-    ):
+    def __init__(self, order):
+        """From a bot.engine.base.Order."""
         self.id = secrets.token_urlsafe(6)
-        self.user_id = user_id
-        self.request = request
-        self.guild_id, self.channel_id, self.parent_id = guild_id, channel_id, parent_id
+        self.user_id = order.user_id
+        self.request = order.request
+        self.guild_id, self.channel_id, self.parent_id = order.guild_id, order.channel_id, order.parent_id
         self.state = QUEUED
         self.stage = "queued"
         self.position: int | None = None
@@ -84,7 +77,7 @@ class Job:
         self.result: Any = None
         self.error: str | None = None
         self.tune_id: str | None = None  # set by the service (bot/tunes.py) once the tune is stored
-        self._on_progress = on_progress
+        self._on_progress = order.on_progress
         self._events: asyncio.Queue[JobEvent | None] = asyncio.Queue()
         self._deliverer: asyncio.Task | None = None
         self._outcome: asyncio.Future = asyncio.get_running_loop().create_future()

@@ -1,8 +1,8 @@
-"""The scaled job engine: the same interface as bot/jobs.JobQueue, with the jobs run by `tunesmith worker`
-processes (on any machine) through Celery on Redis. See bot/celery_app.py for the worker side.
+"""The scaled job engine: the same interface as bot/engine/local.JobQueue, with the jobs run by `tunesmith worker`
+processes (on any machine) through Celery on Redis. See bot/engine/celery_app.py for the worker side.
 
     queue = CeleryQueue(settings)        # settings.broker_url names the Redis
-    await queue.start(); job = await queue.submit(user_id, request, on_progress); await job.wait() ...
+    await queue.start(); job = await queue.submit(Order(user_id, request, on_progress)); await job.wait() ...
 
 The bot keeps the rules: per-user limits and the queue cap are counted here, and a user's next job is sent
 to the broker only when their running one is over (per_user_running), so workers never hold two of one
@@ -26,11 +26,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bot import celery_app as capp
-from bot import celery_codec as codec
-from bot import celery_news
 from bot.config import Settings
-from bot.job import (
+from bot.engine import celery_app as capp
+from bot.engine import celery_codec as codec
+from bot.engine import celery_news
+from bot.engine.base import Order, admit
+from bot.engine.job import (
     CANCELLED,
     DONE,
     FAILED,
@@ -44,11 +45,7 @@ from bot.job import (
     BusyError,
     Job,
     NotYourJobError,
-    ProgressCallback,
-    ShuttingDownError,
-    busy_error,
     final_counts,
-    user_limit_error,
 )
 from bot.outage import Outage
 
@@ -66,8 +63,8 @@ MAX_ATTEMPTS = 2  # a job whose worker process or machine died is sent once more
 class CeleryJob(Job):
     """A Job with what the broker engine tracks about it."""
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, order: Order):
+        super().__init__(order)
         self.attempts = 0  # times sent to the broker
         self.task_id: str | None = None  # the Celery task id of the current attempt: "<job id>.<attempt>"
         self.sent = False
@@ -143,37 +140,26 @@ class CeleryQueue:
 
     # -- the front end's calls --
 
-    async def submit(
-        self,
-        user_id: int,
-        request: Any,
-        on_progress: ProgressCallback | None = None,
-        *,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        parent_id: str | None = None,
-        max_jobs: int | None = None,
-    ) -> Job:
+    async def submit(self, order: Order) -> Job:
         if not self._started and not self._closing:
             raise RuntimeError("CeleryQueue.start() was not awaited")
-        if self._closing:
-            raise ShuttingDownError(SHUTDOWN_MESSAGE, 60.0)
-        mine = [j for j in self._active.values() if j.user_id == user_id]
-        limit = max_jobs or self.settings.per_user_running + self.settings.per_user_queued
-        if len(mine) >= limit:
-            wait = self._retry_after(len(mine) - limit + 1)
-            raise user_limit_error(len(mine), limit, wait)
-        queued = self.queued
-        if queued >= self.settings.queue_cap:
-            wait = self._retry_after(queued - self.settings.queue_cap + 1)
-            raise busy_error(queued, wait)
+        admit(
+            order,
+            closing=self._closing,
+            active=self._active.values(),
+            waiting=self.queued,
+            per_user=self.settings.per_user_running + self.settings.per_user_queued,
+            queue_cap=self.settings.queue_cap,
+            user_wait=lambda mine, limit: self._retry_after(len(mine) - limit + 1),
+            queue_wait=lambda over: self._retry_after(over + 1),
+        )
         if not self._nodes:
             raise BusyError(
                 "no composer is running right now (no `tunesmith worker` is connected); "
                 "please try again in a few minutes",
                 60.0,
             )
-        job = CeleryJob(user_id, request, on_progress, guild_id, channel_id, parent_id)
+        job = CeleryJob(order)
         self._active[job.id] = job
         self._order.append(job)
         job.start_delivering()
