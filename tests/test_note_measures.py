@@ -107,4 +107,6 @@ def test_eval_abc_prints_every_measure_beside_human_tunes_and_saves_the_samples(
         assert jig[row][0] is not None, row
     assert jig["pc_entropy"][1] > 2.4  # the human column is filled
     assert set(report["classifier"]) >= {"logistic", "boosted", "accuracy"}
+    human = report["human_vs_human"]  # the yardstick: two human collections told apart by the same judge
+    assert len(set(human["collections"])) == 2 and human["tunes_per_side"] >= 30 and 0.5 < human["accuracy"] < 1
     assert "notes outside the key (chromatic)" in out.stderr and "parts closing V -> I" in out.stderr

@@ -42,6 +42,7 @@ class Corpus:
     stats: dict = field(default_factory=dict)
     original_keys: dict = field(default_factory=dict)  # canonical text -> the key it was written in
     titles: dict = field(default_factory=dict)  # canonical text -> its title as written (T:)
+    collections: dict = field(default_factory=dict)  # canonical text -> the collection it comes from
 
     @property
     def tunes(self) -> list[str]:
@@ -171,6 +172,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
     tunes: list[str] = []
     keys: Counter = Counter()
     original: dict[str, str] = {}
+    collection: dict[str, str] = {}
     titles: list[str] = []
     sources: Counter = Counter()
     records = raw_tunes()
@@ -198,6 +200,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
         sources[source.split("/")[0]] += 1
         keys[tune.key.name] += 1
         original[text] = tune.key.name
+        collection[text] = source.split("/")[0]
     groups = group_tunes(tunes, titles)
     held = split_groups(tunes, groups, valid_percent)
     train = [t for t, h in zip(tunes, held, strict=True) if not h]
@@ -228,7 +231,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
             "valid_rhythms": dict(Counter(re.match(r"R:(.*)", t).group(1) for t in valid).most_common()),
         },
     }
-    return Corpus(train, valid, stats, original, dict(zip(tunes, titles, strict=True)))
+    return Corpus(train, valid, stats, original, dict(zip(tunes, titles, strict=True)), collection)
 
 
 def stream(tunes: list[str]) -> str:

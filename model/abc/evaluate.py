@@ -207,7 +207,7 @@ def sample_report(
     return summary, rows
 
 
-def human_form_rows(tunes: list[str], original_keys: dict) -> list[dict]:
+def human_form_rows(tunes: list[str], original_keys: dict, collections: dict | None = None) -> list[dict]:
     """Form and melody measures of held-out human tunes (register in the keys they were written in).
     Only tunes in the meter we sample their style in: a 2/4 reel is written in other note values."""
     from model.abc.features import tune_features
@@ -226,7 +226,7 @@ def human_form_rows(tunes: list[str], original_keys: dict) -> list[dict]:
         f = tune_features(t, shift_between(Key("C", mode), key)[1])
         melody = melody_measures(t.split("K:", 1)[1].split("\n", 1)[1], mode, meter)
         if melody:
-            rows.append({"style": style, "form": f, "melody": melody})
+            rows.append({"style": style, "form": f, "melody": melody, "collection": (collections or {}).get(t, "")})
     return rows
 
 
@@ -277,12 +277,40 @@ def form_report(sample_rows: list[dict], human_rows: list[dict]) -> dict:
         matched[1].extend(vh[:n])
         out["by_style"][style] = row
     out["classifier"] = tell_apart(*matched)
+    out["human_vs_human"] = human_vs_human(human_rows, names)
     out["classifier_accuracy"] = out["classifier"]["accuracy"]
     out["classifier_tunes"] = len(matched[0])
     out["features"] = len(matched[0][0]) if matched[0] else 0
     out["human_chord_band"] = {k: list(v) for k, v in HUMAN_CHORD_BAND.items()}
     out["columns"] = "[samples, held-out human]"
     return out
+
+
+def human_vs_human(human_rows: list[dict], names: list[str]) -> dict:
+    """The same judge on two human collections (the two largest in the held-out split), style by
+    style matched: how far apart human tunes are, the yardstick for the judge's verdict on ours."""
+    from model.abc.judge import tell_apart, tune_vector
+
+    sizes = Counter(r["collection"] for r in human_rows if r.get("collection"))
+    if len(sizes) < 2:
+        return {}
+    (a, _), (b, _) = sizes.most_common(2)
+    side_a, side_b = [], []
+    for style, _ in STYLES:
+        va = [
+            tune_vector(r["melody"], r["form"], names)
+            for r in human_rows
+            if r["style"] == style and r["collection"] == a
+        ]
+        vb = [
+            tune_vector(r["melody"], r["form"], names)
+            for r in human_rows
+            if r["style"] == style and r["collection"] == b
+        ]
+        n = min(len(va), len(vb))
+        side_a += va[:n]
+        side_b += vb[:n]
+    return {"collections": [a, b], **tell_apart(side_a, side_b)}
 
 
 def print_form_table(report: dict, log=print) -> None:
@@ -313,6 +341,12 @@ def print_form_table(report: dict, log=print) -> None:
         f"classifier accuracy, samples vs held-out human tunes ({report['classifier_tunes']} a side): "
         f"{judge['accuracy']} (logistic {judge['logistic']}, boosted {judge['boosted']})"
     )
+    hh = report.get("human_vs_human") or {}
+    if hh.get("accuracy") is not None:
+        log(
+            f"the same judge, human vs human ({' vs '.join(hh['collections'])}, {hh['tunes_per_side']} a side): "
+            f"{hh['accuracy']} (logistic {hh['logistic']}, boosted {hh['boosted']})"
+        )
 
 
 def _fmt(x) -> str:
@@ -397,7 +431,7 @@ def main(argv: list[str]) -> int:
         summary, rows = sample_report(model, args.samples, log, args.save, args.all_keys)
         report["samples"] = summary
         corpus = data.load_corpus()
-        report["form"] = form_report(rows, human_form_rows(corpus.valid, corpus.original_keys))
+        report["form"] = form_report(rows, human_form_rows(corpus.valid, corpus.original_keys, corpus.collections))
         print_form_table(report["form"], log)
         if args.rows:
             args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
