@@ -108,3 +108,9 @@ def test_every_abc_style_is_a_rhythm_of_the_one_rhythm_table():
     for style in (s for s in STYLES.values() if s.model == "abc"):
         assert RHYTHM_METERS[style.rhythm] == style.meter, style.name
     assert evaluate.STYLES == list(RHYTHM_METERS.items())
+
+
+def test_one_scale_table():
+    # the scale of each mode is spelled out in model/keys.py only
+    assert sources_containing("0, 2, 4, 5, 7, 9, 11") == {"model.keys"}
+    assert sources_containing('"dor": "dor"') == {"model.keys"}  # the ABC spelling of a mode: keys.ABC_MODE

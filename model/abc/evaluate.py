@@ -47,12 +47,7 @@ STYLES = [
 TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MODES = ["maj", "min", "dor", "mix"]
 LENGTHS = [32, 32, 48, 64]  # bars as played: AABB, AABB, AABBCC, AABBCCDD with 8-bar parts
-SCALES = {
-    "maj": (0, 2, 4, 5, 7, 9, 11),
-    "min": (0, 2, 3, 5, 7, 8, 10),
-    "dor": (0, 2, 3, 5, 7, 9, 10),
-    "mix": (0, 2, 4, 5, 7, 9, 10),
-}
+from model.keys import SCALES  # noqa: E402
 
 
 def abc2midi_ok(abc: str) -> bool:
