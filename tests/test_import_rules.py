@@ -114,3 +114,7 @@ def test_one_scale_table():
     # the scale of each mode is spelled out in model/keys.py only
     assert sources_containing("0, 2, 4, 5, 7, 9, 11") == {"model.keys"}
     assert sources_containing('"dor": "dor"') == {"model.keys"}  # the ABC spelling of a mode: keys.ABC_MODE
+
+
+def test_the_body_after_k_is_split_in_one_place():
+    assert sources_containing('.split("K:"') == {"model.abc.notation"}  # body_of

@@ -75,6 +75,7 @@ __all__ = [
     "Tune",
     "abc_key",
     "bar_length",
+    "body_of",
     "emit",
     "header_text",
     "infer_rhythm",
@@ -165,6 +166,14 @@ def read_header(text: str) -> Header:
         if m.group(1) == "K":
             return Header(fields, lines, n, None)
     return Header(fields, lines, None, None)
+
+
+def body_of(text: str) -> str:
+    """The body of a canonical tune: the text after its K: line ('' when K: ends the text; the text itself
+    when it has no K:). The one place that splits a model's text at K: (a user's tune: `read_header(text).body`)."""
+    if "K:" not in text:
+        return text
+    return text.split("K:", 1)[1].partition("\n")[2]
 
 
 def default_unit(meter: str) -> Fraction:
