@@ -118,3 +118,7 @@ def test_one_scale_table():
 
 def test_the_body_after_k_is_split_in_one_place():
     assert sources_containing('.split("K:"') == {"model.abc.notation"}  # body_of
+
+
+def test_samplers_leave_the_lstm_state_to_token_lstm():
+    assert sources_containing("state[0][") == set()  # TokenLSTM.select(state, rows)
