@@ -33,15 +33,12 @@ from pathlib import Path
 
 from bot.community import TASTES, post_and_rate
 from bot.numbers import cli_float, cli_int
+from bot.styles import STYLES as STYLE_TABLE
 
-STYLES = (
-    ("jig", "6/8"),
-    ("reel", "4/4"),
-    ("hornpipe", "4/4"),
-    ("march", "2/4"),
-    ("waltz", "3/4"),
-    ("slip jig", "9/8"),
-    ("strathspey", "4/4"),
+# The styles the simulated community is sent, in this order: (rhythm, meter) from the style table.
+STYLES = tuple(
+    (STYLE_TABLE[name].rhythm, STYLE_TABLE[name].meter)
+    for name in ("jig", "reel", "hornpipe", "march", "waltz", "slip jig", "strathspey")
 )
 LENGTHS = (16, 32)
 TRAITS = ("minor", "repetitive", "narrow")

@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             paths = {"midi": out / "tune.mid", "mp3": out / "tune.mp3", "png": out / "tune.png" if result.png else None}
             paths["midi"].write_bytes(result.midi)
             paths["mp3"].write_bytes(result.mp3)
-            if result.ogg:
-                paths["ogg"] = out / "tune.ogg"
-                paths["ogg"].write_bytes(result.ogg)
+            for name, data in result.audio.items():  # --ogg: tune.ogg
+                paths[name] = out / f"tune.{name}"
+                paths[name].write_bytes(data)
             if result.png:
                 paths["png"].write_bytes(result.png)
             else:  # no picture this time: do not leave an older tune's picture beside the new files
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "midi": str(paths["midi"]),
         "mp3": str(paths["mp3"]),
         "png": str(paths["png"]) if paths["png"] else None,
-        **({"ogg": str(paths["ogg"])} if "ogg" in paths else {}),
+        **{name: str(paths[name]) for name in result.audio},
         "duration_s": result.duration_s,
         "bars": result.bars,
         "tempo": result.tempo,

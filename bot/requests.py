@@ -22,6 +22,7 @@ from bot.render.sanitize import AbcFieldError, clean_abc
 from bot.styles import DEFAULT_STYLE, STYLES
 from model.abc.notation import read_header
 from model.keys import MODE_NAMES, parse_key
+from model.meter import METER_ALIASES
 
 
 class RequestError(ValueError):
@@ -170,7 +171,7 @@ def _bool(name: str, value: object) -> bool:
 
 def _meter(value: object, style: str) -> str:
     text = "".join(str(value).split())
-    text = {"C": "4/4", "c": "4/4", "C|": "2/2", "c|": "2/2"}.get(text, text)
+    text = METER_ALIASES.get(text.upper(), text)  # C, c| ...
     allowed = MODEL_METERS[STYLES[style].model]
     if text in allowed:
         return text

@@ -25,6 +25,16 @@ MODE_NAMES = {
 }
 MODE_FIFTHS = {"lyd": 1, "maj": 0, "mix": -1, "dor": -2, "min": -3, "phr": -4, "loc": -5}  # vs the major key
 ABC_MODE = {"maj": "", "min": "m", "dor": "dor", "mix": "mix", "phr": "phr", "lyd": "lyd", "loc": "loc"}
+# The one scale table: semitones above the tonic of each mode's seven degrees.
+SCALES = {
+    "maj": (0, 2, 4, 5, 7, 9, 11),
+    "min": (0, 2, 3, 5, 7, 8, 10),
+    "dor": (0, 2, 3, 5, 7, 9, 10),
+    "mix": (0, 2, 4, 5, 7, 9, 10),
+    "phr": (0, 1, 3, 5, 7, 8, 10),
+    "lyd": (0, 2, 4, 6, 7, 9, 11),
+    "loc": (0, 1, 3, 5, 6, 8, 10),
+}
 
 # Every spelling of a mode we accept (lower case, spaces removed) -> the mode.
 MODE_WORDS = {

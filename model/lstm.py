@@ -32,6 +32,12 @@ class TokenLSTM(nn.Module):
         out, state = self.lstm(self.drop(x) if self.embed_dropout else x, state)
         return self.head(self.drop(out)), state
 
+    @staticmethod
+    def select(state: tuple[torch.Tensor, torch.Tensor], rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (h, c) state of these batch rows only, in this order (a sampler dropping finished candidates)."""
+        h, c = state
+        return h[:, rows], c[:, rows]
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -88,3 +88,37 @@ def test_no_import_cycles_in_bot_and_model():
     for m in sorted(graph):
         visit(m, [])
     assert cycles == []
+
+
+def sources_containing(text: str) -> set[str]:
+    return {m for m, path in SOURCES.items() if text in path.read_text(encoding="utf-8")}
+
+
+def test_one_meter_module():
+    # the meter aliases (C, C|) are spelled out in model/meter.py only; abc2midi reads no header itself
+    assert sources_containing('"C|"') == {"model.meter"}
+    assert sources_containing("def header_value") == set()
+
+
+def test_every_abc_style_is_a_rhythm_of_the_one_rhythm_table():
+    from bot.styles import STYLES
+    from model.abc import evaluate
+    from model.meter import RHYTHM_METERS
+
+    for style in (s for s in STYLES.values() if s.model == "abc"):
+        assert RHYTHM_METERS[style.rhythm] == style.meter, style.name
+    assert evaluate.STYLES == list(RHYTHM_METERS.items())
+
+
+def test_one_scale_table():
+    # the scale of each mode is spelled out in model/keys.py only
+    assert sources_containing("0, 2, 4, 5, 7, 9, 11") == {"model.keys"}
+    assert sources_containing('"dor": "dor"') == {"model.keys"}  # the ABC spelling of a mode: keys.ABC_MODE
+
+
+def test_the_body_after_k_is_split_in_one_place():
+    assert sources_containing('.split("K:"') == {"model.abc.notation"}  # body_of
+
+
+def test_samplers_leave_the_lstm_state_to_token_lstm():
+    assert sources_containing("state[0][") == set()  # TokenLSTM.select(state, rows)

@@ -36,7 +36,7 @@ from bot.requests import (
 from bot.store import GuildSettings
 from bot.styles import DEFAULT_STYLE, STYLES
 from bot.tunes import TuneError, score_text
-from model.keys import parse_key
+from model.keys import ABC_MODE, parse_key
 
 log = logging.getLogger("tunesmith.discord")
 
@@ -80,7 +80,6 @@ LENGTH_CHOICES = [app_commands.Choice(name=label, value=n) for n, label in lengt
 LENGTH_HELP = "Length in bars as played, repeats included (a 32-bar jig is AABB of 8)"
 MANAGE_SERVER = "Only members with the Manage Server permission can do that."
 TONICS = ("C", "C#", "Db", "D", "Eb", "E", "F", "F#", "Gb", "G", "Ab", "A", "Bb", "B")
-MODE_SUFFIX = {"maj": "", "min": "m", "dor": "dor", "mix": "mix"}
 MAX_CARDS = 1000  # cards of clicked posts kept in memory (posts from before cards were stored)
 
 
@@ -101,7 +100,7 @@ def key_suggestions(typed: str, style: str | None) -> list[tuple[str, str]]:
     was typed comes first when it is a key itself. At most 25."""
     modes = MODEL_MODES[STYLES.get(style or "", STYLES[DEFAULT_STYLE]).model]
     keys = [k for k in COMMON_KEYS if parse_key(k).name[-3:] in modes]
-    keys += [t + MODE_SUFFIX[m] for m in modes for t in TONICS if t + MODE_SUFFIX[m] not in keys]
+    keys += [t + ABC_MODE[m] for m in modes for t in TONICS if t + ABC_MODE[m] not in keys]
     text = " ".join(typed.lower().split())
     try:
         exact = parse_key(typed).name if text else None

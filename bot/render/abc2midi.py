@@ -21,6 +21,7 @@ from bot.render.child_env import child_env
 from bot.render.errors import RenderError
 from bot.render.sanitize import AbcFieldError, clean_abc
 from bot.styles import STYLES
+from model.abc.notation import Header, read_header
 
 MAX_ABC_CHARS = 100_000  # a long tune is ~2,000 characters; a whole collection is not one tune
 MIN_TEMPO, MAX_TEMPO = 20, 400  # beats per minute
@@ -147,11 +148,10 @@ def check_rests(body: list[str]) -> None:
                 )
 
 
-def header_value(header: list[str], letter: str) -> str | None:
-    for line in header:
-        if line.startswith(letter + ":"):
-            return line[2:].split("%")[0].strip()
-    return None
+def read_fields(header: list[str]) -> Header:
+    """The header lines before K: read by the one header reader (model/abc/notation.py); lines that are
+    not fields (free text, comments) are skipped, as abc2midi skips them."""
+    return read_header("\n".join(line for line in header if _FIELD.match(line)))
 
 
 def parse_fraction(text: str, what: str) -> Fraction:
@@ -161,14 +161,10 @@ def parse_fraction(text: str, what: str) -> Fraction:
     return Fraction(int(match.group(1)), int(match.group(2)))
 
 
-def meter_of(header: list[str]) -> str:
+def meter_of(header: Header) -> str:
     """The M: value as a fraction text; C -> 4/4, C| -> 2/2, missing/none -> 4/4; RenderError for a
     meter with a zero in it (M:0/4, M:4/0), which no bar can fill."""
-    value = (header_value(header, "M") or "").replace(" ", "")
-    if value == "C":
-        return "4/4"
-    if value == "C|":
-        return "2/2"
+    value = header.meter or ""
     match = _FRACTION.match(value)
     if match and 0 in (int(match.group(1)), int(match.group(2))):
         raise RenderError(f"the tune's meter M:{value} has a zero in it; write a meter like 6/8 or 4/4")
@@ -201,12 +197,12 @@ def _tempo_from_q(value: str | None) -> tuple[str, int] | None:
     return None
 
 
-def _default_tempo(header: list[str], meter: str) -> tuple[str, int]:
+def _default_tempo(header: Header, meter: str) -> tuple[str, int]:
     """The tempo of the tune's Q:, else of its style (by R:), else 120 of the meter's beat."""
-    from_q = _tempo_from_q(header_value(header, "Q"))
+    from_q = _tempo_from_q(header.fields.get("Q"))
     if from_q and MIN_TEMPO <= from_q[1] <= MAX_TEMPO:
         return from_q
-    rhythm = (header_value(header, "R") or "").lower()
+    rhythm = header.fields.get("R", "").lower()
     for style in STYLES.values():
         if style.rhythm == rhythm and style.meter == meter:
             return style.beat, style.tempo
@@ -234,9 +230,10 @@ def prepare_abc(
         raise RenderError(str(exc)) from None
     header, key_line, body = split_header(tune)
     check_rests(body)
-    meter = meter_of(header)
+    fields = read_fields(header)
+    meter = meter_of(fields)
     if tempo is None:
-        default_beat, tempo = _default_tempo(header, meter)
+        default_beat, tempo = _default_tempo(fields, meter)
         beat = beat or default_beat
     beat = beat or beat_for_meter(meter)
 
@@ -260,7 +257,7 @@ def prepare_abc(
         meter=meter,
         beat=beat,
         tempo=tempo,
-        title=header_value(header, "T") or "",
+        title=fields.title,
     )
 
 

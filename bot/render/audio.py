@@ -13,6 +13,7 @@ import ctypes
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,6 +322,12 @@ def encode_mp3(samples: np.ndarray, *, bitrate: int = 128, quality: int = MP3_QU
         out += encoder.encode(to_int16(samples[start : start + chunk]).tobytes())
     out += encoder.flush()
     return bytes(out)
+
+
+# The audio formats a render can make besides its MP3: name (also the file extension) -> the encoder of the
+# normalised stereo samples. A new format (WAV, ...) is one line here; `Renderer.render_abc|render_midi(
+# formats=(name,))` makes it and `RenderResult.audio[name]` holds it.
+ENCODERS: dict[str, Callable[[np.ndarray], bytes]] = {"ogg": encode_ogg}
 
 
 def check_soundfont(path: Path | str | None = None) -> str:

@@ -12,6 +12,7 @@ and runs while the audio renders, so on two cores it costs almost nothing.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -37,8 +38,13 @@ class RenderResult:
     beat: str = "1/4"  # what one tempo beat is, as an ABC length
     cut: bool = False  # True when the tune was longer than max_seconds and was faded out there
     warnings: tuple[str, ...] = field(default_factory=tuple)  # abc2midi warnings, sheet failures
-    ogg: bytes | None = None  # Ogg Vorbis of the same audio, when asked for
     pages: tuple[bytes, ...] = ()  # the sheet music one PNG per page (png: all of them stacked)
+    audio: Mapping[str, bytes] = field(default_factory=dict)  # the other formats asked for (audio.ENCODERS)
+
+    @property
+    def ogg(self) -> bytes | None:
+        """Ogg Vorbis of the same audio, when asked for."""
+        return self.audio.get("ogg")
 
 
 def _check_max_seconds(max_seconds: float) -> None:
@@ -76,6 +82,7 @@ class Renderer:
         max_seconds: float = 600,
         sheet: bool = True,
         ogg: bool = False,
+        formats: tuple[str, ...] = (),
         title: str | None = None,
     ) -> RenderResult:
         """One ABC tune -> MIDI, MP3 and (if `sheet`) a PNG. `tempo` counts `beat`s per minute
@@ -84,6 +91,7 @@ class Renderer:
         `title`, else the tune's T:. RenderError on bad input."""
         _check_max_seconds(max_seconds)
         audio.check_bitrate(bitrate)
+        _check_formats(formats)
         try:
             instrument = resolve_instrument(instrument)
         except ValueError as exc:
@@ -99,7 +107,7 @@ class Renderer:
         play = functools.partial(self._play_abc, made, max_seconds)
         sound, mp3, (png, pages) = self._sound_and_sheet(play, bitrate, job, warnings)
         mp3 = tags.id3v2(title=title or prepared.title, genre="Folk") + mp3
-        ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
+        encoded = _encode(sound, formats + (("ogg",) if ogg else ()))
         if sound.cut:
             warnings.append(f"the tune lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         bar_beats = Fraction(prepared.meter) / Fraction(prepared.beat)
@@ -115,7 +123,7 @@ class Renderer:
             beat=prepared.beat,
             cut=sound.cut,
             warnings=tuple(warnings),
-            ogg=ogg_bytes,
+            audio=encoded,
             pages=pages,
         )
 
@@ -127,6 +135,7 @@ class Renderer:
         max_seconds: float = 600,
         musicxml: str | None = None,
         ogg: bool = False,
+        formats: tuple[str, ...] = (),
         title: str | None = None,
     ) -> RenderResult:
         """MIDI from the note model -> MP3; with `musicxml`, also its sheet music PNG, drawn while the
@@ -134,6 +143,7 @@ class Renderer:
         title tag is `title`, else the MusicXML's work title."""
         _check_max_seconds(max_seconds)
         audio.check_bitrate(bitrate)
+        _check_formats(formats)
         if not isinstance(midi_bytes, (bytes, bytearray)) or not midi_bytes:
             raise RenderError("the MIDI data is empty")
         if len(midi_bytes) > 10_000_000:
@@ -144,7 +154,7 @@ class Renderer:
         play = functools.partial(self._synth.render, midi_bytes, max_seconds=max_seconds)
         sound, mp3, (png, pages) = self._sound_and_sheet(play, bitrate, job, warnings)
         mp3 = tags.id3v2(title=title or _work_title(musicxml), genre="Choral" if musicxml else "") + mp3
-        ogg_bytes = audio.encode_ogg(sound.samples) if ogg else None  # samples are normalised by now
+        encoded = _encode(sound, formats + (("ogg",) if ogg else ()))
         if sound.cut:
             warnings.append(f"the music lasts {sound.full_seconds / 60:.0f} min; cut at {max_seconds:g} s")
         tempo, bar_quarters, program = _midi_facts(midi_bytes)
@@ -161,7 +171,7 @@ class Renderer:
             beat="1/4",
             cut=sound.cut,
             warnings=tuple(warnings),
-            ogg=ogg_bytes,
+            audio=encoded,
             pages=pages,
         )
 
@@ -209,6 +219,17 @@ class Renderer:
             if "data byte must be in range" in str(exc):
                 reason = "a note is too high or too low for MIDI"
             raise RenderError(f"abc2midi could not make playable MIDI of this tune ({reason})") from None
+
+
+def _check_formats(formats: tuple[str, ...]) -> None:
+    unknown = [name for name in formats if name not in audio.ENCODERS]
+    if unknown:
+        raise RenderError(f"audio format {unknown[0]!r} is not one I make; use {', '.join(audio.ENCODERS)}")
+
+
+def _encode(sound: audio.Audio, formats: tuple[str, ...]) -> dict[str, bytes]:
+    """The asked formats of the (by now normalised) samples, each once, by name."""
+    return {name: audio.ENCODERS[name](sound.samples) for name in dict.fromkeys(formats)}
 
 
 def _to_mp3(sound: audio.Audio, bitrate: int) -> bytes:

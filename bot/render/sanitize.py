@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 
+from model.meter import METER_ALIASES
+
 HEADER_FIELDS = frozenset("XTCORNZSMLQK")  # number, title, composer, origin, rhythm, notes, transcription,
 # source (text only), and the meter, unit, tempo and key the renderer and the model read
 BODY_FIELDS = frozenset("TMLQKV")  # a part's title, changes of meter, unit, tempo, key; voices
@@ -140,7 +142,7 @@ def _check_unit(value: str, shown: str) -> None:
 
 def _check_meter(value: str, shown: str) -> None:
     compact = value.replace(" ", "")
-    if compact in ("", "C", "C|", "none", "None", "NONE"):
+    if compact in ("", "none", "None", "NONE", *METER_ALIASES):  # no meter, C, C|
         return
     match = re.match(r"^(\d+(?:\+\d+)*)/(\d+)$", compact)
     if not match:

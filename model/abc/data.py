@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.abc.notation import END, AbcError, parse_tune, split_tunes, to_canonical
+from model.abc.notation import END, AbcError, body_of, parse_tune, split_tunes, to_canonical
 
 COLLECTIONS = ("ryansMammoth", "oneills1850", "airdsAirs", "miscFolk", "nottingham-dataset")
 EXCLUDED = {"essenFolksong": "licence: non-commercial use only"}
@@ -152,11 +152,11 @@ def is_valid_tune(text: str) -> str | None:
     """None if the tracker accepts a canonical tune text, else the reason."""
     from model.abc.tracker import BarTracker, TrackerError
 
-    header, _, body = text.partition("K:")
+    header = text.partition("K:")[0]
     meter = re.search(r"M:(\S+)", header).group(1)
     tracker = BarTracker(meter)
     try:
-        tracker.feed_text(body.split("\n", 1)[1])
+        tracker.feed_text(body_of(text))
         tracker.finish()
     except TrackerError as e:
         return str(e)
@@ -190,7 +190,7 @@ def load_corpus(valid_percent: int = VALID_PERCENT) -> Corpus:
         if bad:
             reasons["bars: " + re.sub(r" at .*|\d+", "", bad)[:60]] += 1
             continue
-        body = text.split("K:", 1)[1].split("\n", 1)[1]
+        body = body_of(text)
         if body in seen:
             reasons["duplicate"] += 1
             continue

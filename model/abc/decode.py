@@ -184,7 +184,7 @@ def sample(
             break
         x = torch.tensor(next_ids).view(-1, 1)
         if len(keep) < len(active):
-            x, state = x[keep], (state[0][:, keep], state[1][:, keep])
+            x, state = x[keep], net.select(state, keep)
             active = [active[i] for i in keep]
         logits, state = net(x, state)
         logits = logits[:, -1, :]

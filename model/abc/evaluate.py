@@ -47,12 +47,7 @@ STYLES = [
 TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MODES = ["maj", "min", "dor", "mix"]
 LENGTHS = [32, 32, 48, 64]  # bars as played: AABB, AABB, AABBCC, AABBCCDD with 8-bar parts
-SCALES = {
-    "maj": (0, 2, 4, 5, 7, 9, 11),
-    "min": (0, 2, 3, 5, 7, 8, 10),
-    "dor": (0, 2, 3, 5, 7, 9, 10),
-    "mix": (0, 2, 4, 5, 7, 9, 10),
-}
+from model.keys import SCALES  # noqa: E402
 
 
 def abc2midi_ok(abc: str) -> bool:
@@ -211,7 +206,7 @@ def human_form_rows(tunes: list[str], original_keys: dict, collections: dict | N
     """Form and melody measures of held-out human tunes (register in the keys they were written in).
     Only tunes in the meter we sample their style in: a 2/4 reel is written in other note values."""
     from model.abc.features import tune_features
-    from model.abc.notation import Key, parse_key, shift_between
+    from model.abc.notation import Key, body_of, parse_key, shift_between
     from model.abc.note_measures import melody_measures
 
     meters = dict(STYLES)
@@ -224,7 +219,7 @@ def human_form_rows(tunes: list[str], original_keys: dict, collections: dict | N
         mode = re.search(r"K:C(\w+)", t).group(1)
         key = parse_key(original_keys.get(t, "C" + mode))
         f = tune_features(t, shift_between(Key("C", mode), key)[1])
-        melody = melody_measures(t.split("K:", 1)[1].split("\n", 1)[1], mode, meter)
+        melody = melody_measures(body_of(t), mode, meter)
         if melody:
             rows.append({"style": style, "form": f, "melody": melody, "collection": (collections or {}).get(t, "")})
     return rows

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from model.abc.notation import (
+    MODES,
     UNIT,
     Bar,
     Mark,
@@ -24,10 +25,11 @@ from model.abc.notation import (
     natural_semitone,
     parse_body,
 )
+from model.keys import MODE_FIFTHS
 
 B5, E6 = 83, 88  # MIDI numbers: a fiddle tune's usual top, and the top it never passes
 PART_ENDS = ("||", "|]", ":|", "::", "|:")
-_FLATS = {"maj": "", "mix": "B", "dor": "BE", "min": "BEA"}  # key signature of C<mode>
+_FLATS = {mode: "BEADGCF"[: -MODE_FIFTHS[mode]] for mode in MODES}  # key signature of C<mode>: maj "", min "BEA"
 
 # the measures of the table, in the order the eval prints them
 MEASURES = {

@@ -227,7 +227,7 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
     """Per style: part layouts, default part length, share of repeated parts, register, rhythm,
     and the repeat templates of tunes whose parts all have 8 or 16 bars."""
     from model.abc.features import parts_of, split_bars, tune_features
-    from model.abc.notation import Key, bar_length, parse_key, shift_between
+    from model.abc.notation import Key, bar_length, body_of, parse_key, shift_between
 
     by_style: dict[str, list] = defaultdict(list)
     for t in tunes:
@@ -240,7 +240,7 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
         for t in ts:
             mode = re.search(r"K:C(\w+)", t).group(1)
             meter = re.search(r"M:(\S+)", t).group(1)
-            body = t.split("K:", 1)[1].split("\n", 1)[1]
+            body = body_of(t)
             bars, _, _, _ = split_bars(body, mode)
             parts = parts_of(bars, bar_length(meter))
             layouts["+".join(str(len(p)) for p in parts)] += 1

@@ -50,6 +50,7 @@ from model.abc.elements import (
     transpose_elements,
 )
 from model.keys import MODE_NAMES, Key, parse_key
+from model.meter import infer_rhythm, normalise_meter, spell_meter
 
 MODES = ("maj", "min", "dor", "mix")  # the modes the ABC model writes
 END = "$"  # end-of-tune symbol in the model's alphabet (never used by ABC itself)
@@ -74,6 +75,7 @@ __all__ = [
     "Tune",
     "abc_key",
     "bar_length",
+    "body_of",
     "emit",
     "header_text",
     "infer_rhythm",
@@ -115,19 +117,6 @@ class Tune:
     number: str = ""
 
 
-METER_ALIASES = {"C": "4/4", "C|": "2/2"}  # common time and cut time, as ABC defines them
-
-
-def normalise_meter(text: str) -> str:
-    """An M: value as the model writes it: 'C' and 'C|' spelled out, and 2/2 as 4/4 (the same bar length;
-    the corpora write reels both ways and the model learns one)."""
-    m = text.split("%")[0].strip().replace(" ", "")
-    m = METER_ALIASES.get(m, m)
-    if not re.fullmatch(r"\d+/\d+", m) or 0 in (int(n) for n in m.split("/")):  # not 0/4, 4/0
-        raise ValueError(f"unsupported meter {text.strip()!r}")
-    return "4/4" if m == "2/2" else m
-
-
 @dataclass(frozen=True)
 class Header:
     """The header of one tune as written: the first value of each field up to K:, comments removed."""
@@ -146,8 +135,7 @@ class Header:
         """The M: value with C and C| spelled out ('6/8', '2/2'), or None."""
         if "M" not in self.fields:
             return None
-        m = self.fields["M"].replace(" ", "")
-        return METER_ALIASES.get(m, m) or None
+        return spell_meter(self.fields["M"]) or None
 
     @property
     def key(self) -> Key | None:
@@ -180,57 +168,17 @@ def read_header(text: str) -> Header:
     return Header(fields, lines, None, None)
 
 
+def body_of(text: str) -> str:
+    """The body of a canonical tune: the text after its K: line ('' when K: ends the text; the text itself
+    when it has no K:). The one place that splits a model's text at K: (a user's tune: `read_header(text).body`)."""
+    if "K:" not in text:
+        return text
+    return text.split("K:", 1)[1].partition("\n")[2]
+
+
 def default_unit(meter: str) -> Fraction:
     """ABC's default L: when a tune gives none: 1/16 below 3/4, else 1/8."""
     return Fraction(1, 16) if Fraction(meter) < Fraction(3, 4) else Fraction(1, 8)
-
-
-_RHYTHM_ALIASES = {
-    "double jig": "jig",
-    "single jig": "jig",
-    "jig": "jig",
-    "slipjig": "slip jig",
-    "slip jig": "slip jig",
-    "reel": "reel",
-    "hornpipe": "hornpipe",
-    "strathspey": "strathspey",
-    "clog": "hornpipe",
-    "polka": "polka",
-    "waltz": "waltz",
-    "march": "march",
-    "air": "air",
-    "set dance": "set dance",
-    "long dance": "set dance",
-    "quickstep": "march",
-    "quick step": "march",
-    "country dance": "reel",
-}
-_TITLE_HINTS = [
-    ("slip jig", "slip jig"),
-    ("strathspey", "strathspey"),
-    ("hornpipe", "hornpipe"),
-    ("reel", "reel"),
-    ("jig", "jig"),
-    ("march", "march"),
-    ("quick step", "march"),
-    ("quickstep", "march"),
-    ("waltz", "waltz"),
-    ("polka", "polka"),
-    ("air", "air"),
-]
-_METER_RHYTHM = {"6/8": "jig", "9/8": "slip jig", "2/4": "march", "3/4": "waltz", "4/4": "reel"}
-
-
-def infer_rhythm(label: str, title: str, meter: str) -> str:
-    """R: label, else a hint in the title, else a guess from the meter (6/8 jig, 9/8 slip jig, ...)."""
-    lab = label.strip().lower().rstrip("s.")
-    if lab in _RHYTHM_ALIASES:
-        return _RHYTHM_ALIASES[lab]
-    low = title.lower()
-    for hint, rhythm in _TITLE_HINTS:
-        if re.search(rf"\b{hint}\b", low):
-            return rhythm
-    return _METER_RHYTHM.get(meter, "other")
 
 
 def parse_tune(text: str, strict: bool = False) -> Tune:

@@ -18,13 +18,8 @@ from fractions import Fraction
 
 from model.abc.notation import Key, bar_length
 from model.abc.timeline import chord_symbols, scan
+from model.keys import SCALES
 
-SCALES = {
-    "maj": (0, 2, 4, 5, 7, 9, 11),
-    "min": (0, 2, 3, 5, 7, 8, 10),
-    "dor": (0, 2, 3, 5, 7, 9, 10),
-    "mix": (0, 2, 4, 5, 7, 9, 10),
-}
 # rhythm classes of a note's length in units of 1/8
 _RHYTHM = ((Fraction(1, 2), "s"), (Fraction(1), "e"), (Fraction(3, 2), "d"), (Fraction(2), "q"), (Fraction(3), "Q"))
 # sixteenth-ish, eighth, dotted eighth, quarter, dotted quarter, longer

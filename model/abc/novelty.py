@@ -16,15 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from model.abc.notation import body_of
+
 WINDOW = 4
 _BAR_RE = re.compile(r"::|:\|2|:\||\|\]|\|\||\|:|\|1|\|2|\|")
-
-
-def body_of(text: str) -> str:
-    """The body of a canonical tune (text after the K: line), or the text itself if no header."""
-    if "K:" in text:
-        return text.split("K:", 1)[1].split("\n", 1)[1] if "\n" in text.split("K:", 1)[1] else ""
-    return text
 
 
 def bars_of(text: str) -> list[str]:

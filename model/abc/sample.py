@@ -38,6 +38,7 @@ from model.abc.notation import (
     AbcError,
     Key,
     bar_length,
+    body_of,
     emit,
     header_text,
     normalise_meter,
@@ -360,7 +361,7 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
                 f"could not sample a new tune ({copies} of {tried} candidates copied a "
                 "known tune, the others did not finish); try another seed"
             )
-    body_c = text.split("K:", 1)[1].split("\n", 1)[1]
+    body_c = body_of(text)
     facts = {
         "seed": prompt.seed,
         "model_version": model.version,
@@ -394,7 +395,7 @@ def _in_key(text: str, key: Key) -> str | None:
     """The body of a sampled tune (written in C) moved to `key`; None when a note cannot be spelled there."""
     steps, semis = shift_between(Key("C", key.mode), key)
     try:
-        return emit(transpose_elements(parse_body(text.split("K:", 1)[1].split("\n", 1)[1], UNIT), steps, semis))
+        return emit(transpose_elements(parse_body(body_of(text), UNIT), steps, semis))
     except AbcError:
         return None
 

@@ -20,7 +20,7 @@ import io
 import math
 from dataclasses import dataclass, field, replace
 
-from model.keys import parse_key
+from model.keys import SCALES, parse_key
 
 STEPS_PER_QUARTER = 2  # eighth-note grid
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -33,8 +33,8 @@ RANGES = {"soprano": (60, 81), "alto": (53, 74), "tenor": (47, 69), "bass": (36,
 PITCH_LOW, PITCH_HIGH = 24, 96  # pitch tokens that exist
 
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-MAJOR_SCALE = frozenset({0, 2, 4, 5, 7, 9, 11})
-MINOR_SCALE = frozenset({0, 2, 3, 5, 7, 8, 10, 9, 11})  # natural + raised 6th and 7th (melodic/harmonic)
+MAJOR_SCALE = frozenset(SCALES["maj"])
+MINOR_SCALE = frozenset(SCALES["min"]) | {9, 11}  # natural + raised 6th and 7th (melodic/harmonic)
 
 
 class NotesError(ValueError):
