@@ -104,7 +104,7 @@ def _pitches(bar: str) -> str:
 
 def incipit_keys(text: str, bars: int = 3, min_notes: int = 8) -> list[str]:
     """Pitch classes (accidental + letter, lower case) of bars 1..3 and 2..4 of a canonical tune."""
-    from model.abc.novelty import bars_of
+    from model.abc.notation import bars_of
 
     pitched = [p for p in (_pitches(b) for b in bars_of(text)) if p]
     keys = []

@@ -176,6 +176,14 @@ def body_of(text: str) -> str:
     return text.split("K:", 1)[1].partition("\n")[2]
 
 
+_BAR_RE = re.compile(r"::|:\|2|:\||\|\]|\|\||\|:|\|1|\|2|\|")
+
+
+def bars_of(text: str) -> list[str]:
+    """Bar contents of a canonical tune (or body), spaces and newlines removed, empty bars dropped."""
+    return [b for b in (re.sub(r"\s", "", part) for part in _BAR_RE.split(body_of(text))) if b]
+
+
 def default_unit(meter: str) -> Fraction:
     """ABC's default L: when a tune gives none: 1/16 below 3/4, else 1/8."""
     return Fraction(1, 16) if Fraction(meter) < Fraction(3, 4) else Fraction(1, 8)

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import re
 from pathlib import Path
 
 import numpy as np
 
-from model.abc.notation import body_of
+from model.abc.notation import bars_of
 
 WINDOW = 4
-_BAR_RE = re.compile(r"::|:\|2|:\||\|\]|\|\||\|:|\|1|\|2|\|")
-
-
-def bars_of(text: str) -> list[str]:
-    """Bar contents of a canonical tune, spaces and newlines removed, empty bars dropped."""
-    return [b for b in (re.sub(r"\s", "", part) for part in _BAR_RE.split(body_of(text))) if b]
 
 
 def _hash(bars: list[str]) -> int:

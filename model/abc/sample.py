@@ -313,7 +313,7 @@ def _open_ended(elements: list) -> list:
 
 
 def _complete_bars(body: str) -> int:
-    from model.abc.novelty import bars_of
+    from model.abc.notation import bars_of
 
     n = len(bars_of(body))
     return n if body.rstrip().endswith(("|", "]", ":", "1", "2")) else max(0, n - 1)
