@@ -267,7 +267,7 @@ def test_continuation_of_pickup_tunes_and_leading_bar_lines(model, user):
     g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=12, seed=1, prime_abc=user))
     assert g.abc.count("ded|") >= 1 and abc2midi_ok(g.abc)
     again = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", None, bars=16, seed=2, prime_abc=g.abc))
-    assert g.abc.split("K:D\n", 1)[1].rstrip().rstrip("|]:") in again.abc
+    assert g.abc.split("K:D\n", 1)[1].rstrip().rstrip("|]:").rstrip() in again.abc  # "d |]" goes on as "d||"
 
 
 def test_continue_works_on_the_bots_own_tunes(model):
