@@ -90,7 +90,7 @@ def test_generated_tunes_carry_fitting_chords(model, rhythm, meter, key, seed):
     parsed = parse_tune(g.abc, strict=True)
     body = g.abc.split("\nK:", 1)[1].split("\n", 1)[1]
     m = measure(body, parsed.key, meter)
-    assert m["total"] >= 14 and m["hits"] / m["total"] >= 0.75
+    assert m["total"] >= 10 and m["hits"] / m["total"] >= 0.75  # 16 bars as played: 8 written, some held notes
     assert m["max_changes_per_half_bar"] <= 1 and m["ends_on_tonic"]
     assert abc2midi_ok(g.abc)
 
