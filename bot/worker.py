@@ -1,4 +1,4 @@
-"""What runs inside a worker process: ComposeRequest -> model -> Renderer -> Artifacts.
+"""What runs inside a worker process: ComposeRequest -> Composer (bot/composers.py) -> Renderer -> Artifacts.
 
 Each process keeps one Renderer (FluidSynth + soundfont) and each loaded model in module globals,
 so only its first job pays for loading them; `warm_up()` pays up front. Models are imported only
@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 
 from bot.artifacts import Artifacts, TuneFacts, tune_title
+from bot.composers import COMPOSERS, ComposeError  # noqa: F401 - ComposeError: the worker's error for callers
 from bot.config import Settings, load_settings
 from bot.instruments import INSTRUMENTS
 from bot.requests import ComposeRequest, RerenderRequest
@@ -26,10 +27,6 @@ from model.abc.notation import read_header
 _settings: Settings | None = None
 _renderer = None
 _models: dict[str, object] = {}
-
-
-class ComposeError(ValueError):
-    """The model could not make this tune (e.g. every candidate copied a known tune); safe to show."""
 
 
 def settings() -> Settings:
@@ -49,36 +46,12 @@ def renderer():
 
 
 def model(kind: str):
-    """The loaded model of one kind ("abc" or "notes"), loaded on first use in this process."""
+    """The loaded model of one kind (a key of bot/composers.py's COMPOSERS), loaded on first use in this process."""
     if kind not in _models:
-        if kind == "abc":
-            from model.abc.sample import load_abc_model
-
-            _models[kind] = load_abc_model(settings().abc_weights or None)
-        elif kind == "notes":
-            from model.notes.sample import load_notes_model
-
-            _models[kind] = load_notes_model(settings().notes_weights or None)
-        else:
+        if kind not in COMPOSERS:
             raise ValueError(f"no model of kind {kind!r}")
+        _models[kind] = COMPOSERS[kind].load(settings())
     return _models[kind]
-
-
-def _abc_model(request: ComposeRequest):
-    """The ABC model for this request: the A/B test's weights when the service chose them (bot/ab.py),
-    loaded once per process; the configured model otherwise, or when those weights cannot be loaded."""
-    if not request.abc_weights:
-        return model("abc")
-    from model.abc.sample import load_abc_model
-
-    try:
-        return load_abc_model(request.abc_weights)
-    except Exception as exc:  # noqa: BLE001 - a removed or broken B model must not fail the request
-        print(
-            f"tunesmith worker: A/B weights {request.abc_weights} do not load ({exc}); using the base model",
-            file=sys.stderr,
-        )
-        return model("abc")
 
 
 def warm_up(kinds: tuple[str, ...] | None = None, settings: Settings | None = None) -> None:
@@ -113,51 +86,14 @@ def compose(request: ComposeRequest | RerenderRequest, progress: Callable[[str],
         return rerender(request.text, request.text_format, request.request, request.seed, request.model_version)
     style = STYLES[request.style]
     seed = pick_seed() if request.seed is None else request.seed
+    if style.model not in COMPOSERS:
+        raise ValueError(f"style {style.name!r} names an unknown model {style.model!r}")
     progress("composing")
-    if style.model == "abc":
-        return _compose_abc(request, style, seed, progress)
-    if style.model == "notes":
-        return _compose_notes(request, style, seed, progress)
-    raise ValueError(f"style {style.name!r} names an unknown model {style.model!r}")
-
-
-def _compose_abc(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
-    from model.abc.sample import AbcPrompt, GenerationError, compose_abc
-
-    meter = request.meter or style.meter
-    prompt = AbcPrompt(
-        rhythm=style.rhythm,
-        meter=meter,
-        unit=style.unit,
-        key=request.key,
-        bars=request.length,
-        temperature=request.temperature,
-        seed=seed,
-        prime_abc=request.continue_abc,
-        style=style.name,
-        form=request.form,
-    )
-    try:
-        generated = compose_abc(_abc_model(request), prompt)
-    except GenerationError as exc:
-        raise ComposeError(f"the model could not finish this tune: {exc}") from None
+    composed = COMPOSERS[style.model].compose(model(style.model), request, style, seed)
     progress("rendering")
-    facts = TuneFacts(
-        style=style.name,
-        key=generated.key or None,
-        # a continuation keeps the user's M: line as written (the model reads 2/2 and C| as 4/4)
-        meter=(read_header(generated.abc).meter if request.continue_abc else generated.meter) or style.meter,
-        bars=generated.bars or request.length,
-        seed=generated.seed,
-        instrument=request.instrument or style.instrument,
-        model="abc",
-        model_version=generated.model_version,
-        form=generated.form,  # the plan's facts; note: why the length was adjusted to fit the form
-        part_bars=generated.part_bars if generated.form else 0,
-        bars_written=generated.bars_written if generated.form else 0,
-        note=generated.note if generated.form else "",
-    )
-    return _render_abc(generated.abc, request, style, facts)
+    if composed.text_format == "abc":
+        return _render_abc(composed.text, request, style, composed.facts)
+    return _render_notes(composed.midi, composed.text, composed.facts)
 
 
 def _render_abc(abc: str, request: ComposeRequest, style: Style, facts: TuneFacts) -> Artifacts:
@@ -184,37 +120,6 @@ def _render_abc(abc: str, request: ComposeRequest, style: Style, facts: TuneFact
         title=tune_title(abc, "abc", style.name, facts.key),
     )
     return Artifacts(files, abc, "abc", facts)
-
-
-def _compose_notes(request: ComposeRequest, style: Style, seed: int, progress) -> Artifacts:
-    from model.notes.sample import NotesPrompt, compose_notes
-
-    instrument = request.instrument or style.instrument
-    tempo = request.tempo or style.tempo
-    prompt = NotesPrompt(
-        style=style.name,
-        key=request.key,
-        bars=request.length,
-        temperature=request.temperature,
-        seed=seed,
-        tempo=tempo,
-        program=INSTRUMENTS[instrument],
-        meter=request.meter,
-    )
-    generated = compose_notes(model("notes"), prompt)
-    progress("rendering")
-    facts = TuneFacts(
-        style=style.name,
-        key=generated.key,
-        meter=generated.meter,
-        tempo=tempo,
-        bars=generated.bars,
-        seed=generated.seed,
-        instrument=instrument,
-        model="notes",
-        model_version=generated.model_version,
-    )
-    return _render_notes(generated.midi, generated.musicxml, facts)
 
 
 def sheet_files(result) -> dict[str, bytes]:
