@@ -5,7 +5,7 @@ so only its first job pays for loading them; `warm_up()` pays up front. Models a
 when a style needs them: a missing or broken note model never stops the ABC styles. Torch gets one
 thread (two workers on two cores already fill the machine; more threads only fight).
 
-The same functions run in-process for `tunesmith compose` (bot/compose_cli.py).
+The same functions run in-process for `tunesmith compose` (bot/cli/compose.py).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_doctor_fails_on_broken_weights(tmp_path):
 
 
 def test_the_cache_setting_reaches_the_trainers():
-    from bot.train_cli import with_cache
+    from bot.cli.train import with_cache
 
     assert with_cache("notes", ["--epochs", "1"], "/c") == ["--epochs", "1", "--cache", "/c"]
     assert with_cache("notes", ["--cache", "/x"], "/c") == ["--cache", "/x"]

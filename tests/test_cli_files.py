@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.cli_files import FileArgError, check_out_dir, read_input
+from bot.cli.files import FileArgError, check_out_dir, read_input
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "bot" / "examples"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_MODULES = {"bot.cli", "bot.export", "bot.stats", "bot.finetune", "bot.backup", "bot.doctor", "bot.ab"}
-CLI_MODULES |= {f"bot.{name}_cli" for name in ("compose", "render", "worker", "train")}
+CLI_MODULES |= {f"bot.cli.{name}" for name in ("compose", "render", "worker", "train", "files")}
 
 
 def module_name(path: Path) -> str:

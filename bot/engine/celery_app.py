@@ -1,7 +1,7 @@
 """The Celery side of the scaled engine: the app, the one task, and what each worker process does.
 
 The bot (bot/engine/broker.py) sends `tunesmith.compose` with the job id and an encoded request; a
-`tunesmith worker` (bot/worker_cli.py) runs it in a prefork pool child whose models and soundfont were
+`tunesmith worker` (bot/cli/worker.py) runs it in a prefork pool child whose models and soundfont were
 loaded once, after the fork (worker_process_init). Choices, each against a known Celery-on-Redis trap:
 
 - The bot is the one that retries, once, as a new task (id "<job id>.<attempt>"): when Celery reports a

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bot.cli_files import check_out_dir, read_input
+from bot.cli.files import check_out_dir, read_input
 from bot.numbers import cli_float, cli_int
 from bot.render.abc2midi import MAX_ABC_CHARS
 from bot.render.audio import MP3_BITRATES

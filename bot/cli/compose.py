@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from bot.cli_files import FileArgError, check_out_dir, read_input
+from bot.cli.files import FileArgError, check_out_dir, read_input
 from bot.config import ConfigError
 from bot.requests import DEFAULT_LENGTH, MAX_CONTINUE_CHARS, RequestError, from_options
 from bot.styles import DEFAULT_STYLE, STYLES

@@ -8,13 +8,13 @@ import sys
 
 # name: (module, function, one-line help). The function takes the remaining argv, returns an exit code.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "compose": ("bot.compose_cli", "main", "compose a tune into files (tune.abc, .mid, .mp3, .png)"),
-    "render": ("bot.render_cli", "main", "render an ABC file to MIDI, MP3 and sheet music"),
+    "compose": ("bot.cli.compose", "main", "compose a tune into files (tune.abc, .mid, .mp3, .png)"),
+    "render": ("bot.cli.render", "main", "render an ABC file to MIDI, MP3 and sheet music"),
     "run": ("bot.discord.main", "main", "run the Discord bot (token from DISCORD_TOKEN)"),
     "sync": ("bot.discord.main", "sync_main", "push the slash commands to Discord now"),
-    "worker": ("bot.worker_cli", "main", "compose for a bot with TUNESMITH_BROKER_URL set (Celery on Redis)"),
-    "train": ("bot.train_cli", "main", "train a model: `train abc ...` or `train notes ...`"),
-    "eval": ("bot.train_cli", "eval_main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
+    "worker": ("bot.cli.worker", "main", "compose for a bot with TUNESMITH_BROKER_URL set (Celery on Redis)"),
+    "train": ("bot.cli.train", "main", "train a model: `train abc ...` or `train notes ...`"),
+    "eval": ("bot.cli.train", "eval_main", "evaluate a model: `eval abc ...` or `eval notes ...`"),
     "export": ("bot.export", "main", "export the feedback dataset (ratings) as JSONL or ABC"),
     "finetune": ("bot.finetune", "main", "fine-tune the ABC model on well-rated tunes"),
     "stats": ("bot.stats", "main", "tunes, ratings, styles, failures, job times, ratings per model version"),
