@@ -54,29 +54,39 @@ from model.lstm import cpu_sampling
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "abc.pt"
 MAX_BARS = 256
 LOW, TOP, PEAK = 55, 83, 88  # fiddle register (MIDI): G3 .. B5, rare excursions up to E6, never above
-# multipliers of the network's probability of '>' (dotted pair), '<' (scotch snap) and '2' (a note
-# of two units: a quarter note, of which the network writes a third more than human tunes), per
-# style, chosen so the samples' rates land near the held-out human tunes' (measured: tunesmith eval abc)
-RHYTHM_BIAS = {
-    "jig": {">": 0.6, "<": 0.3, "2": 0.7},
-    "reel": {">": 0.2, "<": 1.0, "2": 0.75},
-    "hornpipe": {">": 0.45, "<": 0.2, "2": 0.8},
-    "march": {">": 0.8, "<": 0.15},
-    "waltz": {"<": 0.2},
-    "strathspey": {"<": 15.0},
-    "slip jig": {">": 0.5},
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the sampler leans for one rhythm, calibrated together against the held-out human tunes of
+    that style (`tunesmith eval abc`): the network alone writes its own rates, which differ by style.
+
+    bias        multipliers of the network's probability of '>' (dotted pair), '<' (scotch snap) and
+                '2' (a note of two units: a quarter note, of which it writes a third more than humans);
+    high_room   the chance that a tune may climb to E6 is this times the corpus's share above B5;
+    short_end   the chance that its parts may end on a short note, this times the corpus's share."""
+
+    bias: dict = field(default_factory=dict)
+    high_room: float = 2.0
+    short_end: float = 1.0
+
+
+# the one table of per-rhythm sampling settings (a new rhythm: a row here, in model/meter.py's
+# RHYTHM_METERS and in bot/styles.py; its form statistics come from the corpus)
+TUNING = {
+    "jig": Tuning({">": 0.6, "<": 0.3, "2": 0.7}, high_room=1.2, short_end=1.1),
+    "reel": Tuning({">": 0.2, "<": 1.0, "2": 0.75}, high_room=1.8, short_end=1.8),
+    "hornpipe": Tuning({">": 0.45, "<": 0.2, "2": 0.8}),
+    "march": Tuning({">": 0.8, "<": 0.15}),
+    "waltz": Tuning({"<": 0.2}),
+    "strathspey": Tuning({"<": 15.0}),
+    "slip jig": Tuning({">": 0.5}),
 }
 
 # multipliers of the network's probability of accidentals and of the tonic's letters, for every style:
 # the network alone writes fewer accidentals and more tonic notes than human tunes have (held-out
 # split, `tunesmith eval abc`: notes outside the key, notes on the tonic pitch class)
 PITCH_BIAS = {"^": 2.5, "_": 2.5, "=": 2.5, "C": 0.8, "c": 0.8}
-
-# the chance that a tune may climb to E6 is this times the corpus's share of tunes above B5 (default 2),
-# and the chance that its parts may end on a short note this times the corpus's share of such endings
-# (default 1): the network alone climbs and ends short at its own rates, which differ by style
-HIGH_ROOM = {"jig": 1.2, "reel": 1.8}
-SHORT_END = {"jig": 1.1, "reel": 1.8}
 
 
 class PromptError(ValueError):
@@ -441,16 +451,17 @@ def _rules(rhythm: str, key: Key, plan: Plan | None, meter: str, rng) -> decode.
     """Register, rhythm and ending rules for one tune of this style in this key."""
     style = load_stats()["styles"].get(rhythm, {})
     _, semis = shift_between(Key("C", key.mode), key)
-    high = PEAK if rng.random() < min(1.0, HIGH_ROOM.get(rhythm, 2.0) * style.get("above_b5", 0.1)) else TOP
+    tuning = TUNING.get(rhythm, Tuning())
+    high = PEAK if rng.random() < min(1.0, tuning.high_room * style.get("above_b5", 0.1)) else TOP
     long_end = 0
-    if rng.random() >= SHORT_END.get(rhythm, 1.0) * style.get("last_short", 0.2):
+    if rng.random() >= tuning.short_end * style.get("last_short", 0.2):
         long_end = int(bar_length(meter) * 4) // 4
     return decode.Rules(
         plan=plan,
         low_step=decode.step_cap(LOW, semis, low=True),
         high_step=decode.step_cap(high, semis),
         long_end=long_end,
-        bias=PITCH_BIAS | RHYTHM_BIAS.get(rhythm, {}),
+        bias=PITCH_BIAS | tuning.bias,
     )
 
 
