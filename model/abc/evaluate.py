@@ -35,15 +35,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-STYLES = [
-    ("jig", "6/8"),
-    ("reel", "4/4"),
-    ("hornpipe", "4/4"),
-    ("strathspey", "4/4"),
-    ("slip jig", "9/8"),
-    ("march", "2/4"),
-    ("waltz", "3/4"),
-]
+from model.meter import RHYTHM_METERS
+
+STYLES = list(RHYTHM_METERS.items())  # (rhythm, meter) in the order the evaluation samples them
 TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MODES = ["maj", "min", "dor", "mix"]
 LENGTHS = [32, 32, 48, 64]  # bars as played: AABB, AABB, AABBCC, AABBCCDD with 8-bar parts
