@@ -49,6 +49,7 @@ from model.abc.notation import (
     transpose_elements,
 )
 from model.abc.tracker import BarTracker, TrackerError
+from model.keys import MODE_NAMES
 from model.lstm import cpu_sampling
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "abc.pt"
@@ -413,7 +414,7 @@ def _in_key(text: str, key: Key) -> str | None:
 def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
     """The final tune text: header and body (titles and chord symbols are added here)."""
     body = re.sub(r"(?<=[^\s|:])::", " ::", body)  # music21 drops the note before a "::" written close
-    mode = {"maj": "major", "min": "minor", "dor": "dorian", "mix": "mixolydian"}[key.mode]
+    mode = MODE_NAMES[key.mode]
     title = f"{rhythm.title()} in {key.tonic} {mode}"
     return f"X:1\nT:{title} (seed {seed})\nR:{rhythm}\nM:{meter}\nL:1/8\nK:{key.abc()}\n{body}\n"
 
