@@ -11,7 +11,6 @@ completes the pickup counts as a bar.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -24,6 +23,7 @@ from model.abc.notation import (
     bar_length,
     natural_semitone,
     parse_body,
+    read_header,
 )
 from model.keys import MODE_FIFTHS
 
@@ -166,10 +166,9 @@ def da_capo(tokens: list[str], max_bars: int = 16) -> bool:
 
 def tune_features(text: str, semis: int = 0) -> dict:
     """All measures of one canonical tune text (header + body, in C); `semis` moves it to its key."""
-    header, _, rest = text.partition("K:")
-    mode_line, _, body = rest.partition("\n")
-    mode = mode_line.strip()[1:] or "maj"
-    meter = re.search(r"M:(\S+)", header).group(1) if "M:" in header else "4/4"
+    header = read_header(text)
+    mode, body = header.fields.get("K", "C")[1:] or "maj", header.body
+    meter = header.fields.get("M") or "4/4"
     full = bar_length(meter)
     bars, tokens, dotted, snaps = split_bars(body, mode)
     parts = parts_of(bars, full)

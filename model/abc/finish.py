@@ -18,7 +18,7 @@ import re
 from fractions import Fraction
 
 from model.abc.harmony import add_chords
-from model.abc.notation import default_unit, normalise_meter, parse_key
+from model.abc.notation import default_unit, normalise_meter, parse_key, read_header
 from model.abc.timeline import has_chords
 from model.abc.titles import fiddle_title
 
@@ -28,10 +28,8 @@ PLACEHOLDER_TITLES = {"", "Continued tune"}  # what a continuation's header says
 def finish_tune(abc: str, *, style: str, seed: int, model_version: str = "", user_part_end: int | None = None) -> str:
     """`abc`: one whole tune (header up to K:, then the body). `user_part_end`: for a continuation,
     the offset in `abc` where the user's own text ends and the generated bars begin."""
-    lines = abc.split("\n")
-    k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
-    header, body = lines[: k + 1], "\n".join(lines[k + 1 :])
-    fields = {line[0]: line[2:].strip() for line in reversed(header) if re.match(r"[A-Za-z]:", line)}
+    parsed = read_header(abc)
+    header, body, fields = parsed.lines[: parsed.key_line + 1], parsed.body, parsed.fields
     meter = normalise_meter(fields.get("M", "4/4"))
     unit = Fraction(fields["L"].replace(" ", "")) if "L" in fields else default_unit(meter)
     key = parse_key(fields["K"])

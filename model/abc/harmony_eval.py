@@ -17,7 +17,7 @@ import statistics
 from fractions import Fraction
 
 from model.abc.harmony import add_chords, tonic_pc
-from model.abc.notation import AbcError, Key, bar_length, natural_semitone, parse_tune
+from model.abc.notation import AbcError, Key, bar_length, natural_semitone, parse_tune, read_header
 from model.abc.timeline import chord_symbols, scan
 
 _LETTERS = "CDEFGAB"
@@ -95,15 +95,14 @@ def measure(body: str, key: Key, meter: str, unit: Fraction = Fraction(1, 8)) ->
 
 def _body_and_unit(text: str) -> tuple[str, Fraction]:
     tune = parse_tune(text)
-    lines = text.split("\n")
-    k = next(i for i, line in enumerate(lines) if line.startswith("K:"))
-    unit_m = re.search(r"(?m)^L:\s*(\d+/\d+)", "\n".join(lines[:k]))
+    header = read_header(text)
+    unit_m = re.fullmatch(r"\s*(\d+/\d+)\s*", header.fields.get("L", ""))
     unit = (
         Fraction(unit_m.group(1))
         if unit_m
         else (Fraction(1, 16) if Fraction(tune.meter) < Fraction(3, 4) else Fraction(1, 8))
     )
-    return "\n".join(lines[k + 1 :]), unit
+    return header.body, unit
 
 
 def strip_chords(body: str) -> str:
