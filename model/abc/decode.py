@@ -14,6 +14,7 @@ Without a plan (continuing a user's tune) the network writes its own bar lines.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -24,7 +25,7 @@ from model.abc.form import Plan
 from model.abc.notation import END, natural_semitone
 from model.abc.tracker import Q_LENGTHS, BarTracker, TrackerError
 
-TONIC_BIAS = 8.0  # multiplies the tonic's probability in the second half of the last bar
+TONIC_BIAS = 25.0  # multiplies the tonic's probability in the second half of the last bar
 REDRAWS = 6  # refused draws before falling back to the full mask
 _COMPLETIONS: dict[str, list[int]] = {}  # a typed length prefix -> the lengths it can still become
 for _text, _q in Q_LENGTHS.items():
@@ -308,8 +309,17 @@ def _bar_done(c: Candidate, rules: Rules) -> None:
     if bar.action == "new" or bar.source >= len(c.bar_texts):
         return
     src = c.bar_texts[bar.source]
-    c.forced = src if bar.action == "copy" else first_half(src, probe.full)
+    copy = bar.action == "copy"
+    if copy and probe.bars == plan.written - 1 and not ends_on_tonic(src):
+        copy = False  # the tune's last bar: keep the source's first half, let the network find the tonic
+    c.forced = src if copy else first_half(src, probe.full)
     c.copying = bool(c.forced)
+
+
+def ends_on_tonic(bar: str) -> bool:
+    """The last note of a bar of canonical text (in C) is a C, any octave, not sharpened or flattened."""
+    notes = re.findall(r"([_^=]*)([A-Ga-g])[,']*[\d/]*", re.sub(r"\{[^}]*\}", "", bar))
+    return bool(notes) and notes[-1][1] in "Cc" and notes[-1][0] in ("", "=")
 
 
 def first_half(bar: str, full: int) -> str:

@@ -75,8 +75,8 @@ class Tuning:
 # the one table of per-rhythm sampling settings (a new rhythm: a row here, in model/meter.py's
 # RHYTHM_METERS and in bot/styles.py; its form statistics come from the corpus)
 TUNING = {
-    "jig": Tuning({">": 1.0, "<": 0.3, "2": 0.7}, high_room=1.2, short_end=1.1),
-    "reel": Tuning({">": 0.35, "<": 1.0, "2": 0.6}, high_room=1.8, short_end=1.8),
+    "jig": Tuning({">": 1.0, "<": 0.3, "2": 0.55}, high_room=1.2, short_end=1.1),
+    "reel": Tuning({">": 0.35, "<": 1.0, "2": 0.5}, high_room=1.8, short_end=1.2),
     "hornpipe": Tuning({">": 0.45, "<": 0.2, "2": 0.5}),
     "march": Tuning({">": 0.8, "<": 0.15}),
     "waltz": Tuning({"<": 0.2}),
@@ -87,7 +87,7 @@ TUNING = {
 # multipliers of the network's probability of accidentals and of the tonic's letters, for every style:
 # the network alone writes fewer accidentals and more tonic notes than human tunes have (held-out
 # split, `tunesmith eval abc`: notes outside the key, notes on the tonic pitch class)
-PITCH_BIAS = {"^": 2.5, "_": 2.5, "=": 2.5, "C": 0.8, "c": 0.8}
+PITCH_BIAS = {"^": 2.5, "_": 2.5, "=": 2.5, "C": 0.75, "c": 0.75}
 
 
 class PromptError(ValueError):
@@ -110,7 +110,7 @@ class AbcPrompt:
     top_p: float = 1.0  # a nucleus cut removes the rare notes (accidentals) that make a tune sound human
     seed: int = 0
     prime_abc: str | None = None  # a user's tune (header + some bars) to continue
-    candidates: int = 1  # tunes sampled at once; one ending on the tonic is returned
+    candidates: int = 2  # tunes sampled at once; one ending on the tonic is returned (2: ~90% end on it)
     style: str | None = None  # the style's name, for the title ("polka" is sampled as rhythm "march")
 
 
