@@ -32,7 +32,8 @@ class FixedTune:
 def test_a_new_model_is_one_class_added_to_the_registry(monkeypatch):
     monkeypatch.setitem(COMPOSERS, "fixed", FixedTune())
     monkeypatch.setitem(worker._models, "fixed", FixedTune().load(None))  # loaded once, gone after the test
-    monkeypatch.setitem(STYLES, "reel", dataclasses.replace(STYLES["reel"], model="fixed"))
-    art = worker.compose(from_options(style="reel", seed=5))
+    # a style of its own (changing "reel" would leave its cached length rules wrong for later tests)
+    monkeypatch.setitem(STYLES, "fixed", dataclasses.replace(STYLES["reel"], name="fixed", model="fixed"))
+    art = worker.compose(dataclasses.replace(from_options(style="reel", seed=5), style="fixed"))
     assert art.text.startswith("X:1\nT:Fixed") and art.facts.model == "fixed" and art.facts.seed == 5
     assert art.files["tune.mp3"] and art.files["tune.mid"].startswith(b"MThd") and art.facts.duration_s > 3
