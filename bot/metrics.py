@@ -21,7 +21,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from bot.engine.base import Order
+from bot.engine.base import EngineWrapper, Order
 from bot.job_state import FINAL_STATES
 
 log = logging.getLogger("tunesmith.metrics")
@@ -104,27 +104,15 @@ def posted(job) -> None:
         current.posted.labels(style=style_of(job.request)).observe(max(0.0, time.time() - job.created_at))
 
 
-class MeteredQueue:
+class MeteredQueue(EngineWrapper):
     """A job engine with counting around it; everything else goes to the engine unchanged."""
 
     def __init__(self, queue, metrics: Metrics):
-        self._queue, self._metrics = queue, metrics
+        super().__init__(queue)
+        self._metrics = metrics
         self._refresher: asyncio.Task | None = None
 
-    # ---- the Engine interface (bot/engine/base.py), forwarded explicitly -----------------------------
-    async def cancel(self, job_id: str, user_id: int | None = None) -> bool:
-        return await self._queue.cancel(job_id, user_id)
-
-    @property
-    def queued(self) -> int:
-        return self._queue.queued
-
-    @property
-    def running(self) -> int:
-        return self._queue.running
-
-    def worker_pids(self) -> list[int]:
-        return self._queue.worker_pids()
+    # ---- cancel, queued, running, worker_pids: forwarded by EngineWrapper (bot/engine/base.py) --------
 
     async def start(self) -> None:
         await self._queue.start()

@@ -53,6 +53,37 @@ class Engine(Protocol):
     def worker_pids(self) -> list[int]: ...
 
 
+class EngineWrapper:
+    """The base of an engine wrapped in another (the warm pool, the metrics): the members a wrapper does
+    not change are forwarded here, each by name; a wrapper overrides what it adds to."""
+
+    def __init__(self, queue: Engine):
+        self._queue = queue
+
+    async def start(self) -> None:
+        await self._queue.start()
+
+    async def submit(self, order: Order) -> Job:
+        return await self._queue.submit(order)
+
+    async def cancel(self, job_id: str, user_id: int | None = None) -> bool:
+        return await self._queue.cancel(job_id, user_id)
+
+    async def close(self, grace: float | None = None) -> dict[str, int]:
+        return await self._queue.close(grace)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.queued
+
+    @property
+    def running(self) -> int:
+        return self._queue.running
+
+    def worker_pids(self) -> list[int]:
+        return self._queue.worker_pids()
+
+
 def admit(
     order: Order,
     *,

@@ -21,7 +21,7 @@ import logging
 import time
 from typing import Any
 
-from bot.engine.base import Order
+from bot.engine.base import EngineWrapper, Order
 from bot.engine.job import DONE, RUNNING, STARTING, Job, JobError
 from bot.requests import DEFAULT_LENGTH, ComposeRequest
 
@@ -42,11 +42,11 @@ def plain_style(request: Any) -> str | None:
     return None
 
 
-class WarmPool:
+class WarmPool(EngineWrapper):
     """The engine's interface, with plain requests answered from the pool when it can."""
 
     def __init__(self, queue, settings, *, size: int | None = None):
-        self._queue = queue
+        super().__init__(queue)
         self.size = settings.warm_pool if size is None else size
         self._ready: dict[str, collections.deque] = collections.defaultdict(collections.deque)  # (artifacts, made_at)
         self._asked: collections.Counter[str] = collections.Counter({s: 0.5 for s in SEED_STYLES})
@@ -56,20 +56,7 @@ class WarmPool:
         self._filler: asyncio.Task | None = None
         self.hits = self.misses = 0
 
-    # ---- the Engine interface (bot/engine/base.py), forwarded explicitly -----------------------------
-    async def cancel(self, job_id: str, user_id: int | None = None) -> bool:
-        return await self._queue.cancel(job_id, user_id)
-
-    @property
-    def queued(self) -> int:
-        return self._queue.queued
-
-    @property
-    def running(self) -> int:
-        return self._queue.running
-
-    def worker_pids(self) -> list[int]:
-        return self._queue.worker_pids()
+    # ---- cancel, queued, running, worker_pids: forwarded by EngineWrapper (bot/engine/base.py) --------
 
     def ready(self, style: str) -> int:
         return len(self._ready.get(style, ()))
