@@ -6,75 +6,28 @@ is tests/test_discord_restart.py.)"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 from bot.artifacts import TuneFacts
-from bot.config import Settings
-from bot.engine.local import JobQueue
 from bot.requests import honoured_lengths, length_choices
-from bot.store import Store
 from bot.styles import STYLES
 from model.abc.form import make_plan
-from tests.fake_discord import FakeDiscord, answered, attachment, buttons, field, posted, running_bot
+from tests import post_env
+from tests.fake_discord import answered, attachment, buttons, field, posted
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-PROGRESS_EVERY = 0.2
-SETTINGS = {
-    "workers": 1,
-    "job_timeout": 120.0,
-    "per_user_running": 1,
-    "per_user_queued": 2,
-    "queue_cap": 20,
-    "shutdown_grace": 2.0,
-    "max_audio_seconds": 10,
-    "message_commands": True,
-}
+# the shared module-scoped fixtures (tests/post_env.py) and helpers
+store, queue, fake = post_env.store, post_env.queue, post_env.fake
+compose = post_env.compose
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def store(tmp_path_factory):
-    s = await Store.open(tmp_path_factory.mktemp("db") / "t.sqlite3")
-    yield s
-    await s.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def queue(store, tmp_path_factory):
-    q = JobQueue(Settings(data_dir=tmp_path_factory.mktemp("data"), **SETTINGS))
-    await q.start()
-    yield q
-    await q.close(0)
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake():
-    async with FakeDiscord(edit_interval=PROGRESS_EVERY * 0.95) as server:
-        with server.patched():
-            yield server
-
-
-@contextlib.asynccontextmanager
-async def running(fake: FakeDiscord, tmp_path, store: Store, queue: JobQueue):
-    fake.violations.clear()
-    settings = Settings(data_dir=tmp_path, discord_token=fake.token, **SETTINGS)
-    async with running_bot(fake, settings, store, queue) as bot:
-        bot.progress_every = PROGRESS_EVERY
-        yield bot
-    assert not fake.violations
-
-
-async def compose(fake, user, **options) -> dict:
-    rec = await fake.slash("compose", user=user, **options)
-    await fake.wait_for(lambda: answered(fake, rec), 120, "the tune")
-    assert posted(fake, rec), rec.texts()
-    return posted(fake, rec)
+def running(fake, tmp_path, store, queue):
+    """A bot that also reads `!compose` chat messages."""
+    return post_env.running(fake, tmp_path, store, queue, message_commands=True)
 
 
 async def click(fake, post, label, user):

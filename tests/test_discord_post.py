@@ -5,77 +5,23 @@ their size. The real discord.py client, one real worker process, a real SQLite f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 
 import pytest
-import pytest_asyncio
 
-from bot.config import Settings
-from bot.engine.local import JobQueue
 from bot.flow import SCORE_EVERY
-from bot.store import Store
+from tests import post_env
 from tests.fake_discord import (
-    FakeDiscord,
     answered,
     buttons,
     field,
     posted,
-    running_bot,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-PROGRESS_EVERY = 0.2
-# Audio is cut at 10 s here, so every tune carries a render warning.
-SETTINGS = {
-    "workers": 1,
-    "job_timeout": 120.0,
-    "per_user_running": 1,
-    "per_user_queued": 2,
-    "queue_cap": 20,
-    "shutdown_grace": 2.0,
-    "max_audio_seconds": 10,
-}
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def store(tmp_path_factory):
-    s = await Store.open(tmp_path_factory.mktemp("db") / "t.sqlite3")
-    yield s
-    await s.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def queue(store, tmp_path_factory):
-    q = JobQueue(Settings(data_dir=tmp_path_factory.mktemp("data"), **SETTINGS))
-    await q.start()
-    yield q
-    await q.close(0)
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fake():
-    async with FakeDiscord(edit_interval=PROGRESS_EVERY * 0.95) as server:
-        with server.patched():
-            yield server
-
-
-@contextlib.asynccontextmanager
-async def running(fake: FakeDiscord, tmp_path, store: Store, queue: JobQueue):
-    fake.violations.clear()
-    settings = Settings(data_dir=tmp_path, discord_token=fake.token, **SETTINGS)
-    async with running_bot(fake, settings, store, queue) as bot:
-        bot.progress_every = PROGRESS_EVERY
-        yield bot
-    assert not fake.violations
-
-
-async def compose(fake, user, **options) -> dict:
-    rec = await fake.slash("compose", user=user, **options)
-    await fake.wait_for(lambda: answered(fake, rec), 120, "the tune")
-    assert posted(fake, rec), rec.texts()
-    return posted(fake, rec)
+# the shared module-scoped fixtures (tests/post_env.py) and helpers
+store, queue, fake = post_env.store, post_env.queue, post_env.fake
+compose, running = post_env.compose, post_env.running
 
 
 def tune_of(post: dict) -> str:
