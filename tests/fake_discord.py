@@ -31,6 +31,8 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -226,6 +228,28 @@ class FakeDiscord:
             "TUNESMITH_DISCORD_API_BASE": self.api_base,
             "TUNESMITH_DISCORD_GATEWAY": self.gateway_url,
         }
+
+    async def start_bot_process(self, data_dir, **env: str) -> asyncio.subprocess.Process:
+        """A real `tunesmith run` against this fake: one worker, no shutdown grace, no config file, output
+        piped; `env` adds or overrides settings."""
+        full = {
+            **os.environ,
+            **self.env(),
+            "TUNESMITH_DATA_DIR": str(data_dir),
+            "TUNESMITH_WORKERS": "1",
+            "TUNESMITH_SHUTDOWN_GRACE": "0",
+            **env,
+        }
+        full.pop("TUNESMITH_CONFIG", None)
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            env=full,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
 
     # ---- waiting -------------------------------------------------------------------------------------
     async def _notify(self) -> None:

@@ -5,37 +5,15 @@ could only have said "no longer waiting") and tells each user, where they asked,
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 
 from tests.fake_discord import FakeDiscord, buttons, posted
 
 
-async def start(fake: FakeDiscord, tmp_path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        **fake.env(),
-        "TUNESMITH_DATA_DIR": str(tmp_path),
-        "TUNESMITH_WORKERS": "1",
-        "TUNESMITH_SHUTDOWN_GRACE": "0",
-    }
-    env.pop("TUNESMITH_CONFIG", None)
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-
-
 async def test_a_start_after_kill_9_removes_stale_status_messages_and_tells_their_users(tmp_path):
     async with FakeDiscord() as fake:
-        first = await start(fake, tmp_path)
+        first = await fake.start_bot_process(tmp_path)
         try:
             await fake.wait_ready(timeout=60)
             await fake.wait_for(lambda: fake.commands.get(None), 30, "the command sync")
@@ -58,7 +36,7 @@ async def test_a_start_after_kill_9_removes_stale_status_messages_and_tells_thei
         stale = {r.original_id for r in cut}
         before = set(fake.messages)
 
-        second = await start(fake, tmp_path)
+        second = await fake.start_bot_process(tmp_path)
         try:
             await fake.wait_for(lambda: len(fake.identifies) == 2, 60, "the second start")
 

@@ -15,25 +15,7 @@ from tests.fake_discord import FakeDiscord
 
 async def test_sigterm_tells_cut_users_closes_the_db_and_exits_in_time(tmp_path):
     async with FakeDiscord() as fake:
-        env = {
-            **os.environ,
-            **fake.env(),
-            "TUNESMITH_DATA_DIR": str(tmp_path),
-            "TUNESMITH_WORKERS": "1",
-            "TUNESMITH_SHUTDOWN_GRACE": "0",
-            "TUNESMITH_LOG_LEVEL": "INFO",
-            "TUNESMITH_CONFIG": "",
-        }
-        env.pop("TUNESMITH_CONFIG")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        proc = await fake.start_bot_process(tmp_path, TUNESMITH_LOG_LEVEL="INFO")
         try:
             await fake.wait_ready(timeout=60)
             await fake.wait_for(lambda: fake.commands.get(None), 30, "the command sync")
