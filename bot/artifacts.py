@@ -35,7 +35,8 @@ class TuneFacts:
     duration_s: float | None = None  # of the audio
     warnings: tuple[str, ...] = ()  # the renderer's notes: audio cut, sheet cut short ...
     form: str = ""  # the plan's facts, e.g. "AABB" ("" when there was no plan)
-    part_bars: int = 0
+    part_bars: int = 0  # bars per part when all parts are as long, else 0
+    parts: str = ""  # the distinct parts' lengths, e.g. "4+8"
     bars_written: int = 0
     note: str = ""  # e.g. why the length was adjusted to fit the form
     title: str = ""  # the tune's own title (see tune_title)
@@ -44,6 +45,16 @@ class TuneFacts:
     def heading(self) -> str:
         """The title to show: the tune's own, else "<Style> in <key>"."""
         return self.title or default_title(self.style, self.key)
+
+    @property
+    def form_text(self) -> str:
+        """ "AABB, 8-bar parts", "AAB, parts of 4 and 8 bars"; "" without a form."""
+        if not self.form:
+            return ""
+        if self.part_bars:
+            return f"{self.form}, {self.part_bars}-bar parts"
+        *most, last = (self.parts or "?").split("+")
+        return f"{self.form}, parts of {', '.join(most)} and {last} bars" if most else f"{self.form}, {last}-bar parts"
 
     def to_dict(self) -> dict:
         return dict(dataclasses.asdict(self), warnings=list(self.warnings))

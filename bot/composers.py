@@ -81,6 +81,7 @@ class AbcComposer:
             model_version=generated.model_version,
             form=generated.form,  # the plan's facts; note: why the length was adjusted to fit the form
             part_bars=generated.part_bars if generated.form else 0,
+            parts=generated.parts if generated.form else "",
             bars_written=generated.bars_written if generated.form else 0,
             note=generated.note if generated.form else "",
         )

@@ -42,9 +42,25 @@ def test_a_part_that_comes_back_is_copied_note_for_note():
 
 
 def test_a_length_that_does_not_fit_moves_to_the_nearest_and_says_so():
-    p = plan("jig", "AABB", 40)
-    assert p.played == 32 and "40" in p.note and "32" in p.note
-    assert plan("jig", None, 48).form == "AABBCC" and plan("jig", None, 16).form == "AA"
+    p = plan("jig", "AABB", 44)  # no training jig is AABB of 44 bars, nor can 8- or 16-bar parts make it
+    assert p.played == 32 and "44" in p.note and "32" in p.note
+
+
+def test_layouts_are_drawn_from_the_training_tunes_of_that_length():
+    """A 16-bar reel is, as in the corpus, AB of 8-bar parts, AAB of 4 + 8 bars or AABB of 4-bar parts."""
+    plans = [plan("reel", None, 16, seed) for seed in range(80)]
+    drawn = {(p.form, p.parts) for p in plans}
+    assert {("AB", "8+8"), ("AAB", "4+8"), ("AABB", "4+4")} <= drawn
+    assert all(p.played == 16 and not p.note and p.written == sum(p.part_lengths) for p in plans)
+    aab = next(p for p in plans if p.form == "AAB")
+    assert (aab.part_bars, aab.part_lengths, [b.line for b in aab.bars][3::8]) == (0, [4, 8], [":|", "|]"])
+    assert all(b.source < i for p in plans for i, b in enumerate(p.bars) if b.action != "new")
+
+
+def test_a_form_the_user_gives_takes_a_corpus_layout_of_that_length():
+    p = plan("reel", "AABB", 24)  # training reels: AABB of a 4- and an 8-bar part
+    assert (p.form, p.parts, p.played, p.written, p.note) == ("AABB", "4+8", 24, 12, "")
+    assert [b.line for b in p.bars] == ["|"] * 3 + ["::"] + ["|"] * 7 + [":|"]
 
 
 def test_repeat_actions_point_backwards_and_come_from_the_corpus():
@@ -52,7 +68,7 @@ def test_repeat_actions_point_backwards_and_come_from_the_corpus():
         p = plan("jig", None, 32, seed)
         assert all(b.source < i for i, b in enumerate(p.bars) if b.action != "new")
     stats = load_stats()["styles"]
-    assert stats["jig"]["part_bars"] == 8 and len(stats["jig"]["templates"]["8"]) > 100
+    assert stats["jig"]["part_bars"] == 8 and len(stats["jig"]["templates"]["8+8"]) > 100
     # copies are common, as in human tunes (about 30% of bars equal an earlier one)
     share = np.mean([b.action == "copy" for s in range(50) for b in plan("reel", None, 32, s).bars])
     assert 0.15 < share < 0.45

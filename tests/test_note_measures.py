@@ -75,14 +75,13 @@ def test_sampled_tunes_carry_sevenths_and_close_their_parts_on_the_tonic(reels):
 def test_default_forms_are_drawn_in_the_styles_corpus_proportions():
     stats = load_stats()
     waltz = form_choices(stats["styles"]["waltz"], 32)
-    assert {("AB", 16), ("AABB", 8)} <= set(waltz)  # waltzes: 16-bar parts played once, or AABB
+    assert {("AB", (16, 16)), ("AABB", (8, 8))} <= set(waltz)  # waltzes: 16-bar parts played once, or AABB
     drawn = Counter(make_plan("waltz", None, 32, np.random.default_rng(s)).form for s in range(60))
     assert (
         drawn["AB"] > 10
         and drawn["AABB"] > 5
         and all(make_plan("waltz", None, 32, np.random.default_rng(s)).played == 32 for s in range(20))
     )
-    assert make_plan("jig", None, 16, np.random.default_rng(0)).form == "AA"
 
 
 def test_eval_abc_prints_every_measure_beside_human_tunes_and_saves_the_samples(tmp_path):

@@ -213,13 +213,15 @@ def test_only_honoured_lengths_the_same_rule_for_every_front_end():
             for n in honoured_lengths(name, form) if style.model == "abc" else ():
                 assert make_plan(style.rhythm, form, n, np.random.default_rng(3)).played == n, (name, form, n)
     assert honoured_lengths("chorale") == tuple(range(4, 129))  # the note model composes any length
-    moved = parse_text("compose jig 24")  # the chat form, as from_options for Discord and the CLI
-    assert moved.length == 32 and "so this one has 32 bars instead of 24" in moved.note
-    assert from_options(style="reel", length=128).length == 96 and from_options(style="reel", length=4).length == 16
+    moved = parse_text("compose jig 34")  # the chat form, as from_options for Discord and the CLI
+    assert moved.length == 32 and "so this one has 32 bars instead of 34" in moved.note
+    assert from_options(style="reel", length=128).length == 96 and from_options(style="reel", length=4).length == 8
     assert from_options(style="reel", length=32).note is None and "note" not in moved.to_dict()
     assert from_options(style="reel", length=64, form="AB").length == 32
     assert from_options(style="reel", length=20, continue_abc="X:1\nK:D\nDEF|").length == 20  # kept exactly
-    assert [n for n, _ in length_choices()] == [8, 16, 32, 48, 64, 80, 96]
+    # the lengths of the training tunes (a 12-bar reel: AAB of 4 + 4 bars) and of their usual forms
+    assert [n for n, _ in length_choices()] == [8, 12, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96]
+    assert dict(length_choices())[12] == "12 bars: jig, reel, chorale only"
 
 
 def test_abc_pasted_on_one_line_gets_its_header_lines_back():

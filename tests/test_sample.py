@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from model.abc.evaluate import abc2midi_ok
 from model.abc.features import B5, E6, tune_features
+from model.abc.form import written_layout
 from model.abc.notation import AbcError, parse_key, parse_tune, to_canonical
 from model.abc.novelty import bars_of
 from model.abc.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
@@ -73,18 +74,19 @@ def test_constraints_hold(model, style, tonic, mode, bars, temperature, seed):
     check_tune(g.abc, g.bars_written, meter)
     assert parse_key(re.search(r"^K:(.*)$", g.abc, re.M).group(1)).name == parse_key(tonic + mode).name
     assert g.key == parse_key(tonic + mode).name
-    # length as played: the form's parts times their bars; an adjusted length is said so
-    assert g.bars == len(g.form) * g.part_bars and g.part_bars in (8, 16)
+    # length as played: each part's bars times how often it is played; an adjusted length is said so
+    sizes = dict(zip("ABCDEF", map(int, g.parts.split("+"))))
+    assert g.bars == sum(sizes[c] for c in g.form) and set(sizes.values()) <= {4, 8, 12, 16}
     assert (g.bars == bars) == (g.note == "")
     f = tune_features(to_canonical(parse_tune(g.abc)), 0)
-    assert f["part_bars"] == [g.part_bars] * len(f["part_bars"]) and not f["da_capo"]
+    assert f["part_bars"] == [sizes[c] for c, _ in written_layout(g.form)] and not f["da_capo"]
 
 
 def test_model_picks_the_key_when_none_is_given(model):
     g = compose_abc(model, AbcPrompt("reel", "4/4", "1/8", None, bars=16, seed=3))
     assert re.fullmatch(r"[A-G][#b]?(maj|min|dor|mix)", g.key)
-    assert (g.form, g.bars, g.bars_written, g.note) == ("AA", 16, 8, "")
-    check_tune(g.abc, 8, "4/4")
+    assert (g.form, g.bars, g.bars_written, g.note) == ("AB", 16, 16, "")  # the usual 16-bar reel
+    check_tune(g.abc, 16, "4/4")
 
 
 def test_abc2midi_reads_a_tune(model):
@@ -222,8 +224,8 @@ def test_abac_writes_the_returning_part_out_again(model):
 
 
 def test_a_length_that_does_not_fit_is_adjusted_and_said(model):
-    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=24, seed=2, form="AABB"))
-    assert g.bars == 32 and "24" in g.note and "32" in g.note
+    g = compose_abc(model, AbcPrompt("jig", "6/8", "1/8", "Dmaj", bars=44, seed=2, form="AABB"))
+    assert g.bars == 32 and "44" in g.note and "32" in g.note
 
 
 def test_bad_form_is_refused(model):

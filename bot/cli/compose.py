@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
         f = artifacts.facts
         print(
             f"{f.style} in {f.key}, {f.bars} bars, {f.duration_s} s, seed {f.seed} (model {f.model_version})"
-            + (f", form {f.form} ({f.part_bars}-bar parts)" if f.form else "")
+            + (f", form {f.form_text}" if f.form else "")
         )
         for note in (request.note, f.note):
             if note:

@@ -46,7 +46,7 @@ def result_embed(result: Result, user: discord.abc.User) -> discord.Embed:
         ("Meter", facts.meter),
         ("Tempo", f"{facts.tempo} bpm" if facts.tempo else None),
         ("Bars", facts.bars),
-        ("Form", f"{facts.form}, {facts.part_bars}-bar parts" if facts.form and facts.part_bars else None),
+        ("Form", facts.form_text or None),
         ("Instrument", facts.instrument),
         (SCORE, score_text(result.votes, result.mean) if result.tune_id else None),
         ("Tune id", f"`{result.tune_id}`" if result.tune_id else None),

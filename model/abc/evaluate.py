@@ -2,7 +2,9 @@
 
 1. Validation bits per character on FILES (ABC, normalised the training way) or, without FILES, on
    the held-out split of the corpus.
-2. A quality report on N sampled tunes across styles and lengths, the key picked by the model as for
+2. A quality report on N sampled tunes across styles, each as long (bars as played) as a training
+   tune of its style drawn at random (16-bar reels are the most common: a judge comparing 32-bar
+   samples with them would see the length, not the music), the key picked by the model as for
    a request without one (`--all-keys`: all 12 tonics x 4 modes in turn), judged by tools other
    than the sampler's own tracker:
    - parse rate: music21 reads the tune, and abc2midi writes a MIDI file without an error;
@@ -40,7 +42,6 @@ from model.meter import RHYTHM_METERS
 STYLES = list(RHYTHM_METERS.items())  # (rhythm, meter) in the order the evaluation samples them
 TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MODES = ["maj", "min", "dor", "mix"]
-LENGTHS = [32, 32, 48, 64]  # bars as played: AABB, AABB, AABBCC, AABBCCDD with 8-bar parts
 from model.keys import SCALES  # noqa: E402
 
 
@@ -151,7 +152,7 @@ def sample_report(
     for i in range(n):
         rhythm, meter = STYLES[i % len(STYLES)]
         key = TONICS[i % 12] + MODES[(i // 12) % 4] if all_keys else None
-        bars = LENGTHS[(i // 7) % len(LENGTHS)]
+        bars = sample_length(rhythm, i)
         try:
             g = compose_abc(model, AbcPrompt(rhythm, meter, "1/8", key, bars=bars, seed=i))
         except (GenerationError, AbcError):  # e.g. a broken model: no tune, or one that cannot be written out
@@ -194,6 +195,17 @@ def sample_report(
     summary["seconds_per_tune"] = round((time.time() - t0) / max(n, 1), 3)
     summary["by_style"] = {s: summarise([r for r in rows if r["style"] == s]) for s, _ in STYLES}
     return summary, rows
+
+
+def sample_length(rhythm: str, i: int) -> int:
+    """Bars as played for the i-th sample: drawn (seeded by i) as the style's training tunes are long."""
+    import numpy as np
+
+    from model.abc.form import corpus_lengths, load_stats
+
+    lengths = corpus_lengths(load_stats()["styles"][rhythm]) or {32: 1}
+    weights = np.array(list(lengths.values()), dtype=float)
+    return list(lengths)[int(np.random.default_rng(i).choice(len(lengths), p=weights / weights.sum()))]
 
 
 def human_form_rows(tunes: list[str], original_keys: dict, collections: dict | None = None) -> list[dict]:
@@ -414,7 +426,7 @@ def main(argv: list[str]) -> int:
         log(f"human tunes: {report['human']}")
     if args.samples:
         keys = "48 keys in turn" if args.all_keys else "keys picked by the model"
-        log(f"sampling {args.samples} tunes across {len(STYLES)} styles, {keys}, lengths {LENGTHS} ...")
+        log(f"sampling {args.samples} tunes across {len(STYLES)} styles, {keys}, lengths as the style's tunes ...")
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
         summary, rows = sample_report(model, args.samples, log, args.save, args.all_keys)

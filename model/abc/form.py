@@ -6,7 +6,10 @@ A form is a string of part letters in playing order (AABB, AABBCC, AB, ABAC). A 
 twice in a row is written once between repeat signs (`:|`, `::`); a part that comes back later
 (the second A of ABAC) is written out again, so no repeat ever sends the player back over an
 earlier part. Length counts bars as played: a 32-bar jig is AABB with 8-bar parts (or, now and then,
-as in the corpus, AB with 16-bar parts or ABCD: without a form, one is drawn in the style's proportions).
+as in the corpus, AABBCC with shorter parts, AB with 16-bar parts ...). The layout (how many parts, how
+long, which are repeated) is drawn from the training tunes of the style with that length, so a 16-bar
+reel may be AB of 8 bars, AAB of 4 + 8 bars or AABB of 4-bar parts, in the corpus proportions. Only
+when no training tune fits the length (or a form the user gave) are the parts all of one length.
 
 Which bars repeat comes from the corpus: the sampler follows the repetition pattern of a random
 training tune of the same style with the same part layout (its *template*: for each bar, "new",
@@ -20,9 +23,11 @@ from __future__ import annotations
 import json
 import re
 import sys
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +35,7 @@ import numpy as np
 FORMS_FILE = Path(__file__).resolve().parent.parent / "weights" / "abc-forms.json"
 FORM_RE = re.compile(r"[A-F]{1,8}")
 MAX_PARTS = 6
+PART_LENGTHS = (4, 8, 12, 16)  # part lengths taken from the corpus (odd ones are mostly pickup bars)
 
 
 class FormError(ValueError):
@@ -48,15 +54,28 @@ class PlanBar:
 @dataclass
 class Plan:
     form: str
-    part_bars: int
     played: int  # bars as played (repeats expanded)
     written_parts: list[tuple[str, bool]]  # (letter, repeated) in written order
+    part_lengths: list[int]  # bars of each written part
     bars: list[PlanBar] = field(default_factory=list)
     note: str = ""  # why the length was adjusted, for the answer
 
     @property
     def written(self) -> int:
         return len(self.bars)
+
+    @property
+    def part_bars(self) -> int:
+        """Bars per part when every part has the same length, else 0 (see `parts`)."""
+        return self.part_lengths[0] if len(set(self.part_lengths)) == 1 else 0
+
+    @property
+    def parts(self) -> str:
+        """The lengths of the distinct parts in order, e.g. "4+8" for an AAB of a 4- and an 8-bar part."""
+        seen: dict[str, int] = {}
+        for (letter, _), n in zip(self.written_parts, self.part_lengths):
+            seen.setdefault(letter, n)
+        return "+".join(map(str, seen.values()))
 
     def ends_part(self, i: int) -> bool:
         return i + 1 == len(self.bars) or self.bars[i + 1].part != self.bars[i].part
@@ -97,37 +116,52 @@ def default_form(style: dict, played: int) -> str:
     return "".join(c * 2 for c in letters) if twice else letters
 
 
-def form_choices(style: dict, played: int) -> dict[tuple[str, int], float]:
-    """The forms that give exactly `played` bars, each weighted by how often the style's training
-    tunes have that layout: (form, part bars) -> weight. Parts are all 8 or all 16 bars, either all
-    played twice (AABB, AABBCC) or all once (AB, ABCD)."""
-    layouts, rep = style.get("layouts", {}), style.get("repeated_part_share", 0.5)
-    out = {}
-    for part in (8, 16):
-        for twice in (True, False):
-            n, left = divmod(played, part * (2 if twice else 1))
-            if left or not 1 <= n <= MAX_PARTS:
-                continue
-            weight = layouts.get("+".join([str(part)] * n), 0) * (rep if twice else 1 - rep)
-            if weight > 0:
-                letters = "ABCDEF"[:n]
-                out[("".join(c * 2 for c in letters) if twice else letters, part)] = weight
+def parse_layout(layout: str) -> list[tuple[int, bool]]:
+    """A corpus layout: "4r+8" -> [(4, True), (8, False)] (part bars, played twice)."""
+    return [(int(p.rstrip("r")), p.endswith("r")) for p in layout.split("+")]
+
+
+def layout_form(parts: list[tuple[int, bool]]) -> str:
+    """[(4, True), (8, False)] -> "AAB"."""
+    return "".join(c * (2 if rep else 1) for c, (_, rep) in zip("ABCDEF", parts))
+
+
+def form_choices(style: dict, played: int, form: str | None = None) -> dict[tuple[str, tuple[int, ...]], float]:
+    """The layouts of the style's training tunes that give exactly `played` bars (and, if given, have
+    this form), each weighted by how many tunes have it: (form, part lengths) -> weight."""
+    out: dict[tuple[str, tuple[int, ...]], float] = {}
+    for layout, count in style.get("layouts", {}).items():
+        parts = parse_layout(layout)
+        f = layout_form(parts)
+        if sum(n * (2 if rep else 1) for n, rep in parts) == played and (form is None or f == form):
+            key = (f, tuple(n for n, _ in parts))
+            out[key] = out.get(key, 0) + count
     return out
 
 
+def corpus_lengths(style: dict) -> dict[int, int]:
+    """Bars as played -> how many of the style's training tunes (with a kept layout) are that long."""
+    out: Counter = Counter()
+    for layout, count in style.get("layouts", {}).items():
+        out[sum(n * (2 if rep else 1) for n, rep in parse_layout(layout))] += count
+    return dict(sorted(out.items()))
+
+
 def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | None = None) -> Plan:
-    """Parts, written bars, bar lines and the repeat pattern for one tune (see module doc). Without a
-    form, one is drawn from the forms that fit the length, in the style's corpus proportions."""
+    """Parts, written bars, bar lines and the repeat pattern for one tune (see module doc): a layout
+    of the style's training tunes with this length (and form, if given), drawn in their proportions;
+    else the form (or the style's usual one) with parts all of one length, nearest the length."""
     stats = stats if stats is not None else load_stats()
     style = stats["styles"].get(rhythm) or stats["styles"]["reel"]
-    if not form and played >= 32 and (choices := form_choices(style, played)):
+    f = check_form(form) if form else None
+    if choices := form_choices(style, played, f):
         options = sorted(choices)
         weights = np.array([choices[o] for o in options])
-        f, part_bars = options[int(rng.choice(len(options), p=weights / weights.sum()))]
-        plan = Plan(f, part_bars, played, written_layout(f))
+        f, lengths = options[int(rng.choice(len(options), p=weights / weights.sum()))]
+        plan = Plan(f, played, written_layout(f), list(lengths))
         _fill(plan, style, rng)
         return plan
-    f = check_form(form) if form else default_form(style, played)
+    f = f or default_form(style, played)
     lengths = [p for p in (style["part_bars"], 8, 16) if p in (8, 16)]
     options = sorted({p * len(f) for p in lengths})
     best = min(options, key=lambda n: (abs(n - played), n))
@@ -140,7 +174,8 @@ def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | Non
             f"composed {best} bars as played ({f}, {part_bars}-bar parts)"
         )
     )
-    plan = Plan(f, part_bars, best, written_layout(f), note=note)
+    layout = written_layout(f)
+    plan = Plan(f, best, layout, [part_bars] * len(layout), note=note)
     _fill(plan, style, rng)
     return plan
 
@@ -148,22 +183,24 @@ def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | Non
 def _fill(plan: Plan, style: dict, rng) -> None:
     """Written bars with their bar lines and repeat actions (from a corpus template)."""
     distinct = sorted({c for c, _ in plan.written_parts})
-    template = pick_template(style, len(distinct), plan.part_bars, rng)
+    sizes = dict(zip(distinct, map(int, plan.parts.split("+"))))
+    starts = list(accumulate([sizes[c] for c in distinct], initial=0))  # where each part starts in the template
+    template = pick_template(style, [sizes[c] for c in distinct], rng)
     first_bar: dict[str, int] = {}
     for p, (letter, rep) in enumerate(plan.written_parts):
         nxt = plan.written_parts[p + 1] if p + 1 < len(plan.written_parts) else None
         start = len(plan.bars)
         d = distinct.index(letter)
-        for k in range(plan.part_bars):
+        for k in range(plan.part_lengths[p]):
             bar = PlanBar(p, k)
             if letter in first_bar:  # a part that comes back: written out again, note for note
                 bar.action, bar.source = "copy", first_bar[letter] + k
             else:
-                action, src = template[d * plan.part_bars + k]
+                action, src = template[starts[d] + k]
                 if action != "new":
-                    src_part, src_k = divmod(src, plan.part_bars)
+                    src_part = bisect_right(starts, src) - 1
                     written = _written_start(plan, distinct[src_part])
-                    bar.action, bar.source = action, written + src_k
+                    bar.action, bar.source = action, written + src - starts[src_part]
             plan.bars.append(bar)
         first_bar.setdefault(letter, start)
         end = plan.bars[-1]
@@ -182,18 +219,21 @@ def _written_start(plan: Plan, letter: str) -> int:
     return 0
 
 
-def pick_template(style: dict, parts: int, part_bars: int, rng) -> list[tuple[str, int]]:
-    """A corpus tune's repeat pattern for `parts` parts of `part_bars` bars (bar indices are
-    counted over the whole tune). With fewer parts in the corpus tune, its last part's pattern
-    is reused for the extra parts, shifted to point at the part before."""
-    pool = style["templates"].get(str(part_bars)) or []
-    if len(pool) < 20:  # too few tunes of this style: borrow the patterns of every style
-        pool = pool + style.get("shared", {}).get(str(part_bars), [])
+def pick_template(style: dict, sizes: list[int], rng) -> list[tuple[str, int]]:
+    """A corpus tune's repeat pattern for distinct parts of these lengths (bar indices are counted
+    over the whole tune): one of a tune with exactly these part lengths if there is one, else, for
+    parts all of one length, one of a tune with such parts; with fewer parts in that tune, its last
+    part's pattern is reused for the extra parts, shifted to point at the part before."""
+    pool = _pool(style, "templates", "+".join(map(str, sizes)))
+    if pool:
+        return [tuple(x) for x in pool[int(rng.integers(len(pool)))]]
+    parts, part_bars = len(sizes), sizes[0]
+    pool = _pool(style, "uniform", str(part_bars)) if len(set(sizes)) == 1 else []
     exact = [t for t in pool if len(t) == parts * part_bars]
     longer = [t for t in pool if len(t) >= parts * part_bars]
     choice = exact or longer or pool
     if not choice:
-        return [("new", -1)] * (parts * part_bars)
+        return [("new", -1)] * sum(sizes)
     t = [tuple(x) for x in choice[int(rng.integers(len(choice)))]]
     n_t = len(t) // part_bars
     out: list[tuple[str, int]] = []
@@ -204,6 +244,12 @@ def pick_template(style: dict, parts: int, part_bars: int, rng) -> list[tuple[st
             action, src = t[q * part_bars + k] if q * part_bars + k < len(t) else ("new", -1)
             out.append((action, src + shift) if action != "new" else (action, -1))
     return out
+
+
+def _pool(style: dict, kind: str, key: str) -> list:
+    """The style's templates under `key`; with fewer than 20, those of every style as well."""
+    pool = style[kind].get(key) or []
+    return pool if len(pool) >= 20 else pool + style["shared"][kind].get(key, [])
 
 
 # ------------------------------------------------------------------ corpus statistics
@@ -224,8 +270,9 @@ def relations(keys: list[str], halves: list[str]) -> list[tuple[str, int]]:
 
 
 def build_stats(tunes: list[str], original_keys: dict) -> dict:
-    """Per style: part layouts, default part length, share of repeated parts, register, rhythm,
-    and the repeat templates of tunes whose parts all have 8 or 16 bars."""
+    """Per style: part layouts ("4r+8": a 4-bar part played twice, then an 8-bar part once; those of
+    at least two tunes, parts of 4, 8, 12 or 16 bars), default part length, share of repeated parts,
+    register, rhythm, and the repeat templates of those tunes, by part lengths ("4+8")."""
     from model.abc.features import parts_of, split_bars, tune_features
     from model.abc.notation import Key, bar_length, body_of, parse_key, shift_between
 
@@ -243,7 +290,9 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
             body = body_of(t)
             bars, _, _, _ = split_bars(body, mode)
             parts = parts_of(bars, bar_length(meter))
-            layouts["+".join(str(len(p)) for p in parts)] += 1
+            lengths = [len(p) for p in parts]
+            if set(lengths) <= set(PART_LENGTHS) and 1 <= len(parts) <= MAX_PARTS:
+                layouts["+".join(f"{len(p)}{'r' if p[-1].token in (':|', '::') else ''}" for p in parts)] += 1
             all_parts += len(parts)
             rep_parts += sum(p[-1].token in (":|", "::") for p in parts)
             key = parse_key(original_keys.get(t, "C" + mode))
@@ -252,18 +301,18 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
             dotted += f["dotted_per_100"]
             snaps += f["snaps_per_100"]
             short += f["last_short"]
-            sizes = {len(p) for p in parts}
-            if len(sizes) == 1 and sizes <= {8, 16} and len(parts) >= 2:
+            if set(lengths) <= set(PART_LENGTHS) and 1 <= len(parts) <= MAX_PARTS:
                 flat = [b for p in parts for b in p]
                 half = bar_length(meter) / 2
                 rel = relations([b.key for b in flat], [b.half_key(half) for b in flat])
-                templates[str(sizes.pop())].append(rel)
+                templates["+".join(map(str, lengths))].append(rel)
         n = len(ts)
-        eight = sum(c for k, c in layouts.items() if set(k.split("+")) == {"8"})
-        sixteen = sum(c for k, c in layouts.items() if set(k.split("+")) == {"16"})
+        kept = {k: c for k, c in layouts.most_common() if c >= 2}
+        eight = sum(c for k, c in kept.items() if {size for size, _ in parse_layout(k)} == {8})
+        sixteen = sum(c for k, c in kept.items() if {size for size, _ in parse_layout(k)} == {16})
         out["styles"][rhythm] = {
             "tunes": n,
-            "layouts": dict(layouts.most_common(8)),
+            "layouts": kept,
             "part_bars": 16 if sixteen > eight else 8,
             "repeated_part_share": round(rep_parts / max(all_parts, 1), 3),
             "repeated": rep_parts / max(all_parts, 1) >= 0.35,
@@ -278,11 +327,19 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
 
 @lru_cache(maxsize=1)
 def load_stats(path: Path = FORMS_FILE) -> dict:
+    """The statistics, with the templates also pooled by one part length for forms of uniform parts
+    ("uniform": "8" -> templates of 8+8, 8+8+8 ...) and over every style ("shared")."""
     stats = json.loads(Path(path).read_text())
-    shared: dict[str, list] = defaultdict(list)
+    shared: dict[str, dict[str, list]] = {"templates": defaultdict(list), "uniform": defaultdict(list)}
     for s in stats["styles"].values():
+        s["uniform"] = defaultdict(list)
         for k, v in s["templates"].items():
-            shared[k].extend(v)
+            sizes = set(k.split("+"))
+            if len(sizes) == 1 and "+" in k:
+                s["uniform"][sizes.pop()].extend(v)
+        for kind in shared:
+            for k, v in s[kind].items():
+                shared[kind][k].extend(v)
     for s in stats["styles"].values():
         s["shared"] = shared
     return stats
@@ -300,7 +357,8 @@ def main(argv: list[str]) -> int:
             f"{rhythm:10s} tunes {s['tunes']:4d}  part bars {s['part_bars']:2d}"
             f"  repeated {s['repeated_part_share']:.2f}  above B5 {s['above_b5']:.2f}"
             f"  dotted/100 {s['dotted_per_100']:5.1f}  snaps/100 {s['snaps_per_100']:4.1f}"
-            f"  templates {sum(len(v) for v in s['templates'].values()):4d}  layouts {s['layouts']}"
+            f"  templates {sum(len(v) for v in s['templates'].values()):4d}"
+            f"  layouts {dict(list(s['layouts'].items())[:8])}"
         )
     return 0
 

@@ -128,7 +128,8 @@ class GeneratedAbc:
     copies_rejected: int = 0
     body_c: str = field(default="", repr=False)  # the body as sampled, in C (for evaluation)
     form: str = ""  # e.g. "AABB" ("" when continuing a user's tune)
-    part_bars: int = 0
+    part_bars: int = 0  # bars per part when all parts are as long, else 0
+    parts: str = ""  # the distinct parts' lengths, e.g. "4+8"
     bars_written: int = 0
     note: str = ""  # e.g. why the length was adjusted to fit the form
 
@@ -396,6 +397,7 @@ def compose_abc(model: AbcModel, prompt: AbcPrompt) -> GeneratedAbc:
         bars=plan.played,
         form=plan.form,
         part_bars=plan.part_bars,
+        parts=plan.parts,
         bars_written=plan.written,
         note=plan.note,
         **facts,
