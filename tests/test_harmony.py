@@ -50,6 +50,16 @@ def test_half_bar_changes_and_never_inside_a_held_note():
     assert [at for at, _ in chord_marks("G3c3 c2|G8|", key, "4/4")] == [0]
 
 
+def test_v7_to_i_inside_the_last_bar_closes_the_part_where_the_melody_allows_it():
+    """4/4 has two slots a bar: a part may close V7 -> I within its last bar, costing no more than V7
+    in the bar before; a last bar whose first half outlines IV does not get V forced on it."""
+    key = parse_key("D")
+    body = add_chords("|:D2FD A2FD|G2BG E2GE|F2AF d2cB|A2G2 F2D2:|", key, "4/4")
+    assert body.endswith('|"A7"A2G2 "D"F2D2:|')
+    body = add_chords("|:D2FD A2FD|G2BG E2GE|F2AF d2cB|B2G2 F2D2:|", key, "4/4")
+    assert '"A' not in body.rsplit("|", 2)[1]  # B2G2: no A or A7 over it
+
+
 def test_pickups_get_no_chord_and_parts_start_with_one():
     body = add_chords("A|dfa afd|gbg fed|e2A ABc|d3 d2:|\nf|afd dfa|gfe d2A|BdB AFA|d3 d2|]", parse_key("D"), "6/8")
     assert body.startswith('A|"D"dfa')

@@ -8,8 +8,9 @@ bar in 3/4 (in 9/8: the bar and its third beat), and a Viterbi pass picks one ch
                  another beat 0.6, off the beat 0.25) and halved for short notes;
     chord cost   the tonic is free, the primary chords cheap, the others a little dearer; a seventh
                  chord a little dearer than its triad (chosen where the melody has the seventh);
-    cadence      a part closes on the tonic, reached from the dominant (V7 -> I): the slot before
-                 the part's last chord prefers V7, the last one the tonic;
+    cadence      a part closes on the tonic, reached from the dominant (V7 -> I): the last slot
+                 prefers the tonic, and the chord it comes from V7, in the bar before or in the
+                 last bar's first half;
     change cost  a change at a bar line is cheaper than one at the half bar; a chord can only
                  change on a slot that starts with a note (never in the middle of a held note);
     form         the first and the last chord are the tonic (the last one always).
@@ -168,22 +169,29 @@ def _chord_cost(chord: Chord, mode: str) -> float:
     return CHORD_COST["primary"] if chord.degree in _PRIMARY else CHORD_COST["other"]
 
 
-def _cadence_cost(slots: list[Slot], k: int, chord: Chord) -> float:
-    """A part's last chord is the tonic and the one before it the dominant (V7 best). When the last
-    note starts inside the last bar (E^GB A3), its first slot may be the dominant or the tonic."""
+def _cadence_cost(slots: list[Slot], k: int, before: Chord, chord: Chord) -> float:
+    """A part closes V -> I (V7 best): charged on the step from `before` into slot k where the closing
+    chord comes. That is the last bar's first slot when it takes the tonic, else the part's last slot,
+    so V(7) -> I inside the last bar (|"A7"A2G2 "D"F2D2|) is as good a close as V7 in the bar before.
+    (Charging the slot before the last bar instead made V7 -> I within the last bar, where 4/4 tunes
+    often put it, cost as much as no cadence at all.)"""
     slot = slots[k]
-    if slot.part_last:
-        return 0.0 if chord.is_tonic else CADENCE_COST["last"]
+    if slot.insert_at is None:
+        return 0.0
+    inner = k > 0 and slots[k - 1].last_bar_first and slots[k - 1].insert_at is not None
     if slot.last_bar_first:
-        return (
-            0.0 if chord.is_tonic or chord.degree == "V7" else CADENCE_COST["last"] * (0.5 if chord.is_dominant else 1)
-        )
-    if k + 1 < len(slots) and (slots[k + 1].part_last or slots[k + 1].last_bar_first):
-        if slots[k + 1].insert_at is None or chord.degree == "V7":
-            return 0.0
-        push = CADENCE_COST["before_last"] * (0.5 if slots[k + 1].last_bar_first else 1.0)
-        return push * (0.4 if chord.is_dominant else 1.0)
-    return 0.0
+        if not chord.is_tonic:
+            return 0.0  # the closing chord comes in the part's last slot
+        push = CADENCE_COST["before_last"] * 0.5
+    elif slot.part_last and inner:
+        if before.is_tonic:
+            return 0.0  # the tonic came with the last bar, charged there
+        push = CADENCE_COST["before_last"] * 0.5
+    elif slot.part_last:
+        push = CADENCE_COST["before_last"]
+    else:
+        return 0.0
+    return 0.0 if before.degree == "V7" else push * (0.4 if before.is_dominant else 1.0)
 
 
 def choose(slots: list[Slot], chords: list[Chord], meter: str, mode: str = "maj") -> list[int]:
@@ -197,7 +205,7 @@ def choose(slots: list[Slot], chords: list[Chord], meter: str, mode: str = "maj"
             melody_cost(s, c, beat)
             + _chord_cost(c, mode)
             + (PART_START_COST if s.part_start and not c.is_tonic else 0.0)
-            + _cadence_cost(slots, k, c)
+            + (CADENCE_COST["last"] if s.part_last and not c.is_tonic else 0.0)
             for c in chords
         ]
         for k, s in enumerate(slots)
@@ -209,10 +217,11 @@ def choose(slots: list[Slot], chords: list[Chord], meter: str, mode: str = "maj"
         change = INF if s.insert_at is None else CHANGE_COST["half" if s.half else "bar"]
         new, ptr = [], []
         for j in range(n):
-            best, arg = cost[j], j  # stay
+            best, arg = cost[j] + _cadence_cost(slots, k, chords[j], chords[j]), j  # stay
             for i in range(n):
-                if i != j and cost[i] + change < best:
-                    best, arg = cost[i] + change, i
+                step = cost[i] + change + _cadence_cost(slots, k, chords[i], chords[j])
+                if i != j and step < best:
+                    best, arg = step, i
             new.append(best + local[k][j])
             ptr.append(arg)
         cost = new
