@@ -113,9 +113,9 @@ async def test_only_honoured_lengths_are_offered_and_a_moved_length_is_told(fake
         cmd = {o["name"]: o for o in fake.find_command("compose")["options"]}
         offered = [c["value"] for c in cmd["length"]["choices"]]
         waltz = await compose(fake, fake.user(20), style="waltz", length=8)
-        jig = await compose(fake, fake.user(21), style="jig", length=8)  # "8 bars: waltz, chorale only"
-        said = await fake.say("!compose reel 24", user=fake.user(22))
-        chat = await fake.wait_for(lambda: next(iter(told("instead of 24")), None), 120, "the chat tune")
+        moved = await compose(fake, fake.user(21), style="waltz", length=12)  # "12 bars: jig, reel, chorale only"
+        said = await fake.say("!compose reel 28", user=fake.user(22))
+        chat = await fake.wait_for(lambda: next(iter(told("instead of 28")), None), 120, "the chat tune")
     assert said and offered == [n for n, _ in length_choices()] and len(offered) <= 25
     assert "max_value" not in cmd["length"]  # no free range any more
     for style in STYLES.values():  # every offered length that names no styles is exact for every style
@@ -123,7 +123,7 @@ async def test_only_honoured_lengths_are_offered_and_a_moved_length_is_told(fake
             if style.model == "abc" and (label == f"{n} bars" or style.name in label):
                 assert make_plan(style.rhythm, None, n, np.random.default_rng(1)).played == n, (style.name, n)
     assert field(waltz, "Bars") == "8" and "instead" not in (waltz["embeds"][0].get("description") or "")
-    assert field(jig, "Bars") == "16" and "so this one has 16 bars instead of 8" in jig["embeds"][0]["description"]
+    assert field(moved, "Bars") == "16" and "so this one has 16 bars instead of 12" in moved["embeds"][0]["description"]
     assert field(chat, "Bars") == "32"  # the chat form: the same rule, the same message
     assert max(honoured_lengths("reel")) == 96 and 128 not in honoured_lengths("jig")
 

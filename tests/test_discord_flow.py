@@ -77,7 +77,7 @@ KEY_WORDS = r"[A-G][#b]? (major|minor|dorian|mixolydian)"
 async def test_compose_jig_posts_files_that_decode(fake, tmp_path, store, queue):
     async with running(fake, tmp_path, store, queue):
         before = len(fake.visible())
-        rec = await fake.slash("compose", style="jig", length=16, seed=1)
+        rec = await fake.slash("compose", style="jig", length=16, form="AA", seed=1)
         await fake.wait_for(lambda: posted(fake, rec), 120, "the tune")
     assert rec.callback["type"] == 5 and not rec.ephemeral and rec.ack_latency < 3.0  # deferred in time
     post = posted(fake, rec)
@@ -385,7 +385,7 @@ async def test_help_and_stats_answer_ephemerally(fake, tmp_path, store, queue):
     assert help_.ephemeral and any("/compose" in t for t in help_.texts())
     text = " ".join(help_.texts())
     assert all(
-        w in text for w in ("/stats", "/admin", "/mine", "Limits", "16, 32, 48, 64, 80, 96 bars", "Cancel")
+        w in text for w in ("/stats", "/admin", "/mine", "Limits", "24, 28, 32, 40, 48, 64, 80, 96 bars", "Cancel")
     )  # issue 14
     assert stats.ephemeral and f"Tunes composed: {before + 1}" in stats.texts()
 

@@ -84,7 +84,7 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
             events.append(event.stage)
 
         job = await service.submit(
-            Order(11, from_options(style="reel", length=8, seed=3), on_progress, guild_id=1, channel_id=2)
+            Order(11, from_options(style="reel", length=10, seed=3), on_progress, guild_id=1, channel_id=2)
         )
         await service.settled(job)
         assert job.state == DONE, job.error
@@ -93,8 +93,8 @@ async def test_end_to_end_through_the_queue_and_the_store(tmp_path):
         assert 10_000 < bytes_per_s < 14_000  # 96 kbps = 12 kB/s: the queue's settings reached the worker
         tune = await store.get_tune(job.tune_id)
         assert tune.text == job.result.text and tune.seed == 3 and tune.user_id == 11 and tune.style == "reel"
-        # reel 8 is moved to 16, a length its form honours
-        assert tune.request["length"] == 16 and tune.model_version == job.result.facts.model_version
+        # reel 10 is moved to 12 (a tie: the longer), a length training reels come in (AAB of 4 + 4 bars)
+        assert tune.request["length"] == 12 and tune.model_version == job.result.facts.model_version
         await job.events_delivered()
         assert events == ["queued", "starting", "composing", "rendering", "finished"]
 
