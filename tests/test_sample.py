@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from model.abc.evaluate import abc2midi_ok
 from model.abc.features import B5, E6, tune_features
-from model.abc.form import written_layout
+from model.abc.form import load_stats, written_layout
 from model.abc.notation import AbcError, parse_key, parse_tune, to_canonical
+from model.abc.note_measures import melody_measures
 from model.abc.novelty import bars_of
 from model.abc.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
 from model.abc.tracker import BarTracker
@@ -252,6 +253,17 @@ def test_hornpipes_end_on_a_long_note(model):
         )
     ]
     assert sum(short) <= 1  # 2-3 of these 12 ended short when the rule looked only at finished notes
+
+
+def test_waltz_parts_end_on_long_notes_as_the_corpus_waltzes_do(model):
+    """The last note's least length is drawn from the style's training tunes: most waltzes end on a
+    half note (2/3 of the bar); the network alone ends them on a quarter (1/3) more often than not."""
+    assert max(load_stats()["styles"]["waltz"]["last_note"].items(), key=lambda kv: kv[1])[0] == "2/3"
+    ends = [
+        melody_measures(g.body_c, g.key[-3:], "3/4")["last_note"]
+        for g in (compose_abc(model, AbcPrompt("waltz", "3/4", "1/8", None, bars=16, seed=s)) for s in range(12))
+    ]
+    assert sum(e >= 0.5 for e in ends) >= 7 and min(ends) > 0
 
 
 @pytest.mark.parametrize(

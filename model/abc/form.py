@@ -26,6 +26,7 @@ import sys
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
@@ -272,7 +273,8 @@ def relations(keys: list[str], halves: list[str]) -> list[tuple[str, int]]:
 def build_stats(tunes: list[str], original_keys: dict) -> dict:
     """Per style: part layouts ("4r+8": a 4-bar part played twice, then an 8-bar part once; those of
     at least two tunes, parts of 4, 8, 12 or 16 bars), default part length, share of repeated parts,
-    register, rhythm, and the repeat templates of those tunes, by part lengths ("4+8")."""
+    register, rhythm, the last note's length (share of a bar -> tunes), and the repeat templates of
+    those tunes, by part lengths ("4+8")."""
     from model.abc.features import parts_of, split_bars, tune_features
     from model.abc.notation import Key, bar_length, body_of, parse_key, shift_between
 
@@ -283,13 +285,17 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
     for rhythm, ts in sorted(by_style.items()):
         layouts, rep_parts, all_parts = Counter(), 0, 0
         templates: dict[str, list] = defaultdict(list)
-        high = dotted = snaps = short = 0.0
+        high = dotted = snaps = 0.0
+        last_notes: Counter = Counter()
         for t in ts:
             mode = re.search(r"K:C(\w+)", t).group(1)
             meter = re.search(r"M:(\S+)", t).group(1)
             body = body_of(t)
             bars, _, _, _ = split_bars(body, mode)
             parts = parts_of(bars, bar_length(meter))
+            last = next((d for b in reversed(bars) for _, d in reversed(b.notes)), None)
+            if last:
+                last_notes[str(Fraction(last) / Fraction(bar_length(meter)))] += 1
             lengths = [len(p) for p in parts]
             if set(lengths) <= set(PART_LENGTHS) and 1 <= len(parts) <= MAX_PARTS:
                 layouts["+".join(f"{len(p)}{'r' if p[-1].token in (':|', '::') else ''}" for p in parts)] += 1
@@ -300,7 +306,6 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
             high += f["above_b5"]
             dotted += f["dotted_per_100"]
             snaps += f["snaps_per_100"]
-            short += f["last_short"]
             if set(lengths) <= set(PART_LENGTHS) and 1 <= len(parts) <= MAX_PARTS:
                 flat = [b for p in parts for b in p]
                 half = bar_length(meter) / 2
@@ -319,7 +324,7 @@ def build_stats(tunes: list[str], original_keys: dict) -> dict:
             "above_b5": round(high / n, 3),
             "dotted_per_100": round(dotted / n, 2),
             "snaps_per_100": round(snaps / n, 2),
-            "last_short": round(short / n, 3),
+            "last_note": dict(last_notes.most_common()),
             "templates": {k: v for k, v in templates.items()},
         }
     return out

@@ -64,22 +64,21 @@ class Tuning:
 
     bias        multipliers of the network's probability of '>' (dotted pair), '<' (scotch snap) and
                 '2' (a note of two units: a quarter note, of which it writes a third more than humans);
-    high_room   the chance that a tune may climb to E6 is this times the corpus's share above B5;
-    short_end   the chance that its parts may end on a short note, this times the corpus's share."""
+    high_room   the chance that a tune may climb to E6 is this times the corpus's share above B5.
+    (How long a part's last note is, is drawn from the style's corpus: `_rules`.)"""
 
     bias: dict = field(default_factory=dict)
     high_room: float = 2.0
-    short_end: float = 1.0
 
 
 # the one table of per-rhythm sampling settings (a new rhythm: a row here, in model/meter.py's
 # RHYTHM_METERS and in bot/styles.py; its form statistics come from the corpus)
 TUNING = {
-    "jig": Tuning({">": 1.0, "<": 0.3, "2": 0.55}, high_room=1.2, short_end=1.1),
-    "reel": Tuning({">": 0.35, "<": 1.0, "2": 0.5}, high_room=1.8, short_end=1.2),
+    "jig": Tuning({">": 0.6, "<": 0.3, "2": 0.55}, high_room=1.2),
+    "reel": Tuning({">": 0.4, "<": 1.0, "2": 0.5}, high_room=1.8),
     "hornpipe": Tuning({">": 0.45, "<": 0.2, "2": 0.5}),
     "march": Tuning({">": 0.8, "<": 0.15}),
-    "waltz": Tuning({"<": 0.2}),
+    "waltz": Tuning({"<": 0.2, "2": 0.7}),
     "strathspey": Tuning({"<": 15.0}),
     "slip jig": Tuning({">": 0.5}),
 }
@@ -456,9 +455,12 @@ def _rules(rhythm: str, key: Key, plan: Plan | None, meter: str, rng) -> decode.
     _, semis = shift_between(Key("C", key.mode), key)
     tuning = TUNING.get(rhythm, Tuning())
     high = PEAK if rng.random() < min(1.0, tuning.high_room * style.get("above_b5", 0.1)) else TOP
-    long_end = 0
-    if rng.random() >= tuning.short_end * style.get("last_short", 0.2):
-        long_end = int(bar_length(meter) * 4) // 4
+    long_end = 0  # the parts' last notes at least as long as a corpus tune's of the style, drawn
+    if ends := style.get("last_note"):
+        shares = list(ends)
+        weights = np.array([ends[s] for s in shares], dtype=float)
+        share = Fraction(shares[int(rng.choice(len(shares), p=weights / weights.sum()))])
+        long_end = int(share * bar_length(meter) * 4)  # quarter units of L
     return decode.Rules(
         plan=plan,
         low_step=decode.step_cap(LOW, semis, low=True),
