@@ -44,7 +44,7 @@ MODE_CHORDS = {
 }
 _INTERVALS = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10)}
 _PRIMARY = {"IV", "V", "iv", "VII", "bVII"}
-CHORD_COST = {"tonic": 0.0, "primary": 0.15, "other": 0.35, "seventh": 0.1, "modal_dominant": 0.35}
+CHORD_COST = {"tonic": 0.0, "primary": 0.15, "other": 0.35, "seventh": 0.15, "modal_dominant": 0.35}
 # V7 in dorian and mixolydian brings in a note outside the mode: only where the melody asks for it
 _MODAL_V7_COST = 0.6
 CADENCE_COST = {"before_last": 1.6, "last": 0.8}  # a part's closing chords other than V(7) -> I

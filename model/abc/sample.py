@@ -75,7 +75,7 @@ class Tuning:
 # RHYTHM_METERS and in bot/styles.py; its form statistics come from the corpus)
 TUNING = {
     "jig": Tuning({">": 0.6, "<": 0.3, "2": 0.55}, high_room=1.2),
-    "reel": Tuning({">": 0.4, "<": 1.0, "2": 0.5}, high_room=1.8),
+    "reel": Tuning({">": 0.3, "<": 1.0, "2": 0.5}, high_room=1.8),
     "hornpipe": Tuning({">": 0.45, "<": 0.2, "2": 0.5}),
     "march": Tuning({">": 0.8, "<": 0.15}),
     "waltz": Tuning({"<": 0.2, "2": 0.7}),
