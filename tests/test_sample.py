@@ -12,7 +12,7 @@ from model.abc.form import load_stats, written_layout
 from model.abc.notation import AbcError, bar_length, parse_key, parse_tune, to_canonical
 from model.abc.note_measures import melody_measures
 from model.abc.novelty import bars_of
-from model.abc.sample import AbcPrompt, PromptError, compose_abc, load_abc_model
+from model.abc.sample import AbcPrompt, PromptError, compose_abc, join_closing_bar_lines, load_abc_model
 from model.abc.tracker import BarTracker
 
 STYLES = [
@@ -264,6 +264,20 @@ def test_inner_parts_end_on_the_tonic_as_human_parts_do(model):
         bars, *_ = split_bars(g.body_c, g.key[-3:])
         ends += [p[-1].notes[-1][0][-1] % 12 == 0 for p in parts_of(bars, bar_length("4/4"))[:-1]]
     assert len(ends) >= 12 and sum(ends) / len(ends) >= 0.55
+
+
+@pytest.mark.parametrize(
+    "body,tidy",
+    [
+        ("ABc d2z\n|]", "ABc d2z|]"),
+        ("G2F E2\n:|\nfga afd|", "G2F E2:|\nfga afd|"),
+        ("G2F E2\n:| fga afd|", "G2F E2:|\nfga afd|"),
+        ("G2F E2 :|2\n|: fga|", "G2F E2 :|2\n|: fga|"),  # a part starting |: and endings stay as written
+        ("d3\n:|2 e3|]", "d3\n:|2 e3|]"),
+    ],
+)
+def test_a_closing_bar_line_never_starts_a_line(body, tidy):
+    assert join_closing_bar_lines(body) == tidy
 
 
 def test_waltz_parts_end_on_long_notes_as_the_corpus_waltzes_do(model):

@@ -412,8 +412,20 @@ def _in_key(text: str, key: Key) -> str | None:
         return None
 
 
+# a closing bar line the network put at the start of a line (d2z\n|] -> d2z|]): joined to its bar
+_CLOSER_ON_NEW_LINE = re.compile(r"[ \t]*\n[ \t]*(\|\]|:\|(?!\d))[ \t]*")
+
+
+def join_closing_bar_lines(body: str) -> str:
+    """Move a line break that comes just before |] or :| to just after it (none if one follows)."""
+    return _CLOSER_ON_NEW_LINE.sub(
+        lambda m: m.group(1) + ("" if body[m.end() : m.end() + 1] in ("\n", "") else "\n"), body
+    )
+
+
 def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
     """The final tune text: header and body (titles and chord symbols are added here)."""
+    body = join_closing_bar_lines(body)
     body = re.sub(r"(?<=[^\s|:])::", " ::", body)  # music21 drops the note before a "::" written close
     mode = MODE_NAMES[key.mode]
     title = f"{rhythm.title()} in {key.tonic} {mode}"
@@ -423,7 +435,9 @@ def _assemble(rhythm: str, meter: str, key: Key, seed: int, body: str) -> str:
 def _continued_text(prime: _Prime, text: str, key: Key) -> str:
     cont_c = text[len(prime.text) :]
     steps, semis = shift_between(Key("C", key.mode), key)
-    cont = emit(transpose_elements(parse_body(cont_c, UNIT), steps, semis), scale=prime.unit_scale)
+    cont = join_closing_bar_lines(
+        emit(transpose_elements(parse_body(cont_c, UNIT), steps, semis), scale=prime.unit_scale)
+    )
     return prime.out_header + prime.out_body + cont.rstrip("\n") + "\n"
 
 
