@@ -62,8 +62,9 @@ class Tuning:
     """How the sampler leans for one rhythm, calibrated together against the held-out human tunes of
     that style (`tunesmith eval abc`): the network alone writes its own rates, which differ by style.
 
-    bias        multipliers of the network's probability of '>' (dotted pair), '<' (scotch snap) and
-                '2' (a note of two units: a quarter note, of which it writes a third more than humans);
+    bias        multipliers of the network's probability of '>' (dotted pair), '<' (scotch snap),
+                '2' (a note of two units: a quarter note, of which it writes a third more than humans)
+                and of letters (over PITCH_BIAS: reels lean less to the tonic C and its third E);
     high_room   the chance that a tune may climb to E6 is this times the corpus's share above B5.
     (How long a part's last note is, is drawn from the style's corpus: `_rules`.)"""
 
@@ -75,7 +76,7 @@ class Tuning:
 # RHYTHM_METERS and in bot/styles.py; its form statistics come from the corpus)
 TUNING = {
     "jig": Tuning({">": 0.6, "<": 0.3, "2": 0.55}, high_room=1.2),
-    "reel": Tuning({">": 0.3, "<": 1.0, "2": 0.5}, high_room=1.8),
+    "reel": Tuning({">": 0.35, "<": 1.0, "2": 0.5, "C": 0.6, "c": 0.6, "E": 0.9, "e": 0.9}, high_room=1.8),
     "hornpipe": Tuning({">": 0.45, "<": 0.2, "2": 0.5}),
     "march": Tuning({">": 0.8, "<": 0.15}),
     "waltz": Tuning({"<": 0.2, "2": 0.7}),
