@@ -89,25 +89,19 @@ class Candidate:
         return t.last_free is not None and t.last_free >= rules.long_end
 
 
-def _closes_a_part(t: BarTracker, rules: Rules) -> bool:
-    """The bar being written is the tune's last or, by the plan, a part's last."""
-    plan = rules.plan
-    if t.in_last_bar:
-        return True
+def _ends_planned_part(t: BarTracker, plan: Plan | None) -> bool:
+    """By the plan, the bar being written (not a pickup) is a part's last."""
     return plan is not None and t.bars < plan.written and plan.ends_part(t.bars) and not t.pending_pickup
+
+
+def _closes_a_part(t: BarTracker, rules: Rules) -> bool:
+    """The bar being written is the tune's last or a part's last."""
+    return t.in_last_bar or _ends_planned_part(t, rules.plan)
 
 
 def _long_end_applies(t: BarTracker, rules: Rules) -> bool:
     """The bar being written ends a part and its last note must be long (the style's rule for this tune)."""
-    plan = rules.plan
-    return bool(
-        rules.long_end
-        and plan is not None
-        and t.bars < plan.written
-        and plan.ends_part(t.bars)
-        and not t.pending_pickup
-        and (t.bars or t.pickup)
-    )
+    return bool(rules.long_end and _ends_planned_part(t, rules.plan) and (t.bars or t.pickup))
 
 
 def _may_end_long(t: BarTracker, end: int, long_end: int, broken: bool) -> bool:

@@ -71,12 +71,17 @@ class Plan:
         return self.part_lengths[0] if len(set(self.part_lengths)) == 1 else 0
 
     @property
+    def sizes(self) -> dict[str, int]:
+        """Bars of each distinct part, in order of appearance: {"A": 4, "B": 8} for an AAB."""
+        out: dict[str, int] = {}
+        for (letter, _), n in zip(self.written_parts, self.part_lengths):
+            out.setdefault(letter, n)
+        return out
+
+    @property
     def parts(self) -> str:
         """The lengths of the distinct parts in order, e.g. "4+8" for an AAB of a 4- and an 8-bar part."""
-        seen: dict[str, int] = {}
-        for (letter, _), n in zip(self.written_parts, self.part_lengths):
-            seen.setdefault(letter, n)
-        return "+".join(map(str, seen.values()))
+        return "+".join(map(str, self.sizes.values()))
 
     def ends_part(self, i: int) -> bool:
         return i + 1 == len(self.bars) or self.bars[i + 1].part != self.bars[i].part
@@ -122,6 +127,11 @@ def parse_layout(layout: str) -> list[tuple[int, bool]]:
     return [(int(p.rstrip("r")), p.endswith("r")) for p in layout.split("+")]
 
 
+def played_bars(parts: list[tuple[int, bool]]) -> int:
+    """[(4, True), (8, False)] -> 16 bars as played."""
+    return sum(n * (2 if rep else 1) for n, rep in parts)
+
+
 def layout_form(parts: list[tuple[int, bool]]) -> str:
     """[(4, True), (8, False)] -> "AAB"."""
     return "".join(c * (2 if rep else 1) for c, (_, rep) in zip("ABCDEF", parts))
@@ -134,7 +144,7 @@ def form_choices(style: dict, played: int, form: str | None = None) -> dict[tupl
     for layout, count in style.get("layouts", {}).items():
         parts = parse_layout(layout)
         f = layout_form(parts)
-        if sum(n * (2 if rep else 1) for n, rep in parts) == played and (form is None or f == form):
+        if played_bars(parts) == played and (form is None or f == form):
             key = (f, tuple(n for n, _ in parts))
             out[key] = out.get(key, 0) + count
     return out
@@ -144,7 +154,7 @@ def corpus_lengths(style: dict) -> dict[int, int]:
     """Bars as played -> how many of the style's training tunes (with a kept layout) are that long."""
     out: Counter = Counter()
     for layout, count in style.get("layouts", {}).items():
-        out[sum(n * (2 if rep else 1) for n, rep in parse_layout(layout))] += count
+        out[played_bars(parse_layout(layout))] += count
     return dict(sorted(out.items()))
 
 
@@ -183,8 +193,8 @@ def make_plan(rhythm: str, form: str | None, played: int, rng, stats: dict | Non
 
 def _fill(plan: Plan, style: dict, rng) -> None:
     """Written bars with their bar lines and repeat actions (from a corpus template)."""
-    distinct = sorted({c for c, _ in plan.written_parts})
-    sizes = dict(zip(distinct, map(int, plan.parts.split("+"))))
+    sizes = plan.sizes
+    distinct = list(sizes)  # letters in order of appearance (A, B, C ...)
     starts = list(accumulate([sizes[c] for c in distinct], initial=0))  # where each part starts in the template
     template = pick_template(style, [sizes[c] for c in distinct], rng)
     first_bar: dict[str, int] = {}
